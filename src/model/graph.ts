@@ -1,0 +1,158 @@
+import { TasklaneError } from './errors.js';
+import { compareIds } from './ids.js';
+import { estimateOf, isFailed, priorityOf, type Task, type TaskState } from './task.js';
+
+// The dependency graph over one list. Edges run blocker -> blocked ("A blocks B").
+// Pure functions over a snapshot of tasks; the store decides when the snapshot is fresh.
+
+export type TaskIndex = ReadonlyMap<string, Task>;
+
+export function indexTasks(tasks: Iterable<Task>): Map<string, Task> {
+  const byId = new Map<string, Task>();
+  for (const t of tasks) byId.set(t.id, t);
+  return byId;
+}
+
+/** Blockers that exist and are not completed. A blocker that no longer exists does not block. */
+export function openBlockers(task: Task, byId: TaskIndex): string[] {
+  return task.blockedBy.filter((id) => {
+    const blocker = byId.get(id);
+    return blocker !== undefined && blocker.status !== 'completed';
+  });
+}
+
+export function stateOf(task: Task, byId: TaskIndex): TaskState {
+  if (task.status === 'completed') return 'completed';
+  if (isFailed(task)) return 'failed';
+  if (task.status === 'in_progress') return 'in_progress';
+  if (openBlockers(task, byId).length > 0) return 'blocked';
+  return task.owner === undefined || task.owner === '' ? 'ready' : 'assigned';
+}
+
+/** Ready: pending, no owner, not failed, every blocker completed. */
+export function isReady(task: Task, byId: TaskIndex): boolean {
+  return stateOf(task, byId) === 'ready';
+}
+
+export function readySet(byId: TaskIndex): Task[] {
+  return [...byId.values()].filter((t) => isReady(t, byId));
+}
+
+export function blockedSet(byId: TaskIndex): { task: Task; blockers: string[] }[] {
+  const out: { task: Task; blockers: string[] }[] = [];
+  for (const t of byId.values()) {
+    if (stateOf(t, byId) === 'blocked') out.push({ task: t, blockers: openBlockers(t, byId) });
+  }
+  return out;
+}
+
+/**
+ * Would the edge `blocker blocks blocked` close a cycle? Returns the cycle as a path that starts
+ * and ends at `blocker` (e.g. ["3","5","3"]), or undefined when the edge is safe.
+ */
+export function cycleFor(byId: TaskIndex, blocker: string, blocked: string): string[] | undefined {
+  if (blocker === blocked) return [blocker, blocker];
+  // Search from `blocked` along blocks edges for `blocker`; a path back means a cycle.
+  const parent = new Map<string, string>();
+  const stack = [blocked];
+  const seen = new Set([blocked]);
+  while (stack.length > 0) {
+    const id = stack.pop() as string;
+    for (const next of byId.get(id)?.blocks ?? []) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      parent.set(next, id);
+      if (next === blocker) {
+        const path = [blocker];
+        let at = blocker;
+        while (at !== blocked) {
+          at = parent.get(at) as string;
+          path.push(at);
+        }
+        // path runs blocker <- ... <- blocked; the cycle reads blocker -> blocked -> ... -> blocker.
+        return [blocker, ...path.slice(1).reverse(), blocker];
+      }
+      stack.push(next);
+    }
+  }
+  return undefined;
+}
+
+export function assertNoCycle(byId: TaskIndex, blocker: string, blocked: string, list?: string): void {
+  const cycle = cycleFor(byId, blocker, blocked);
+  if (cycle === undefined) return;
+  const message =
+    blocker === blocked
+      ? `task ${blocker} cannot block itself`
+      : `#${blocker} blocking #${blocked} would close a cycle: ${cycle.join(' -> ')}`;
+  throw new TasklaneError('CYCLE', message, { task: blocked, cycle, ...(list === undefined ? {} : { list }) });
+}
+
+/**
+ * Topological order (blockers first), ties broken by id. Tasks caught in a cycle (which Claude Code
+ * can write, having no check) come last, in id order, and are reported.
+ */
+export function topologicalOrder(byId: TaskIndex): { order: Task[]; cyclic: string[] } {
+  const indegree = new Map<string, number>();
+  for (const t of byId.values()) {
+    indegree.set(t.id, t.blockedBy.filter((b) => byId.has(b) && b !== t.id).length);
+  }
+  const queue = [...byId.values()].filter((t) => indegree.get(t.id) === 0).map((t) => t.id);
+  queue.sort(compareIds);
+  const order: Task[] = [];
+  while (queue.length > 0) {
+    const id = queue.shift() as string;
+    const task = byId.get(id) as Task;
+    order.push(task);
+    const freed: string[] = [];
+    for (const next of task.blocks) {
+      const d = indegree.get(next);
+      if (d === undefined || next === id) continue;
+      indegree.set(next, d - 1);
+      if (d - 1 === 0) freed.push(next);
+    }
+    if (freed.length > 0) {
+      queue.push(...freed);
+      queue.sort(compareIds);
+    }
+  }
+  const placed = new Set(order.map((t) => t.id));
+  const cyclic = [...byId.keys()].filter((id) => !placed.has(id)).sort(compareIds);
+  for (const id of cyclic) order.push(byId.get(id) as Task);
+  return { order, cyclic };
+}
+
+/**
+ * Critical-path length of each unfinished task: its own estimate plus the longest chain of
+ * unfinished tasks it blocks. Completed tasks weigh 0. Cycle-safe (a back edge adds nothing).
+ */
+export function criticalPaths(byId: TaskIndex): Map<string, number> {
+  const memo = new Map<string, number>();
+  const visiting = new Set<string>();
+  const visit = (id: string): number => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const task = byId.get(id);
+    if (task === undefined || visiting.has(id)) return 0;
+    visiting.add(id);
+    let longest = 0;
+    for (const next of task.blocks) longest = Math.max(longest, visit(next));
+    visiting.delete(id);
+    const own = task.status === 'completed' ? 0 : estimateOf(task);
+    const total = own + longest;
+    memo.set(id, total);
+    return total;
+  };
+  // Iterative warm-up in reverse topological order keeps recursion shallow on long chains.
+  const { order } = topologicalOrder(byId);
+  for (let i = order.length - 1; i >= 0; i--) visit((order[i] as Task).id);
+  return memo;
+}
+
+/** Claim order: higher priority, then longer critical path, then smaller id. */
+export function claimOrder(tasks: Task[], paths: ReadonlyMap<string, number>): Task[] {
+  return [...tasks].sort(
+    (a, b) =>
+      priorityOf(b) - priorityOf(a) || (paths.get(b.id) ?? 0) - (paths.get(a.id) ?? 0) || compareIds(a.id, b.id),
+  );
+}

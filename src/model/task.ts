@@ -1,0 +1,171 @@
+import { TasklaneError } from './errors.js';
+
+// The task exactly as Claude Code defines it (its read schema). Tasklane's own fields live under
+// metadata.tasklane because Claude Code drops unknown top-level keys when it rewrites a file.
+
+export const STATUSES = ['pending', 'in_progress', 'completed'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export interface Task {
+  id: string;
+  subject: string;
+  description: string;
+  activeForm?: string;
+  status: Status;
+  blocks: string[];
+  blockedBy: string[];
+  owner?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Lease {
+  owner: string;
+  /** Fencing token: every later transition of the claim must present it (or the owner). */
+  token: string;
+  expiresAt: string;
+  heartbeatAt: string;
+}
+
+export interface Failure {
+  reason: string;
+  at: string;
+  attempt: number;
+}
+
+/** Tasklane's fields, stored as metadata.tasklane. All optional on read: Claude Code creates tasks without them. */
+export interface TasklaneFields {
+  /** Revision for compare-and-swap; bumped by every Tasklane write. */
+  rev?: number;
+  createdAt?: string;
+  updatedAt?: string;
+  startedAt?: string;
+  completedAt?: string;
+  /** Higher runs first. Default 0. */
+  priority?: number;
+  labels?: string[];
+  /** Expected duration in seconds, used as the weight of the critical path. */
+  estimate?: number;
+  lease?: Lease;
+  attempts?: number;
+  result?: string;
+  failure?: Failure;
+  /** Earlier failures, oldest first, kept across retries. */
+  failures?: Failure[];
+}
+
+export const META_KEY = 'tasklane';
+
+/** The state a person cares about, derived from status, owner, failure and blockers. */
+export type TaskState = 'ready' | 'blocked' | 'assigned' | 'in_progress' | 'failed' | 'completed';
+
+export function tasklaneFields(task: Task): TasklaneFields {
+  const value = task.metadata?.[META_KEY];
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as TasklaneFields) : {};
+}
+
+export function revisionOf(task: Task): number {
+  const rev = tasklaneFields(task).rev;
+  return typeof rev === 'number' && Number.isInteger(rev) ? rev : 0;
+}
+
+export function priorityOf(task: Task): number {
+  const p = tasklaneFields(task).priority;
+  return typeof p === 'number' && Number.isFinite(p) ? p : 0;
+}
+
+export function labelsOf(task: Task): string[] {
+  const labels = tasklaneFields(task).labels;
+  return Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [];
+}
+
+export function estimateOf(task: Task): number {
+  const e = tasklaneFields(task).estimate;
+  return typeof e === 'number' && Number.isFinite(e) && e > 0 ? e : 1;
+}
+
+export function isFailed(task: Task): boolean {
+  return task.status !== 'completed' && tasklaneFields(task).failure !== undefined;
+}
+
+/** Returns a copy of the task with metadata.tasklane replaced by `fields` (undefined keys dropped). */
+export function withTasklaneFields(task: Task, fields: TasklaneFields): Task {
+  const clean: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) clean[k] = v;
+  return { ...task, metadata: { ...(task.metadata ?? {}), [META_KEY]: clean } };
+}
+
+/**
+ * Validates a value against Claude Code's read schema and returns it as a Task with Claude Code's
+ * key order. `where` names the file or input in the error.
+ */
+export function parseTask(value: unknown, where: { file?: string; task?: string } = {}): Task {
+  const fail = (field: string, message: string): never => {
+    const at = where.file ?? (where.task !== undefined ? `task ${where.task}` : 'task');
+    throw new TasklaneError('INVALID_TASK', `${at}: ${field} ${message}`, { ...where, field });
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail('(root)', 'is not a JSON object');
+  }
+  const v = value as Record<string, unknown>;
+  const str = (key: string, optional: boolean): string | undefined => {
+    const x = v[key];
+    if (x === undefined && optional) return undefined;
+    if (typeof x !== 'string') return fail(key, x === undefined ? 'is missing' : `must be a string, got ${typeName(x)}`);
+    return x;
+  };
+  const ids = (key: string): string[] => {
+    const x = v[key];
+    if (!Array.isArray(x)) return fail(key, x === undefined ? 'is missing' : `must be an array of ids, got ${typeName(x)}`);
+    for (const item of x) if (typeof item !== 'string') fail(key, `must hold only string ids, found ${typeName(item)}`);
+    return x as string[];
+  };
+  const id = str('id', false) as string;
+  const subject = str('subject', false) as string;
+  const description = str('description', false) as string;
+  const activeForm = str('activeForm', true);
+  const status = v.status;
+  if (typeof status !== 'string' || !(STATUSES as readonly string[]).includes(status)) {
+    fail('status', `must be one of pending, in_progress, completed; got ${JSON.stringify(status)}`);
+  }
+  const blocks = ids('blocks');
+  const blockedBy = ids('blockedBy');
+  const owner = str('owner', true);
+  const metadata = v.metadata;
+  if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+    fail('metadata', `must be an object, got ${typeName(metadata)}`);
+  }
+  return orderTask({
+    id,
+    subject,
+    description,
+    activeForm,
+    status: status as Status,
+    blocks,
+    blockedBy,
+    owner,
+    metadata: metadata as Record<string, unknown> | undefined,
+  });
+}
+
+/** Claude Code's key order with undefined keys left out, as JSON.stringify would. */
+export function orderTask(t: Task): Task {
+  const ordered: Record<string, unknown> = { id: t.id, subject: t.subject, description: t.description };
+  if (t.activeForm !== undefined) ordered.activeForm = t.activeForm;
+  ordered.status = t.status;
+  ordered.blocks = t.blocks;
+  ordered.blockedBy = t.blockedBy;
+  if (t.owner !== undefined) ordered.owner = t.owner;
+  if (t.metadata !== undefined) ordered.metadata = t.metadata;
+  return ordered as unknown as Task;
+}
+
+/** The exact bytes Claude Code writes: two-space indent, no trailing newline. */
+export function serializeTask(task: Task): string {
+  return JSON.stringify(orderTask(task), null, 2);
+}
+
+function typeName(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'array';
+  return typeof x;
+}
