@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './graph.js';
 export * from './ids.js';
 export * from './task.js';
+export * from './limits.js';

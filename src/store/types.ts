@@ -124,7 +124,7 @@ export interface StoreStats {
 
 export interface TaskStore {
   /** The list id as given (not sanitized). */
-  readonly list: string;
+  readonly listId: string;
   /** A human-readable location, e.g. the directory or database. */
   readonly location: string;
 

@@ -1,0 +1,41 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+// Every write is atomic and durable: temp file, fsync, rename, fsync of the directory. A reader
+// never sees a torn file written by Tasklane, and a crash after we return loses nothing.
+
+let counter = 0;
+
+export function writeFileDurable(path: string, data: string): void {
+  const dir = dirname(path);
+  // Leading dot and no .json suffix: Claude Code and our scans ignore it.
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${counter++}`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  fsyncDir(dir);
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Blocks the thread briefly; used only to wait out a half-written file from a non-atomic writer. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,117 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isNumericId, parseTask, sanitizePathComponent, type Task, TasklaneError } from '../../model/index.js';
+import { sleepSync } from './durable.js';
+
+// Reading Claude Code's task files: one `<id>.json` per task in the list directory.
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function taskFileName(id: string): string {
+  return `${sanitizePathComponent(id)}.json`;
+}
+
+/** Names of task files: `*.json` not starting with a dot (our temp files and locks start with one or end otherwise). */
+export function taskFileNames(listDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(listDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return names.filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+}
+
+/** Decodes and validates one file's bytes. Throws INVALID_TASK naming the file. */
+export function decodeTask(bytes: Buffer, file: string): Task {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch (cause) {
+    throw new TasklaneError('INVALID_TASK', `${file}: not valid UTF-8`, { file, cause });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    const detail = text.length === 0 ? 'empty file' : (cause as Error).message;
+    throw new TasklaneError('INVALID_TASK', `${file}: not valid JSON (${detail})`, { file, cause });
+  }
+  const task = parseTask(value, { file });
+  const expected = taskFileName(task.id);
+  if (!file.endsWith(`/${expected}`) && file !== expected) {
+    throw new TasklaneError('INVALID_TASK', `${file}: holds task id ${JSON.stringify(task.id)}, expected ${expected}`, {
+      file,
+      field: 'id',
+    });
+  }
+  return task;
+}
+
+/**
+ * Reads one task file, or undefined if absent. Claude Code up to 2.1.112 writes in place, so a
+ * parse failure may be a write in progress: retry briefly before calling the file invalid.
+ */
+export function readTaskFile(path: string, retries = 4): Task | undefined {
+  for (let attempt = 0; ; attempt++) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new TasklaneError('IO', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
+    }
+    try {
+      return decodeTask(bytes, path);
+    } catch (err) {
+      if (attempt >= retries) throw err;
+      sleepSync(5 * (attempt + 1));
+    }
+  }
+}
+
+export interface Scan {
+  tasks: Map<string, Task>;
+  /** Files that are not valid tasks, with the reason. Left untouched on disk. */
+  invalid: TasklaneError[];
+  /** The largest numeric id among the file names (Claude Code's rule counts names, not contents). */
+  maxFileId: number;
+}
+
+export function scanList(listDir: string): Scan {
+  const tasks = new Map<string, Task>();
+  const invalid: TasklaneError[] = [];
+  let maxFileId = 0;
+  for (const name of taskFileNames(listDir)) {
+    const stem = name.slice(0, -5);
+    if (isNumericId(stem)) maxFileId = Math.max(maxFileId, Number(stem));
+    try {
+      const task = readTaskFile(join(listDir, name));
+      if (task !== undefined) tasks.set(task.id, task);
+    } catch (err) {
+      if (err instanceof TasklaneError) invalid.push(err);
+      else throw err;
+    }
+  }
+  return { tasks, invalid, maxFileId };
+}
+
+export function maxNumericFileId(listDir: string): number {
+  let max = 0;
+  for (const name of taskFileNames(listDir)) {
+    const stem = name.slice(0, -5);
+    if (isNumericId(stem)) max = Math.max(max, Number(stem));
+  }
+  return max;
+}
+
+/** `.highwatermark`: plain decimal text, no newline. 0 when absent or unreadable. */
+export function readHighWaterMark(listDir: string): number {
+  try {
+    const n = Number.parseInt(readFileSync(join(listDir, '.highwatermark'), 'utf8').trim(), 10);
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
