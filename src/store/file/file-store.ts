@@ -347,7 +347,7 @@ export class FileStore implements TaskStore {
     }
     if (input.taskId !== undefined) {
       const id = assertTaskId(input.taskId, 'taskId');
-      const handle = await lock(this.pathOf(id), { what: `task ${id}` });
+      const handle = await this.lockTask(id);
       try {
         return this.claimLocked(id, input.owner, leaseMs, true) as Claim;
       } finally {
@@ -362,7 +362,7 @@ export class FileStore implements TaskStore {
       const ids = this.candidates?.ids ?? [];
       while (ids.length > 0) {
         const id = ids.shift() as string;
-        const handle = tryLock(this.pathOf(id));
+        const handle = this.tryLockTask(id);
         if (handle === undefined) continue;
         try {
           const claim = this.claimLocked(id, input.owner, leaseMs, false);
@@ -480,7 +480,7 @@ export class FileStore implements TaskStore {
     for (const task of this.scan().values()) {
       const lease = tasklaneFields(task).lease;
       if (task.status !== 'in_progress' || lease === undefined || !leaseExpired(lease.expiresAt, now)) continue;
-      const handle = tryLock(this.pathOf(task.id));
+      const handle = this.tryLockTask(task.id);
       if (handle === undefined) continue;
       try {
         const fresh = this.read(task.id);
@@ -585,12 +585,7 @@ export class FileStore implements TaskStore {
 
   private mustRead(id: string): Task {
     const task = this.read(id);
-    if (task === undefined) {
-      throw new TasklaneError('NOT_FOUND', `no task ${id} in list ${this.listId} (${this.listDir})`, {
-        task: id,
-        list: this.listId,
-      });
-    }
+    if (task === undefined) throw this.notFound(id);
     return task;
   }
 
@@ -639,8 +634,35 @@ export class FileStore implements TaskStore {
     }
   }
 
+  /** Takes a task's lock; a missing list directory means the task does not exist. */
+  private async lockTask(id: string): Promise<LockHandle> {
+    try {
+      return await lock(this.pathOf(id), { what: `task ${id}` });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.notFound(id);
+      throw err;
+    }
+  }
+
+  /** One attempt at a task's lock; undefined when held by someone else or the list is gone. */
+  private tryLockTask(id: string): LockHandle | undefined {
+    try {
+      return tryLock(this.pathOf(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  private notFound(id: string): TasklaneError {
+    return new TasklaneError('NOT_FOUND', `no task ${id} in list ${this.listId} (${this.listDir})`, {
+      task: id,
+      list: this.listId,
+    });
+  }
+
   private async withTaskLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const handle = await lock(this.pathOf(id), { what: `task ${id}` });
+    const handle = await this.lockTask(id);
     try {
       return await fn();
     } finally {

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isTasklaneError, revisionOf, tasklaneFields } from '../src/model/index.js';
+import type { TaskStore } from '../src/store/types.js';
+
+// The contract every TaskStore implementation must meet. Each store's test file calls
+// runStoreContract with a factory that returns a fresh, empty list.
+
+export type StoreFactory = (list?: string) => Promise<TaskStore> | TaskStore;
+
+async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isTasklaneError(err), `expected a TasklaneError, got ${String(err)}`);
+    assert.equal(err.code, code, `expected code ${code}, got ${err.code}: ${err.message}`);
+    if (pattern !== undefined) assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+export function runStoreContract(name: string, makeStore: StoreFactory): void {
+  describe(`TaskStore contract: ${name}`, () => {
+    it('creates tasks with ids from "1" and reads them back', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'First', description: 'desc', activeForm: 'Doing first' });
+      const b = await store.create({ subject: 'Second' });
+      assert.equal(a.id, '1');
+      assert.equal(b.id, '2');
+      assert.equal(a.status, 'pending');
+      assert.deepEqual(await store.get('1'), a);
+      assert.equal((await store.get('2')).description, '');
+      assert.equal(revisionOf(a), 1);
+      assert.ok(tasklaneFields(a).createdAt);
+    });
+
+    it('keeps dependencies on both sides and computes ready and blocked', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      const c = await store.create({ subject: 'C' });
+      await store.addDependency(b.id, c.id);
+      assert.deepEqual((await store.get(a.id)).blocks, [b.id]);
+      assert.deepEqual((await store.get(c.id)).blockedBy, [b.id]);
+      assert.deepEqual(
+        (await store.list({ state: ['ready'] })).map((t) => t.id),
+        [a.id],
+      );
+      assert.deepEqual(
+        (await store.list({ state: ['blocked'] })).map((t) => t.id),
+        [b.id, c.id],
+      );
+      await store.removeDependency(b.id, c.id);
+      assert.deepEqual((await store.get(b.id)).blocks, []);
+      assert.deepEqual((await store.get(c.id)).blockedBy, []);
+    });
+
+    it('refuses an edge that closes a cycle, naming the cycle, and changes nothing', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      const c = await store.create({ subject: 'C', blockedBy: [b.id] });
+      const before = await store.list();
+      await rejectsWith(store.addDependency(c.id, a.id), 'CYCLE', /3 -> 1 -> 2 -> 3/);
+      await rejectsWith(store.addDependency(a.id, a.id), 'CYCLE', /cannot block itself/);
+      assert.deepEqual(await store.list(), before);
+    });
+
+    it('refuses a new task blocked by itself or by a missing task', async () => {
+      const store = await makeStore();
+      await store.create({ subject: 'A' });
+      await rejectsWith(store.create({ subject: 'Self', blockedBy: ['2'] }), 'CYCLE', /cannot block itself/);
+      await rejectsWith(store.create({ subject: 'Ghost', blockedBy: ['99'] }), 'NOT_FOUND', /99/);
+      assert.equal((await store.list()).length, 1);
+    });
+
+    it('reports NOT_FOUND for an unknown task id', async () => {
+      const store = await makeStore();
+      await rejectsWith(store.get('42'), 'NOT_FOUND', /42/);
+      await rejectsWith(store.update('42', { subject: 'x' }), 'NOT_FOUND', /42/);
+      await rejectsWith(store.delete('42'), 'NOT_FOUND', /42/);
+    });
+
+    it('validates input and names the field', async () => {
+      const store = await makeStore();
+      await rejectsWith(store.create({ subject: '' }), 'INVALID_INPUT', /subject/);
+      await rejectsWith(store.create({ subject: 'x', description: 'd'.repeat(10 * 1024 * 1024) }), 'INVALID_INPUT', /description/);
+      await rejectsWith(store.create({ subject: 'x', priority: 1.5 }), 'INVALID_INPUT', /priority/);
+      await rejectsWith(store.create({ subject: 'x', metadata: { tasklane: {} } }), 'INVALID_INPUT', /metadata\.tasklane/);
+      const t = await store.create({ subject: 'ok' });
+      await rejectsWith(store.update(t.id, { status: 'done' as never }), 'INVALID_INPUT', /status/);
+      assert.equal((await store.list()).length, 1);
+    });
+
+    it('updates with compare-and-swap and merges metadata key by key, null deleting', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T', metadata: { keep: 1, drop: 2 } });
+      const u = await store.update(t.id, { subject: 'T2', metadata: { drop: null, add: 'x' } }, { expectedRev: 1 });
+      assert.equal(u.subject, 'T2');
+      assert.equal(revisionOf(u), 2);
+      assert.equal(u.metadata?.keep, 1);
+      assert.equal(u.metadata?.add, 'x');
+      assert.ok(!('drop' in (u.metadata ?? {})));
+      await rejectsWith(store.update(t.id, { subject: 'stale' }, { expectedRev: 1 }), 'CONFLICT', /revision 2/);
+      assert.equal((await store.get(t.id)).subject, 'T2');
+    });
+
+    it('deletes as Claude Code does: removes references and never reuses the id', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      await store.delete(b.id);
+      assert.deepEqual((await store.get(a.id)).blocks, []);
+      const c = await store.create({ subject: 'C' });
+      assert.equal(c.id, '3');
+    });
+
+    it('claims the best ready task: priority, then critical path, then id', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'leaf' });
+      const b = await store.create({ subject: 'head of chain' });
+      await store.create({ subject: 'chain 2', blockedBy: [b.id] });
+      const d = await store.create({ subject: 'urgent', priority: 5 });
+      const first = await store.claim({ owner: 'w1' });
+      assert.equal(first?.task.id, d.id);
+      const second = await store.claim({ owner: 'w1' });
+      assert.equal(second?.task.id, b.id, 'longer critical path goes first');
+      const third = await store.claim({ owner: 'w2' });
+      assert.equal(third?.task.id, a.id);
+      assert.equal(await store.claim({ owner: 'w3' }), null, 'the chain tail is blocked');
+    });
+
+    it('refuses to claim a task someone else holds, a blocked, completed or failed task', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      const claim = await store.claim({ owner: 'w1', taskId: a.id });
+      assert.ok(claim);
+      assert.equal(claim.task.owner, 'w1');
+      assert.equal(claim.task.status, 'in_progress');
+      await rejectsWith(store.claim({ owner: 'w2', taskId: a.id }), 'NOT_CLAIMABLE', /held by "w1"/);
+      await rejectsWith(store.claim({ owner: 'w2', taskId: b.id }), 'NOT_CLAIMABLE', /blocked by #1/);
+      await store.complete(a.id, { owner: 'w1', token: claim.token, result: 'done A' });
+      await rejectsWith(store.claim({ owner: 'w2', taskId: a.id }), 'NOT_CLAIMABLE', /completed/);
+      const cb = await store.claim({ owner: 'w2', taskId: b.id });
+      assert.ok(cb);
+      await store.fail(b.id, { owner: 'w2', reason: 'tests red' });
+      await rejectsWith(store.claim({ owner: 'w3', taskId: b.id }), 'NOT_CLAIMABLE', /failed/);
+      assert.equal(await store.claim({ owner: 'w3' }), null);
+    });
+
+    it('checks the holder on every transition of a claimed task', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      const claim = await store.claim({ owner: 'w1' });
+      assert.ok(claim);
+      await rejectsWith(store.complete(t.id, { owner: 'w2' }), 'NOT_OWNER', /held by "w1"/);
+      await rejectsWith(store.complete(t.id, { owner: 'w1', token: 'wrong' }), 'NOT_OWNER', /token/);
+      await rejectsWith(store.complete(t.id, {}), 'NOT_OWNER', /claimed by "w1"/);
+      await rejectsWith(store.heartbeat(t.id, { owner: 'w2' }), 'NOT_OWNER');
+      await rejectsWith(store.release(t.id, { owner: 'w2' }), 'NOT_OWNER');
+      const hb = await store.heartbeat(t.id, { owner: 'w1', token: claim.token }, 120_000);
+      assert.ok(Date.parse(hb.expiresAt) > Date.parse(claim.expiresAt));
+      const done = await store.complete(t.id, { owner: 'w1', token: claim.token, result: 'ok' });
+      assert.equal(done.status, 'completed');
+      assert.equal(tasklaneFields(done).result, 'ok');
+      assert.equal(tasklaneFields(done).lease, undefined);
+    });
+
+    it('releases a claim back to the ready set', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      await store.claim({ owner: 'w1' });
+      const released = await store.release(t.id, { owner: 'w1' });
+      assert.equal(released.status, 'pending');
+      assert.equal(released.owner, undefined);
+      assert.equal((await store.claim({ owner: 'w2' }))?.task.id, t.id);
+    });
+
+    it('keeps a failed task out of the ready set until retried, and keeps its failure history', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      const dep = await store.create({ subject: 'after T', blockedBy: [t.id] });
+      await store.claim({ owner: 'w1' });
+      const failed = await store.fail(t.id, { owner: 'w1', reason: 'boom' });
+      assert.equal(tasklaneFields(failed).failure?.reason, 'boom');
+      assert.deepEqual(
+        (await store.list({ state: ['failed'] })).map((x) => x.id),
+        [t.id],
+      );
+      assert.deepEqual(
+        (await store.list({ state: ['blocked'] })).map((x) => x.id),
+        [dep.id],
+      );
+      const retried = await store.retry(t.id);
+      assert.equal(retried.status, 'pending');
+      assert.equal(tasklaneFields(retried).failures?.[0]?.reason, 'boom');
+      const again = await store.claim({ owner: 'w2' });
+      assert.equal(again?.task.id, t.id);
+      assert.equal(tasklaneFields(again.task).attempts, 2);
+    });
+
+    it('returns a task whose lease expired to the ready set (reap, and claim takes it over)', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B' });
+      await store.claim({ owner: 'dead', taskId: a.id, leaseMs: 1 });
+      await store.claim({ owner: 'dead', taskId: b.id, leaseMs: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      const reaped = await store.reap();
+      assert.deepEqual(
+        reaped.map((t) => t.id),
+        [a.id, b.id],
+      );
+      assert.equal((await store.get(a.id)).owner, undefined);
+      await store.claim({ owner: 'dead', taskId: a.id, leaseMs: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      const taken = await store.claim({ owner: 'alive', taskId: a.id });
+      assert.equal(taken?.task.owner, 'alive');
+      await rejectsWith(store.complete(a.id, { owner: 'dead' }), 'NOT_OWNER');
+    });
+
+    it('journals every change and restores deleted tasks with their edges', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      await store.claim({ owner: 'w', taskId: a.id });
+      await store.complete(a.id, { owner: 'w', result: 'A done' });
+      await store.delete(b.id);
+      const kinds = (await store.history()).map((e) => `${e.kind}:${e.taskId}`);
+      assert.deepEqual(kinds.slice(0, 3), ['created:1', 'created:2', 'dependency:1']);
+      assert.ok(kinds.includes('claimed:1') && kinds.includes('completed:1') && kinds.includes('deleted:2'));
+      assert.deepEqual(
+        (await store.history({ taskId: b.id })).map((e) => e.kind),
+        ['created', 'deleted'],
+      );
+      const restored = await store.restore();
+      assert.deepEqual(
+        restored.map((t) => t.id),
+        [b.id],
+      );
+      assert.deepEqual((await store.get(b.id)).blockedBy, [a.id]);
+      assert.deepEqual((await store.get(a.id)).blocks, [b.id]);
+      await rejectsWith(store.restore(['77']), 'NOT_FOUND', /77/);
+    });
+
+    it('counts tasks by state in stats', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      await store.create({ subject: 'B', blockedBy: [a.id] });
+      await store.create({ subject: 'C' });
+      await store.claim({ owner: 'w', taskId: a.id });
+      const stats = await store.stats();
+      assert.equal(stats.total, 3);
+      assert.equal(stats.byState.in_progress, 1);
+      assert.equal(stats.byState.blocked, 1);
+      assert.equal(stats.byState.ready, 1);
+      assert.deepEqual(stats.owners, { w: 1 });
+    });
+  });
+}

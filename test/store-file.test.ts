@@ -1,0 +1,5 @@
+import { openStore } from '../src/store/open.js';
+import { tempDir } from './helpers.js';
+import { runStoreContract } from './store-contract.js';
+
+runStoreContract('file store', (list = 'contract') => openStore({ dir: tempDir(), list }));
