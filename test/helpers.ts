@@ -28,7 +28,10 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a real process. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer } = {}): CliResult {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [cliPath, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },

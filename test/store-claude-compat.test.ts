@@ -44,7 +44,11 @@ function claudeBytes(t: ClaudeTask): string {
 }
 
 /** Claude Code's TaskUpdate: read, validate (dropping unknown keys), merge, plain write. */
-function claudeUpdate(listDir: string, id: string, patch: Partial<ClaudeTask> & { metadata?: Record<string, unknown> }): void {
+function claudeUpdate(
+  listDir: string,
+  id: string,
+  patch: Partial<ClaudeTask> & { metadata?: Record<string, unknown> },
+): void {
   const file = join(listDir, `${id}.json`);
   const current = ClaudeTask.parse(JSON.parse(readFileSync(file, 'utf8')));
   const metadata = { ...(current.metadata ?? {}) };
@@ -60,9 +64,33 @@ function claudeList(root: string, list: string): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, '.lock'), '');
   const tasks: ClaudeTask[] = [
-    { id: '1', subject: 'Set up repo', description: 'init', activeForm: 'Setting up repo', status: 'completed', blocks: ['2'], blockedBy: [] },
-    { id: '2', subject: 'Write API', description: 'REST', status: 'in_progress', blocks: ['5'], blockedBy: ['1'], owner: 'claude-1' },
-    { id: '5', subject: 'Ship', description: '', status: 'pending', blocks: [], blockedBy: ['2'], metadata: { team: 'core' } },
+    {
+      id: '1',
+      subject: 'Set up repo',
+      description: 'init',
+      activeForm: 'Setting up repo',
+      status: 'completed',
+      blocks: ['2'],
+      blockedBy: [],
+    },
+    {
+      id: '2',
+      subject: 'Write API',
+      description: 'REST',
+      status: 'in_progress',
+      blocks: ['5'],
+      blockedBy: ['1'],
+      owner: 'claude-1',
+    },
+    {
+      id: '5',
+      subject: 'Ship',
+      description: '',
+      status: 'pending',
+      blocks: [],
+      blockedBy: ['2'],
+      metadata: { team: 'core' },
+    },
   ];
   for (const t of tasks) writeFileSync(join(dir, `${t.id}.json`), claudeBytes(t));
   writeFileSync(join(dir, '.highwatermark'), '7');
@@ -88,14 +116,24 @@ describe('Claude Code compatibility', () => {
     const created = await store.create({ subject: 'Next' });
     assert.equal(created.id, '8', 'max(5 from files, 7 from .highwatermark) + 1');
     assert.equal(readFileSync(join(dir, '.highwatermark'), 'utf8'), '7', 'create does not raise the mark');
-    assert.equal(readFileSync(join(dir, '1.json'), 'utf8'), claudeBytes(ClaudeTask.parse(JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')))));
+    assert.equal(
+      readFileSync(join(dir, '1.json'), 'utf8'),
+      claudeBytes(ClaudeTask.parse(JSON.parse(readFileSync(join(dir, '1.json'), 'utf8')))),
+    );
   });
 
   it('writes files that pass Claude Code’s schema with its exact bytes and key order', async () => {
     const root = tempDir();
     const dir = claudeList(root, 'proj');
     const store = openStore({ dir: root, list: 'proj' });
-    const a = await store.create({ subject: 'A', description: 'd', activeForm: 'Doing A', blockedBy: ['5'], priority: 3, labels: ['x'] });
+    const a = await store.create({
+      subject: 'A',
+      description: 'd',
+      activeForm: 'Doing A',
+      blockedBy: ['5'],
+      priority: 3,
+      labels: ['x'],
+    });
     await store.update('5', { owner: 'me', metadata: { extra: true } });
     await store.update('2', { status: 'completed' });
     await store.claim({ owner: 'me', taskId: '5' });
@@ -107,8 +145,22 @@ describe('Claude Code compatibility', () => {
       assert.equal(bytes, claudeBytes(parsed), `${name} has Claude Code's exact formatting`);
       assert.ok(!bytes.endsWith('\n'), `${name} has no trailing newline`);
       const keys = Object.keys(JSON.parse(bytes));
-      const order = ['id', 'subject', 'description', 'activeForm', 'status', 'blocks', 'blockedBy', 'owner', 'metadata'];
-      assert.deepEqual(keys, order.filter((k) => keys.includes(k)), `${name} key order`);
+      const order = [
+        'id',
+        'subject',
+        'description',
+        'activeForm',
+        'status',
+        'blocks',
+        'blockedBy',
+        'owner',
+        'metadata',
+      ];
+      assert.deepEqual(
+        keys,
+        order.filter((k) => keys.includes(k)),
+        `${name} key order`,
+      );
     }
   });
 
@@ -161,7 +213,10 @@ describe('Claude Code compatibility', () => {
     const root = tempDir();
     const dir = claudeList(root, 'proj');
     writeFileSync(join(dir, '3.json'), '{"id": "3", "subject": "torn');
-    writeFileSync(join(dir, '4.json'), JSON.stringify({ id: '4', subject: 's', description: '', status: 'done', blocks: [], blockedBy: [] }));
+    writeFileSync(
+      join(dir, '4.json'),
+      JSON.stringify({ id: '4', subject: 's', description: '', status: 'done', blocks: [], blockedBy: [] }),
+    );
     writeFileSync(join(dir, '6.json'), Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));
     const warnings: string[] = [];
     const store = openStore({ dir: root, list: 'proj' }, { onWarning: (m) => warnings.push(m) });

@@ -82,9 +82,17 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
     it('validates input and names the field', async () => {
       const store = await makeStore();
       await rejectsWith(store.create({ subject: '' }), 'INVALID_INPUT', /subject/);
-      await rejectsWith(store.create({ subject: 'x', description: 'd'.repeat(10 * 1024 * 1024) }), 'INVALID_INPUT', /description/);
+      await rejectsWith(
+        store.create({ subject: 'x', description: 'd'.repeat(10 * 1024 * 1024) }),
+        'INVALID_INPUT',
+        /description/,
+      );
       await rejectsWith(store.create({ subject: 'x', priority: 1.5 }), 'INVALID_INPUT', /priority/);
-      await rejectsWith(store.create({ subject: 'x', metadata: { tasklane: {} } }), 'INVALID_INPUT', /metadata\.tasklane/);
+      await rejectsWith(
+        store.create({ subject: 'x', metadata: { tasklane: {} } }),
+        'INVALID_INPUT',
+        /metadata\.tasklane/,
+      );
       const t = await store.create({ subject: 'ok' });
       await rejectsWith(store.update(t.id, { status: 'done' as never }), 'INVALID_INPUT', /status/);
       assert.equal((await store.list()).length, 1);

@@ -1,5 +1,5 @@
 export * from './errors.js';
 export * from './graph.js';
 export * from './ids.js';
-export * from './task.js';
 export * from './limits.js';
+export * from './task.js';

@@ -21,7 +21,10 @@ export function checkText(field: string, value: unknown, optional = true, maxByt
   if (typeof value !== 'string') fail(field, `must be a string, got ${value === null ? 'null' : typeof value}`);
   const bytes = Buffer.byteLength(value as string, 'utf8');
   if (bytes > maxBytes) {
-    fail(field, `is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)} (put large content in a file and reference it)`);
+    fail(
+      field,
+      `is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)} (put large content in a file and reference it)`,
+    );
   }
 }
 
@@ -59,7 +62,8 @@ export function checkLabels(value: unknown): void {
   const labels = value as string[];
   if (labels.length > LIMITS.labels) fail('labels', `has ${labels.length} entries; the limit is ${LIMITS.labels}`);
   const long = labels.find((l) => l.length > LIMITS.labelChars);
-  if (long !== undefined) fail('labels', `entry ${JSON.stringify(long.slice(0, 20))}… is longer than ${LIMITS.labelChars}`);
+  if (long !== undefined)
+    fail('labels', `entry ${JSON.stringify(long.slice(0, 20))}… is longer than ${LIMITS.labelChars}`);
 }
 
 export function checkMetadata(value: unknown): void {
@@ -69,7 +73,8 @@ export function checkMetadata(value: unknown): void {
     fail('metadata.tasklane', 'is reserved for Tasklane; use --priority, --label, --estimate instead');
   }
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  if (bytes > LIMITS.metadataBytes) fail('metadata', `is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.metadataBytes)}`);
+  if (bytes > LIMITS.metadataBytes)
+    fail('metadata', `is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.metadataBytes)}`);
 }
 
 export function formatBytes(n: number): string {

@@ -110,12 +110,14 @@ export function parseTask(value: unknown, where: { file?: string; task?: string 
   const str = (key: string, optional: boolean): string | undefined => {
     const x = v[key];
     if (x === undefined && optional) return undefined;
-    if (typeof x !== 'string') return fail(key, x === undefined ? 'is missing' : `must be a string, got ${typeName(x)}`);
+    if (typeof x !== 'string')
+      return fail(key, x === undefined ? 'is missing' : `must be a string, got ${typeName(x)}`);
     return x;
   };
   const ids = (key: string): string[] => {
     const x = v[key];
-    if (!Array.isArray(x)) return fail(key, x === undefined ? 'is missing' : `must be an array of ids, got ${typeName(x)}`);
+    if (!Array.isArray(x))
+      return fail(key, x === undefined ? 'is missing' : `must be an array of ids, got ${typeName(x)}`);
     for (const item of x) if (typeof item !== 'string') fail(key, `must hold only string ids, found ${typeName(item)}`);
     return x as string[];
   };

@@ -50,7 +50,7 @@ import type {
 } from '../types.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { appendJournal, readJournal } from './journal.js';
-import { ensureLockTarget, lock, type LockHandle, tryLock } from './lock.js';
+import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, taskFileName } from './task-files.js';
 import { watchList } from './watch.js';
 
@@ -196,7 +196,10 @@ export class FileStore implements TaskStore {
         for (const blocker of blockedBy) {
           const cycle = cycleFor(byId, blocker, id);
           if (cycle !== undefined) {
-            throw new TasklaneError('CYCLE', `task ${id} would close a cycle: ${cycle.join(' -> ')}`, { task: id, cycle });
+            throw new TasklaneError('CYCLE', `task ${id} would close a cycle: ${cycle.join(' -> ')}`, {
+              task: id,
+              cycle,
+            });
           }
         }
       }
@@ -343,7 +346,9 @@ export class FileStore implements TaskStore {
     checkOwner(input.owner);
     const leaseMs = input.leaseMs ?? DEFAULT_LEASE_MS;
     if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-      throw new TasklaneError('INVALID_INPUT', `lease must be a positive duration, got ${leaseMs} ms`, { field: 'leaseMs' });
+      throw new TasklaneError('INVALID_INPUT', `lease must be a positive duration, got ${leaseMs} ms`, {
+        field: 'leaseMs',
+      });
     }
     if (input.taskId !== undefined) {
       const id = assertTaskId(input.taskId, 'taskId');
@@ -384,9 +389,13 @@ export class FileStore implements TaskStore {
       this.checkHolder(task, holder);
       const fields = tasklaneFields(task);
       if (task.status !== 'in_progress' || fields.lease === undefined || fields.failure !== undefined) {
-        throw new TasklaneError('NOT_OWNER', `task ${taskId} has no active claim to heartbeat (state ${stateOf(task, new Map())})`, {
-          task: taskId,
-        });
+        throw new TasklaneError(
+          'NOT_OWNER',
+          `task ${taskId} has no active claim to heartbeat (state ${stateOf(task, new Map())})`,
+          {
+            task: taskId,
+          },
+        );
       }
       const now = Date.now();
       const lease = {
@@ -406,7 +415,9 @@ export class FileStore implements TaskStore {
       const task = this.mustRead(taskId);
       this.checkHolder(task, holder);
       if (task.status === 'completed') {
-        throw new TasklaneError('CONFLICT', `task ${taskId} is completed; there is no claim to release`, { task: taskId });
+        throw new TasklaneError('CONFLICT', `task ${taskId} is completed; there is no claim to release`, {
+          task: taskId,
+        });
       }
       const fields = { ...tasklaneFields(task) };
       delete fields.lease;
@@ -551,8 +562,10 @@ export class FileStore implements TaskStore {
       }
       // Put back the other side of each edge on tasks that were not restored.
       for (const task of restored) {
-        for (const other of task.blockedBy) if (present.has(other)) await this.link(other, 'blocks', task.id, opts.actor);
-        for (const other of task.blocks) if (present.has(other)) await this.link(other, 'blockedBy', task.id, opts.actor);
+        for (const other of task.blockedBy)
+          if (present.has(other)) await this.link(other, 'blocks', task.id, opts.actor);
+        for (const other of task.blocks)
+          if (present.has(other)) await this.link(other, 'blockedBy', task.id, opts.actor);
       }
       return restored;
     });
@@ -721,11 +734,20 @@ export class FileStore implements TaskStore {
       );
     }
     if (holder.token !== undefined && lease?.token !== holder.token) {
-      throw new TasklaneError('NOT_OWNER', `task ${task.id}: the claim token does not match (the lease was lost or taken over)`, {
-        task: task.id,
-      });
+      throw new TasklaneError(
+        'NOT_OWNER',
+        `task ${task.id}: the claim token does not match (the lease was lost or taken over)`,
+        {
+          task: task.id,
+        },
+      );
     }
-    if (holder.owner === undefined && holder.token === undefined && lease !== undefined && !leaseExpired(lease.expiresAt)) {
+    if (
+      holder.owner === undefined &&
+      holder.token === undefined &&
+      lease !== undefined &&
+      !leaseExpired(lease.expiresAt)
+    ) {
       throw new TasklaneError(
         'NOT_OWNER',
         `task ${task.id} is claimed by ${JSON.stringify(lease.owner)} until ${lease.expiresAt}; pass its owner to change it`,
@@ -768,4 +790,3 @@ function requireIdentity(holder: HolderInput, task: string): void {
 function unique(ids: string[]): string[] {
   return [...new Set(ids)];
 }
-

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ChangeKind, JournalEntry } from '../types.js';
 import type { Task } from '../../model/index.js';
+import type { ChangeKind, JournalEntry } from '../types.js';
 
 // The history of a list: one JSON line per change Tasklane makes, appended with a single O_APPEND
 // write (so concurrent writers never interleave). It lives outside the list directory, which
