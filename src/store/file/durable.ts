@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 // Every write is atomic and durable: temp file, fsync, rename, fsync of the directory. A reader
@@ -13,7 +13,8 @@ export function writeFileDurable(path: string, data: string): void {
   const fd = openSync(tmp, 'w', 0o644);
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
+    // fdatasync: the data and the size, without the timestamps; the rename is made durable below.
+    fdatasyncSync(fd);
   } catch (err) {
     closeSync(fd);
     try {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -11,9 +10,7 @@ import {
   checkPriority,
   checkSubject,
   checkText,
-  claimOrder,
   compareIds,
-  criticalPaths,
   cycleFor,
   isNumericId,
   labelsOf,
@@ -48,6 +45,7 @@ import type {
   UpdateOptions,
   WatchOptions,
 } from '../types.js';
+import { ClaimIndex } from './claim-index.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { appendJournal, readJournal } from './journal.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
@@ -59,8 +57,6 @@ import { watchList } from './watch.js';
 // under the list lock (list lock first, then task locks in id order, so nothing deadlocks).
 
 export const DEFAULT_LEASE_MS = 60_000;
-/** A claim-candidate snapshot older than this is re-read before use. */
-const SNAPSHOT_MAX_AGE_MS = 250;
 
 export class FileStore implements TaskStore {
   readonly listId: string;
@@ -71,8 +67,7 @@ export class FileStore implements TaskStore {
   readonly journalPath: string;
   private readonly onWarning: (message: string) => void;
   private readonly warned = new Set<string>();
-  /** Claim candidates in claim order, from one scan; consumed as they are tried. */
-  private candidates: { ids: string[]; at: number } | undefined;
+  private claimIndexCache: ClaimIndex | undefined;
 
   constructor(where: Location, options: OpenOptions = {}) {
     this.listId = where.list;
@@ -359,24 +354,24 @@ export class FileStore implements TaskStore {
         handle.release();
       }
     }
-    // Best ready task: walk candidates in claim order, taking each one's lock without waiting;
-    // a task that is locked or no longer claimable is skipped. Candidates come from a recent scan;
-    // the claim itself re-reads the task and its blockers under the lock, so staleness only costs a skip.
+    // Best ready task: candidates come from an in-memory view kept fresh from the journal; each is
+    // taken with a single lock attempt and re-checked under the lock, so a stale view only costs a skip.
+    const index = this.claimIndex;
     for (let pass = 0; pass < 2; pass++) {
-      const fresh = this.refreshCandidates(pass > 0);
-      const ids = this.candidates?.ids ?? [];
-      while (ids.length > 0) {
-        const id = ids.shift() as string;
+      index.refresh(pass > 0);
+      for (let id = index.next(new Date()); id !== undefined; id = index.next(new Date())) {
         const handle = this.tryLockTask(id);
-        if (handle === undefined) continue;
-        try {
-          const claim = this.claimLocked(id, input.owner, leaseMs, false);
-          if (claim !== undefined) return claim;
-        } finally {
-          handle.release();
+        if (handle !== undefined) {
+          try {
+            const claim = this.claimLocked(id, input.owner, leaseMs, false);
+            if (claim !== undefined) return claim;
+          } finally {
+            handle.release();
+          }
         }
+        index.skip(id);
+        index.refresh();
       }
-      if (fresh && pass === 0) pass++; // just scanned: a second scan would find the same
     }
     return null;
   }
@@ -588,6 +583,11 @@ export class FileStore implements TaskStore {
 
   // ---- internals ----
 
+  private get claimIndex(): ClaimIndex {
+    this.claimIndexCache ??= new ClaimIndex(this.journalPath, () => this.scan());
+    return this.claimIndexCache;
+  }
+
   private pathOf(id: string): string {
     return join(this.listDir, taskFileName(id));
   }
@@ -683,17 +683,6 @@ export class FileStore implements TaskStore {
     }
   }
 
-  /** Rebuilds the claim candidates when forced, stale or exhausted. Returns whether it scanned. */
-  private refreshCandidates(force: boolean): boolean {
-    const c = this.candidates;
-    if (!force && c !== undefined && c.ids.length > 0 && Date.now() - c.at < SNAPSHOT_MAX_AGE_MS) return false;
-    const byId = this.scan();
-    const now = new Date();
-    const claimable = [...byId.values()].filter((t) => claimableState(t, byId, now) === undefined);
-    this.candidates = { ids: claimOrder(claimable, criticalPaths(byId)).map((t) => t.id), at: Date.now() };
-    return true;
-  }
-
   /** Claims task `id`, whose lock the caller holds. Throws NOT_CLAIMABLE when `strict`, else returns undefined. */
   private claimLocked(id: string, owner: string, leaseMs: number, strict: boolean): Claim | undefined {
     const task = strict ? this.mustRead(id) : this.read(id);
@@ -713,7 +702,7 @@ export class FileStore implements TaskStore {
     const fields = { ...tasklaneFields(task) };
     const lease = {
       owner,
-      token: randomBytes(12).toString('hex'),
+      token: globalThis.crypto.randomUUID(),
       expiresAt: new Date(now + leaseMs).toISOString(),
       heartbeatAt: new Date(now).toISOString(),
     };
