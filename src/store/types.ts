@@ -73,6 +73,8 @@ export type ChangeKind =
   | 'created'
   | 'updated'
   | 'claimed'
+  /** A claim's lease was extended; nothing else changed. */
+  | 'heartbeat'
   | 'released'
   | 'completed'
   | 'failed'

@@ -67,13 +67,10 @@ export class ClaimIndex {
       } catch {
         continue;
       }
-      const before = this.tasks.get(entry.taskId);
       if (entry.kind === 'deleted') this.tasks.delete(entry.taskId);
       else this.tasks.set(entry.taskId, entry.task);
       // A claim or a heartbeat only takes a task away; anything else may change the ranking.
-      const heartbeat =
-        entry.kind === 'updated' && before?.status === entry.task.status && before.owner === entry.task.owner;
-      if (entry.kind !== 'claimed' && !heartbeat) this.dirty = true;
+      if (entry.kind !== 'claimed' && entry.kind !== 'heartbeat') this.dirty = true;
     }
   }
 

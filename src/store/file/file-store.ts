@@ -398,7 +398,7 @@ export class FileStore implements TaskStore {
         expiresAt: new Date(now + leaseMs).toISOString(),
         heartbeatAt: new Date(now).toISOString(),
       };
-      const next = this.write(withTasklaneFields(task, { ...fields, lease }), 'updated');
+      const next = this.write(withTasklaneFields(task, { ...fields, lease }), 'heartbeat', holder.owner);
       return { task: next, token: lease.token, expiresAt: lease.expiresAt };
     });
   }
