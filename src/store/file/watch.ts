@@ -1,0 +1,579 @@
+import { closeSync, type FSWatcher, fstatSync, openSync, readSync, statSync, watch } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { compareIds, revisionOf, serializeTask, type Task, tasklaneFields } from '../../model/index.js';
+import type { Change, ChangeKind } from '../types.js';
+import { readTaskFile, taskFileName } from './task-files.js';
+
+// The file store's change feed. Two sources:
+// - the journal, which holds every change Tasklane makes, exactly and in order (tailed from its
+//   end at start);
+// - the list directory itself, for changes written by others (Claude Code writes task files
+//   directly, sometimes non-atomically), found by reading files and diffing against what was
+//   last reported.
+// fs.watch events only say "look now"; a full rescan every `rescanMs` is the correctness floor,
+// so a dropped event, a replaced directory or a dead watcher costs latency, never a change.
+//
+// Telling a Tasklane write seen in the directory from a foreign one: Tasklane renames the task
+// file into place and only then appends the journal line, and every Tasklane write bumps
+// metadata.tasklane.rev, which Claude Code preserves but never bumps. So a file whose rev is
+// ahead of what was reported is a Tasklane write whose journal line is on its way: wait for it
+// (up to `journalGraceMs`). A file at the reported rev with other content is a foreign change:
+// report it at once. A file behind the reported rev is a stale read: ignore it.
+
+export interface WatchListOptions {
+  listDir: string;
+  journalPath: string;
+  list: string;
+  /** Reads every valid task in the list directory, now. */
+  scan: () => Map<string, Task>;
+  signal?: AbortSignal;
+  /** Emit a `created` change for every task present at start. Default false. */
+  initial?: boolean;
+  /** Full rescan period, the correctness floor. Default 1000 ms. */
+  rescanMs?: number;
+  /** Coalescing delay after a file-system event. Default 5 ms. */
+  debounceMs?: number;
+  /** Use fs.watch for low latency. Default true; false polls only (tests, file systems without events). */
+  useFsEvents?: boolean;
+  /** How long a Tasklane-looking file change (rev ahead, or a vanished file) waits for its journal line. Default 1000 ms. */
+  journalGraceMs?: number;
+  onWarning?: (message: string) => void;
+  /** Fault knob for tests: stands in for fs.watch. */
+  watchDir?: (dir: string, listener: (event: string, name: string | null) => void) => FSWatcher;
+}
+
+interface Known {
+  task: Task;
+  content: string;
+  rev: number;
+}
+
+interface Pending {
+  id: string;
+  /** Journal entries applied when the file was read; a newer entry for the id may explain it. */
+  jseq: number;
+  deadline: number;
+}
+
+type FileRead = { kind: 'task'; task: Task } | { kind: 'missing' } | { kind: 'unreadable' };
+
+const JOURNAL_NAME_FALLBACK = 'journal.jsonl';
+const MAX_UNREADABLE_RETRIES = 5;
+
+/**
+ * An async iterable of the list's changes from now on. The journal position and the starting
+ * snapshot are taken when this is called, so changes made after the call are delivered even if
+ * iteration starts later. Watchers and timers exist only while iterating; they are released when
+ * `signal` aborts or the loop exits.
+ */
+export function watchList(opts: WatchListOptions): AsyncIterable<Change> {
+  return new ListFeed(opts);
+}
+
+class ListFeed implements AsyncIterable<Change> {
+  private readonly o: Required<Omit<WatchListOptions, 'signal' | 'watchDir'>> &
+    Pick<WatchListOptions, 'signal' | 'watchDir'>;
+  private readonly known = new Map<string, Known>();
+  /** File name -> task id, for files that vanish. */
+  private readonly fileToId = new Map<string, string>();
+  /** Recent journal contents per id: a file read showing one of them is stale, not foreign. */
+  private readonly journaled = new Map<string, { content: string; at: number }[]>();
+  /** Journal entries applied per id (as the global `jseq` at the time). */
+  private readonly lastJournal = new Map<string, number>();
+  private jseq = 0;
+  /** File changes waiting for their journal line, by file name. */
+  private readonly pending = new Map<string, Pending>();
+  private readonly dirty = new Set<string>();
+  private readonly unreadable = new Map<string, number>();
+  private journal: { offset: number; ino: number | undefined } = { offset: 0, ino: undefined };
+
+  private readonly queue: Change[] = [];
+  private wake: (() => void) | undefined;
+  private started = false;
+  private closed = false;
+
+  private polling: boolean;
+  private watchers: { list?: Watched; root?: Watched; journal?: Watched } = {};
+  private want = { journal: false, files: false, full: false };
+  private tickTimer: NodeJS.Timeout | undefined;
+  private pendingTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private journalPollTimer: NodeJS.Timeout | undefined;
+  private readonly warned = new Set<string>();
+  private readonly onAbort = () => this.close();
+
+  constructor(opts: WatchListOptions) {
+    this.o = {
+      initial: false,
+      rescanMs: 1000,
+      debounceMs: 5,
+      useFsEvents: true,
+      journalGraceMs: 1000,
+      onWarning: () => {},
+      ...opts,
+    };
+    this.polling = !this.o.useFsEvents;
+    // Journal position first, then the snapshot: a change between the two is seen by both,
+    // and the journal's copy is recognized by content.
+    try {
+      const st = statSync(this.o.journalPath);
+      this.journal = { offset: st.size, ino: st.ino };
+    } catch (err) {
+      if (!isMissing(err)) this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
+    }
+    const snapshot = this.safeScan() ?? new Map<string, Task>();
+    const ids = [...snapshot.keys()].sort(compareIds);
+    const now = new Date().toISOString();
+    for (const id of ids) {
+      const task = snapshot.get(id) as Task;
+      this.remember(task);
+      if (this.o.initial) this.push({ kind: 'created', task, at: now });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Change> {
+    if (this.started) throw new Error('a change feed can be iterated only once; call watch() again');
+    this.started = true;
+    if (this.o.signal?.aborted) this.closed = true;
+    else {
+      this.o.signal?.addEventListener('abort', this.onAbort, { once: true });
+      this.start();
+    }
+    return {
+      next: () => this.next(),
+      return: async () => {
+        this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  private async next(): Promise<IteratorResult<Change>> {
+    for (;;) {
+      const change = this.queue.shift();
+      if (change !== undefined) return { done: false, value: change };
+      if (this.closed) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  private push(c: { kind: ChangeKind; task: Task; at: string }): void {
+    this.queue.push({
+      kind: c.kind,
+      list: this.o.list,
+      taskId: c.task.id,
+      task: c.task,
+      rev: revisionOf(c.task),
+      at: c.at,
+    });
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private start(): void {
+    this.rescanTimer = setInterval(() => this.request('full', 0), this.o.rescanMs);
+    if (this.polling) this.startJournalPolling();
+    else this.ensureWatchers();
+    // Catch up on anything that happened between the call and the first iteration.
+    this.request('full', 0);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.o.signal?.removeEventListener('abort', this.onAbort);
+    for (const t of [this.tickTimer, this.pendingTimer, this.retryTimer]) clearTimeout(t);
+    for (const t of [this.rescanTimer, this.journalPollTimer]) clearInterval(t);
+    this.closeWatchers();
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  // ---- scheduling ----
+
+  /** Asks for a tick after `delay` ms; requests made meanwhile are coalesced into it. */
+  private request(what: 'journal' | 'files' | 'full', delay = this.o.debounceMs): void {
+    if (this.closed) return;
+    this.want[what] = true;
+    if (this.tickTimer !== undefined) {
+      if (delay > 0) return;
+      clearTimeout(this.tickTimer);
+    }
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = undefined;
+      this.tick();
+    }, delay);
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const want = this.want;
+    this.want = { journal: false, files: false, full: false };
+    // A few stats: notices a directory that appeared or was replaced (its old watcher is dead).
+    if (!this.polling) this.ensureWatchers();
+    this.drainJournal();
+    if (want.full) {
+      const snapshot = this.safeScan();
+      if (snapshot !== undefined) this.diffSnapshot(snapshot);
+    }
+    const names = [...this.dirty];
+    this.dirty.clear();
+    for (const name of names) this.observe(name, this.readFile(name));
+    // Lines appended while we read the files explain those files: apply them, then recheck.
+    this.drainJournal();
+    this.recheckPending();
+    this.expirePending();
+    if (want.full) this.pruneJournaled();
+  }
+
+  // ---- the journal ----
+
+  /** Applies every complete line appended to the journal since the last drain. */
+  private drainJournal(): void {
+    let fd: number;
+    try {
+      fd = openSync(this.o.journalPath, 'r');
+    } catch (err) {
+      if (isMissing(err)) this.journal = { offset: 0, ino: undefined };
+      else this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (this.journal.ino === undefined) this.journal = { offset: 0, ino: st.ino };
+      else if (st.ino !== this.journal.ino || st.size < this.journal.offset) {
+        // Replaced or truncated: skip to its end and let a full rescan catch up.
+        this.journal = { offset: st.size, ino: st.ino };
+        this.request('full', 0);
+        return;
+      }
+      while (st.size > this.journal.offset) {
+        const length = Math.min(st.size - this.journal.offset, 8 * 1024 * 1024);
+        const buf = Buffer.allocUnsafe(length);
+        const n = readSync(fd, buf, 0, length, this.journal.offset);
+        if (n === 0) break;
+        const end = buf.lastIndexOf(10, n - 1);
+        if (end < 0) break; // only a partial line so far
+        this.journal.offset += end + 1;
+        for (const line of buf.toString('utf8', 0, end).split('\n')) {
+          if (line.length > 0) this.applyLine(line);
+        }
+        if (n < length) break;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private applyLine(line: string): void {
+    let entry: { kind?: unknown; taskId?: unknown; at?: unknown; task?: unknown };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return; // a line torn by a writer killed mid-append
+    }
+    const task = entry.task as Task | undefined;
+    if (typeof entry.kind !== 'string' || task === null || typeof task !== 'object' || typeof task.id !== 'string')
+      return;
+    const kind = entry.kind as ChangeKind;
+    const at = typeof entry.at === 'string' ? entry.at : new Date().toISOString();
+    const id = task.id;
+    const content = serializeTask(task);
+    this.jseq++;
+    this.lastJournal.set(id, this.jseq);
+    const recent = this.journaled.get(id) ?? [];
+    this.journaled.set(id, recent);
+    recent.push({ content, at: Date.now() });
+    if (recent.length > 32) recent.shift();
+
+    const k = this.known.get(id);
+    if (kind === 'deleted') {
+      if (k === undefined) return; // already reported from the directory, or never seen
+      this.forget(id);
+      this.push({ kind, task, at });
+      return;
+    }
+    const rev = revisionOf(task);
+    // Already reported (a file change that outwaited its journal line), or older than what was.
+    if (k !== undefined && (k.rev > rev || (k.rev === rev && k.content === content))) return;
+    this.remember(task, content);
+    this.push({ kind, task, at });
+  }
+
+  // ---- the directory ----
+
+  private diffSnapshot(snapshot: Map<string, Task>): void {
+    for (const task of snapshot.values()) this.observe(taskFileName(task.id), { kind: 'task', task });
+    for (const id of [...this.known.keys()]) {
+      if (snapshot.has(id)) continue;
+      // Absent from the scan: gone, or a file the scan could not parse (half-written). Look again.
+      const name = taskFileName(id);
+      this.observe(name, this.readFile(name));
+    }
+  }
+
+  /** Reads one task file without waiting: a half-written file is `unreadable`, retried shortly. */
+  private readFile(name: string): FileRead {
+    try {
+      const task = readTaskFile(join(this.o.listDir, name), 0);
+      return task === undefined ? { kind: 'missing' } : { kind: 'task', task };
+    } catch {
+      return { kind: 'unreadable' };
+    }
+  }
+
+  /** Classifies what the directory shows for one file; `force` reports what is still unexplained. */
+  private observe(name: string, read: FileRead, force = false): void {
+    if (read.kind === 'unreadable') {
+      const tries = (this.unreadable.get(name) ?? 0) + 1;
+      this.unreadable.set(name, tries);
+      // A non-atomic writer is mid-write; look again soon (the rescan keeps looking after that).
+      if (tries <= MAX_UNREADABLE_RETRIES) this.retrySoon(name);
+      return;
+    }
+    this.unreadable.delete(name);
+    if (read.kind === 'missing') {
+      const id = this.fileToId.get(name);
+      const k = id === undefined ? undefined : this.known.get(id);
+      if (id === undefined || k === undefined) {
+        this.pending.delete(name);
+        return;
+      }
+      // Tasklane unlinks, then journals the delete: give the journal a moment to say so.
+      if (!force) {
+        this.hold(name, id);
+        return;
+      }
+      this.pending.delete(name);
+      this.forget(id);
+      this.push({ kind: 'deleted', task: k.task, at: new Date().toISOString() });
+      return;
+    }
+    const task = read.task;
+    const id = task.id;
+    const k = this.known.get(id);
+    const content = serializeTask(task);
+    if (k !== undefined && k.content === content) {
+      this.pending.delete(name);
+      return;
+    }
+    if (this.journaled.get(id)?.some((j) => j.content === content)) {
+      this.pending.delete(name); // a state the journal already reported: a stale read
+      return;
+    }
+    const rev = revisionOf(task);
+    const knownRev = k?.rev ?? 0;
+    if (k !== undefined && rev < knownRev) return; // older than what the journal said: stale
+    if (rev > knownRev && !force) {
+      this.hold(name, id); // a Tasklane write, its journal line on its way
+      return;
+    }
+    this.pending.delete(name);
+    this.remember(task, content);
+    this.push({ kind: inferKind(k?.task, task), task, at: new Date().toISOString() });
+  }
+
+  private hold(name: string, id: string): void {
+    if (!this.pending.has(name)) {
+      this.pending.set(name, { id, jseq: this.jseq, deadline: Date.now() + this.o.journalGraceMs });
+    }
+    this.armPendingTimer();
+  }
+
+  /** Journal lines arrived: re-read the held files of the tasks they concern. */
+  private recheckPending(): void {
+    for (const [name, p] of [...this.pending]) {
+      if ((this.lastJournal.get(p.id) ?? 0) > p.jseq) {
+        this.pending.delete(name);
+        this.observe(name, this.readFile(name));
+      }
+    }
+  }
+
+  /** Held files whose journal line never came (a writer killed between rename and append): report them. */
+  private expirePending(): void {
+    const now = Date.now();
+    for (const [name, p] of [...this.pending]) {
+      if (p.deadline > now) continue;
+      this.pending.delete(name);
+      this.observe(name, this.readFile(name), true);
+    }
+    this.armPendingTimer();
+  }
+
+  private armPendingTimer(): void {
+    clearTimeout(this.pendingTimer);
+    this.pendingTimer = undefined;
+    if (this.closed || this.pending.size === 0) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of this.pending.values()) next = Math.min(next, p.deadline);
+    this.pendingTimer = setTimeout(
+      () => {
+        this.pendingTimer = undefined;
+        this.request('journal', 0);
+      },
+      Math.max(0, next - Date.now()),
+    );
+  }
+
+  private retrySoon(name: string): void {
+    this.dirty.add(name);
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.request('files', 0);
+    }, 20);
+  }
+
+  private remember(task: Task, content = serializeTask(task)): void {
+    this.known.set(task.id, { task, content, rev: revisionOf(task) });
+    this.fileToId.set(taskFileName(task.id), task.id);
+  }
+
+  private forget(id: string): void {
+    this.known.delete(id);
+    this.fileToId.delete(taskFileName(id));
+  }
+
+  /** Journal contents are kept only long enough to recognize stale reads. */
+  private pruneJournaled(): void {
+    const cutoff = Date.now() - Math.max(this.o.journalGraceMs, this.o.rescanMs) * 3;
+    for (const [id, list] of this.journaled) {
+      while (list.length > 0 && (list[0] as { at: number }).at < cutoff) list.shift();
+      if (list.length === 0) this.journaled.delete(id);
+    }
+  }
+
+  private safeScan(): Map<string, Task> | undefined {
+    try {
+      return this.o.scan();
+    } catch (err) {
+      this.warn(`cannot scan ${this.o.listDir}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  // ---- watchers ----
+
+  /** (Re)creates the watchers whose directory appeared or was replaced since the last look. */
+  private ensureWatchers(): void {
+    if (this.polling || this.closed) return;
+    this.ensure('list', this.o.listDir, (_event, name) => {
+      if (name === null) return this.request('full');
+      if (name.endsWith('.json') && !name.startsWith('.')) {
+        this.dirty.add(name);
+        this.request('files');
+      }
+    });
+    const listName = basename(this.o.listDir);
+    this.ensure('root', dirname(this.o.listDir), (_event, name) => {
+      if (name === null || name === listName) this.request('full');
+    });
+    const journalName = basename(this.o.journalPath) || JOURNAL_NAME_FALLBACK;
+    this.ensure('journal', dirname(this.o.journalPath), (_event, name) => {
+      if (name === null || name === journalName) this.request('journal');
+    });
+  }
+
+  /** Watches `dir` in `slot` unless it is already watched under the same inode. */
+  private ensure(
+    slot: 'list' | 'root' | 'journal',
+    dir: string,
+    onEvent: (event: string, name: string | null) => void,
+  ): void {
+    let ino: number | undefined;
+    try {
+      const st = statSync(dir);
+      if (st.isDirectory()) ino = st.ino;
+    } catch {}
+    const current = this.watchers[slot];
+    if (current !== undefined && current.ino === ino) return;
+    current?.watcher.close();
+    delete this.watchers[slot];
+    if (ino === undefined) return;
+    let watcher: FSWatcher;
+    try {
+      watcher =
+        this.o.watchDir?.(dir, onEvent) ??
+        watch(dir, { persistent: true }, (event, name) => onEvent(event, name === null ? null : String(name)));
+    } catch (err) {
+      if (isMissing(err)) return;
+      this.fallBackToPolling(dir, err);
+      return;
+    }
+    watcher.on('error', (err) => {
+      // A watched directory that was removed is normal (Claude Code empties finished lists): re-watch later.
+      let gone = false;
+      try {
+        gone = statSync(dir).ino !== ino;
+      } catch {
+        gone = true;
+      }
+      if (gone) {
+        watcher.close();
+        if (this.watchers[slot]?.watcher === watcher) delete this.watchers[slot];
+        this.request('full');
+      } else this.fallBackToPolling(dir, err);
+    });
+    this.watchers[slot] = { watcher, ino };
+  }
+
+  private fallBackToPolling(dir: string, err: unknown): void {
+    if (this.polling) return;
+    this.polling = true;
+    this.closeWatchers();
+    this.o.onWarning(
+      `file-change events are unavailable for ${dir} (${(err as Error).message}); polling every ${this.o.rescanMs} ms instead`,
+    );
+    this.startJournalPolling();
+  }
+
+  /** Without events the journal is still cheap to poll often: one stat per period. */
+  private startJournalPolling(): void {
+    if (this.closed || this.journalPollTimer !== undefined) return;
+    this.journalPollTimer = setInterval(() => this.request('journal', 0), Math.min(this.o.rescanMs, 100));
+  }
+
+  private closeWatchers(): void {
+    for (const w of Object.values(this.watchers)) w?.watcher.close();
+    this.watchers = {};
+  }
+
+  private warn(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.o.onWarning(message);
+  }
+}
+
+interface Watched {
+  watcher: FSWatcher;
+  ino: number;
+}
+
+/** The kind of a change Tasklane did not journal, guessed from the transition. */
+export function inferKind(before: Task | undefined, after: Task): ChangeKind {
+  if (before === undefined) return 'created';
+  if (after.status === 'completed' && before.status !== 'completed') return 'completed';
+  if (tasklaneFields(after).failure !== undefined && tasklaneFields(before).failure === undefined) return 'failed';
+  if (
+    after.status === 'in_progress' &&
+    after.owner !== undefined &&
+    (before.status !== 'in_progress' || before.owner !== after.owner)
+  ) {
+    return 'claimed';
+  }
+  const depsOnly =
+    serializeTask({ ...after, blocks: before.blocks, blockedBy: before.blockedBy }) === serializeTask(before);
+  return depsOnly ? 'dependency' : 'updated';
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
