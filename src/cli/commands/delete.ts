@@ -1,0 +1,32 @@
+import { context, taskIdArg } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { printJson, println } from '../output.js';
+import type { Command } from '../registry.js';
+import { singleTaskJson } from '../task-view.js';
+
+export const command: Command = {
+  summary: 'Delete a task and every reference to it',
+  help: `Usage: tasklane delete ID
+
+Deletes a task as Claude Code does: removes its file, drops its id from every other task's
+blocks and blockedBy, and never reuses the id. The history keeps it: 'tasklane restore ID'
+brings it back.
+
+Examples:
+  tasklane delete 4
+  tasklane delete 4 --json
+
+JSON (--json): {"task": TASK}, the task as it was before deletion.`,
+
+  async run(io) {
+    const ctx = context(io, 'delete', {});
+    ctx.args.expectPositionals(1, 1, 'ID');
+    const store = ctx.store();
+    const task = await store.delete(taskIdArg(ctx));
+    const out = await singleTaskJson(store, task);
+    if (ctx.json) printJson(io, out);
+    else
+      println(io, `Deleted ${ctx.p.bold(`#${task.id}`)} ${task.subject} (tasklane restore ${task.id} brings it back)`);
+    return EXIT.OK;
+  },
+};

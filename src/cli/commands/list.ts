@@ -1,0 +1,71 @@
+import { indexTasks, stateOf } from '../../model/graph.js';
+import { labelsOf, STATUSES, type TaskState } from '../../model/task.js';
+import { context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { printListing } from '../listing.js';
+import type { Command } from '../registry.js';
+
+const STATES: readonly TaskState[] = ['ready', 'blocked', 'assigned', 'in_progress', 'failed', 'completed'];
+
+export const command: Command = {
+  summary: 'List tasks (open ones by default), with filters',
+  help: `Usage: tasklane list [--status S] [--state S] [--owner NAME] [--label L] [--all]
+
+Lists the tasks of the list in id order as a table: ID, STATE, PRI(ority), OWNER, SUBJECT and
+the open blockers. Completed tasks are left out unless --all is given or a --status/--state
+filter asks for them.
+
+Options:
+  --status S[,S...]   pending, in_progress, completed (as Claude Code stores it)
+  --state S[,S...]    ready, blocked, assigned, in_progress, failed, completed (derived)
+  --owner NAME        only tasks owned by NAME
+  --label L           only tasks with label L
+  --all               include completed tasks
+
+Examples:
+  tasklane list
+  tasklane list --all --json
+  tasklane list --state failed,blocked --label backend
+
+JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "state".`,
+
+  async run(io) {
+    const ctx = context(io, 'list', {
+      status: { type: 'string', multiple: true },
+      state: { type: 'string', multiple: true },
+      owner: { type: 'string' },
+      label: { type: 'string' },
+      all: { type: 'boolean' },
+    });
+    const a = ctx.args;
+    a.expectPositionals(0, 0, '');
+    const statuses = new Set<string>(a.choices('status', STATUSES));
+    const states = new Set<string>(a.choices('state', STATES));
+    const owner = a.string('owner');
+    const label = a.string('label');
+    const hideCompleted = !a.flag('all') && statuses.size === 0 && states.size === 0;
+
+    const all = await ctx.store().list();
+    const byId = indexTasks(all);
+    let hidden = 0;
+    const shown = all.filter((t) => {
+      const state = stateOf(t, byId);
+      if (statuses.size > 0 && !statuses.has(t.status)) return false;
+      if (states.size > 0 && !states.has(state)) return false;
+      if (owner !== undefined && t.owner !== owner) return false;
+      if (label !== undefined && !labelsOf(t).includes(label)) return false;
+      if (hideCompleted && state === 'completed') {
+        hidden++;
+        return false;
+      }
+      return true;
+    });
+    const store = ctx.store();
+    printListing(ctx, shown, byId, {
+      empty:
+        all.length === 0 ? `No tasks in list ${JSON.stringify(store.listId)} (${store.location}).` : 'No tasks match.',
+      ...(hidden > 0 ? { footer: `${hidden} completed not shown (--all shows them)` } : {}),
+    });
+    return EXIT.OK;
+  },
+};

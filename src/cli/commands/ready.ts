@@ -1,0 +1,29 @@
+import { claimOrder, criticalPaths, indexTasks, readySet } from '../../model/graph.js';
+import { context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { printListing } from '../listing.js';
+import type { Command } from '../registry.js';
+
+export const command: Command = {
+  summary: 'Tasks that can start now, best first',
+  help: `Usage: tasklane ready
+
+Lists the ready tasks (pending, unowned, not failed, every blocker completed) in the order
+'tasklane claim' takes them: higher priority first, then the longer critical path (the chain
+of work waiting on the task), then the smaller id.
+
+Examples:
+  tasklane ready
+  tasklane ready --json | jq -r '.tasks[].id'
+
+JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "state".`,
+
+  async run(io) {
+    const ctx = context(io, 'ready', {});
+    ctx.args.expectPositionals(0, 0, '');
+    const byId = indexTasks(await ctx.store().list());
+    const ready = claimOrder(readySet(byId), criticalPaths(byId));
+    printListing(ctx, ready, byId, { empty: 'Nothing is ready.' });
+    return EXIT.OK;
+  },
+};

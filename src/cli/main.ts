@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+import './commands.js';
+import { isTasklaneError, TasklaneError } from '../model/errors.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { type CommandIO, commands } from './registry.js';
+import { closest } from './suggest.js';
+
+// The `tasklane` entry point. It loads only the command table; a command's module (and what it
+// imports: the store, the graph, the SDK) is loaded when that command runs.
+
+const GLOBAL_WITH_VALUE = new Set(['--dir', '--list']);
+const GLOBAL_FLAGS = new Set(['--json', '--no-color', '-h', '--help', '--version']);
+
+const GLOBAL_HELP = `Global options (anywhere on the line):
+  --dir DIR      where lists live (env TASKLANE_DIR). Default: the nearest .tasklane/tasks made by
+                 'tasklane init', found by walking up from here; else $CLAUDE_CONFIG_DIR/tasks
+                 (~/.claude/tasks), where Claude Code keeps its own lists
+  --list ID      which list (env TASKLANE_LIST, then CLAUDE_CODE_TASK_LIST_ID; default "default")
+  --json         machine-readable output on stdout (shapes: docs/cli.md)
+  --no-color     plain text (also when NO_COLOR is set or stdout is not a terminal)
+  -h, --help     this help; 'tasklane COMMAND --help' for a command's options and examples
+  --version      print the version`;
+
+const EXIT_HELP = `Exit codes: 0 done, 1 error, 2 bad usage, 3 nothing to claim, 4 conflict (held or changed
+by someone else), 5 timed out.`;
+
+interface Split {
+  /** Index of the command name in argv, or -1. */
+  at: number;
+  help: boolean;
+  version: boolean;
+  json: boolean;
+  /** A non-global option before the command name. */
+  stray?: string;
+}
+
+/** Finds the command name among the global options, and the flags main acts on itself. */
+function split(argv: string[]): Split {
+  const s: Split = { at: -1, help: false, version: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') break;
+    if (s.at < 0 && !a.startsWith('-')) {
+      s.at = i;
+      continue;
+    }
+    if (a === '-h' || a === '--help') s.help = true;
+    else if (a === '--version') s.version = true;
+    else if (a === '--json') s.json = true;
+    if (s.at < 0) {
+      const key = a.split('=')[0] as string;
+      if (GLOBAL_WITH_VALUE.has(key)) {
+        if (!a.includes('=')) i++;
+      } else if (!GLOBAL_FLAGS.has(a)) {
+        s.stray ??= a;
+      }
+    }
+  }
+  return s;
+}
+
+function overview(): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.map((n) => `  ${n.padEnd(width)}  ${commands[n]?.summary ?? ''}`);
+  return `tasklane: a dependency-aware task list that coding-agent sessions share,
+kept in Claude Code's own task files.
+
+Usage: tasklane COMMAND [ARGS] [OPTIONS]
+
+Commands:
+${lines.join('\n')}
+
+${GLOBAL_HELP}
+
+${EXIT_HELP}
+
+Examples:
+  tasklane init                                   # a task list for this project
+  tasklane create "Write API" --description "REST endpoints" --blocked-by 3
+  tasklane ready                                  # what can start now
+  tasklane claim --owner w1 --json                # take the best ready task
+  tasklane done 4 --result "merged in #12"
+  tasklane demo                                   # a tour on an example list
+`;
+}
+
+const usage = (message: string): TasklaneError => new TasklaneError('USAGE', message);
+
+function fail(io: CommandIO, json: boolean, err: unknown): number {
+  const code = isTasklaneError(err) ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`tasklane: error: ${message}\n`);
+  if (code === 'INTERNAL' && err instanceof Error && err.stack !== undefined) {
+    io.stderr.write(
+      io.env.TASKLANE_DEBUG ? `${err.stack}\n` : 'tasklane: this is a bug; set TASKLANE_DEBUG=1 to see where\n',
+    );
+  }
+  if (json) {
+    const body = isTasklaneError(err) ? err.toJSON() : { code, message };
+    io.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
+  }
+  return isTasklaneError(err) ? exitCodeFor(err.code) : EXIT.ERROR;
+}
+
+async function main(argv: string[], io: Omit<CommandIO, 'argv'>): Promise<number> {
+  const s = split(argv);
+  const full: CommandIO = { ...io, argv };
+  try {
+    let name = s.at >= 0 ? (argv[s.at] as string) : undefined;
+    let rest = s.at >= 0 ? [...argv.slice(0, s.at), ...argv.slice(s.at + 1)] : argv;
+    let help = s.help;
+    if (name === 'help') {
+      const target = rest.find((a) => !a.startsWith('-'));
+      name = target;
+      rest = [];
+      help = true;
+    }
+    if (s.version && name === undefined) {
+      const { readFileSync } = await import('node:fs');
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+      io.stdout.write(`${pkg.version}\n`);
+      return EXIT.OK;
+    }
+    if (s.stray !== undefined && !help) {
+      throw usage(
+        `unknown option ${s.stray} before the command; a command's own options go after its name (tasklane --help)`,
+      );
+    }
+    if (name === undefined) {
+      if (argv.length === 0 || help) {
+        io.stdout.write(overview());
+        return EXIT.OK;
+      }
+      throw usage('missing command; see tasklane --help');
+    }
+    const entry = commands[name];
+    if (entry === undefined) {
+      const guess = closest(name, Object.keys(commands));
+      const hint = guess === undefined ? '' : `; did you mean '${guess}'?`;
+      throw usage(`unknown command '${name}'${hint} (tasklane --help lists them)`);
+    }
+    const { command } = await entry.load();
+    if (help) {
+      io.stdout.write(`${command.help.trimEnd()}\n\n${GLOBAL_HELP}\n\n${EXIT_HELP}\n`);
+      return EXIT.OK;
+    }
+    return await command.run({ ...full, argv: rest });
+  } catch (err) {
+    return fail(full, s.json, err);
+  }
+}
+
+// A reader that goes away (`tasklane list | head`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+process.exitCode = await main(process.argv.slice(2), {
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+});

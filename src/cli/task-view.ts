@@ -1,0 +1,121 @@
+import { isTasklaneError } from '../model/errors.js';
+import { openBlockers, stateOf } from '../model/graph.js';
+import { labelsOf, orderTask, priorityOf, type Task, type TaskState, tasklaneFields } from '../model/task.js';
+import type { TaskStore } from '../store/types.js';
+import { type Cell, formatSeconds, formatTable, oneLine, type Palette, paintState } from './output.js';
+import type { CommandIO } from './registry.js';
+
+// How a task is shown: as JSON (the stored task plus its derived state) or as text for people.
+
+export type TaskJson = Task & { state: TaskState };
+
+/** The documented JSON shape of a task: exactly as stored, plus a top-level `state`. */
+export function taskJson(task: Task, byId: ReadonlyMap<string, Task>): TaskJson {
+  return { ...orderTask(task), state: stateOf(task, byId) };
+}
+
+/**
+ * The task with its blockers, enough to derive its state without scanning the whole list.
+ * A blocker that is missing or unreadable does not block, as in a full scan.
+ */
+export async function withBlockers(store: TaskStore, task: Task): Promise<Map<string, Task>> {
+  const byId = new Map<string, Task>([[task.id, task]]);
+  for (const id of task.blockedBy) {
+    try {
+      byId.set(id, await store.get(id));
+    } catch (err) {
+      if (!isTasklaneError(err, 'NOT_FOUND') && !isTasklaneError(err, 'INVALID_TASK')) throw err;
+    }
+  }
+  return byId;
+}
+
+/** `{"task": ...}` for commands that change or show one task. */
+export async function singleTaskJson(store: TaskStore, task: Task): Promise<{ task: TaskJson }> {
+  return { task: taskJson(task, await withBlockers(store, task)) };
+}
+
+export function terminalWidth(io: CommandIO, p: Palette): number | undefined {
+  // Only cut lines for a person at a terminal; a pipe or file gets the whole text.
+  return p.enabled && io.stdout.isTTY === true && typeof io.stdout.columns === 'number' ? io.stdout.columns : undefined;
+}
+
+/** The table every listing prints: ID STATE PRI OWNER SUBJECT BLOCKED BY. */
+export function taskTable(
+  tasks: Task[],
+  byId: ReadonlyMap<string, Task>,
+  p: Palette,
+  width: number | undefined,
+): string {
+  const rows: Cell[][] = tasks.map((t) => {
+    const state = stateOf(t, byId);
+    const paint = paintState(p, state);
+    const blockers = openBlockers(t, byId);
+    return [
+      { text: `#${t.id}`, paint: p.bold },
+      { text: state, paint },
+      { text: String(priorityOf(t)) },
+      { text: t.owner ?? '-', paint: t.owner === undefined ? p.dim : undefined },
+      { text: t.subject, paint: state === 'completed' ? p.dim : undefined },
+      { text: blockers.map((b) => `#${b}`).join(', '), paint: p.yellow },
+    ];
+  });
+  return formatTable(['ID', 'STATE', 'PRI', 'OWNER', 'SUBJECT', 'BLOCKED BY'], rows, { p, width, flex: 4 });
+}
+
+/** One line naming a task and its state: `#4 Write API [ready]`. */
+export function taskLine(task: Task, state: TaskState, p: Palette): string {
+  return `${p.bold(`#${task.id}`)} ${oneLine(task.subject)} ${paintState(p, state)(`[${state}]`)}`;
+}
+
+/** The full view of one task for `show`. */
+export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palette): string {
+  const f = tasklaneFields(task);
+  const state = stateOf(task, byId);
+  const rows: [string, string][] = [];
+  const add = (label: string, value: string | undefined): void => {
+    if (value !== undefined && value !== '') rows.push([label, value]);
+  };
+  add('state', paintState(p, state)(state));
+  add('status', task.status);
+  add('owner', task.owner);
+  add('active form', task.activeForm);
+  if (priorityOf(task) !== 0) add('priority', String(priorityOf(task)));
+  add('labels', labelsOf(task).join(', '));
+  if (f.estimate !== undefined) add('estimate', formatSeconds(f.estimate));
+  add(
+    'blocked by',
+    task.blockedBy
+      .map((id) => {
+        const b = byId.get(id);
+        return `#${id} (${b === undefined ? 'missing' : b.status})`;
+      })
+      .join(', '),
+  );
+  add('blocks', task.blocks.map((id) => `#${id}`).join(', '));
+  if (f.attempts !== undefined) add('attempts', String(f.attempts));
+  if (f.lease !== undefined) add('lease', `${f.lease.owner} until ${f.lease.expiresAt}`);
+  if (f.failure !== undefined)
+    add('failure', `${oneLine(f.failure.reason)} (attempt ${f.failure.attempt}, ${f.failure.at})`);
+  if (f.failures !== undefined && f.failures.length > 0) add('earlier failures', String(f.failures.length));
+  add('created', f.createdAt);
+  add('updated', f.updatedAt);
+  add('started', f.startedAt);
+  add('completed', f.completedAt);
+  if (f.rev !== undefined) add('revision', String(f.rev));
+  const user = Object.keys(task.metadata ?? {}).filter((k) => k !== 'tasklane');
+  for (const k of user) add(`meta ${k}`, JSON.stringify(task.metadata?.[k]));
+  const labelWidth = Math.max(...rows.map(([l]) => l.length));
+  const out = [`${p.bold(`#${task.id}`)} ${p.bold(oneLine(task.subject))}`];
+  for (const [label, value] of rows) out.push(`  ${p.dim(label.padEnd(labelWidth))}  ${value}`);
+  if (task.description !== '') out.push('', p.bold('Description'), indent(task.description));
+  if (f.result !== undefined) out.push('', p.bold('Result'), indent(f.result));
+  return out.join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
