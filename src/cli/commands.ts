@@ -27,3 +27,4 @@ register('demo', 'A short tour on a fresh example list', () => import('./command
 // change feed and MCP (issue 3)
 
 // executor (issue 4)
+register('plan', 'Turn a plan (markdown, JSON or YAML) into tasks with dependencies', () => import('./commands/plan.js'));

@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { planWithAgent } from '../../engine/plan/agent.js';
+import { type ApplyResult, applyPlan } from '../../engine/plan/apply.js';
+import { loadPlan, type PlanFormat } from '../../engine/plan/load.js';
+import { type PlanSpec, planEdges, planOrder, specForOutput } from '../../engine/plan/spec.js';
+import { TasklaneError } from '../../model/index.js';
+import { resolveLocation } from '../../store/location.js';
+import { type Context, context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { type Cell, formatSeconds, formatTable, printJson, println } from '../output.js';
+import type { Command } from '../registry.js';
+
+const FORMATS: Record<string, PlanFormat> = { md: 'md', markdown: 'md', json: 'json', yaml: 'yaml', yml: 'yaml' };
+
+export const command: Command = {
+  summary: 'Turn a plan (markdown, JSON or YAML) into tasks with dependencies',
+  help: `Usage: tasklane plan FILE [options]
+
+Turns a plan into tasks with dependencies. In markdown, headings are phases (each waits for the
+one before it unless marked "(parallel)"), list and checklist items are tasks, nested items are
+subtasks (a task waits for its subtasks), and "after #2", "depends on: Design API" or
+"(after: api, schema)" add dependencies. "- [x] item" is created completed. JSON and YAML give the
+graph directly: {"tasks": [{"key": "api", "subject": "...", "after": ["schema"]}]}.
+Full syntax: docs/plans.md.
+
+Running the same plan again creates nothing twice: each task records metadata.plan =
+{source, key}, and tasks already made from the plan are reused; only new tasks and missing
+dependencies are added. Existing tasks are otherwise left as they are.
+
+Options:
+  --dry-run          print the graph (phases, tasks, dependencies, creation order) and write nothing
+  --format FORMAT    md, json or yaml (default: from the file's extension, else md)
+  --source NAME      the plan's identity in metadata.plan.source (default: the file's path
+                     relative to the project, or to the current directory)
+  --agent[=CMD]      have an agent write the graph for a free-form plan, as JSON; it is validated
+                     before anything is written. CMD default: TASKLANE_AGENT, else CLAUDE_CODE,
+                     else claude (run as 'claude -p --output-format json', the prompt on stdin);
+                     any other command gets the prompt on stdin and answers on stdout
+  --timeout DURATION how long the agent may take (default 10m)
+
+FILE '-' reads the plan from stdin.
+
+Examples:
+  tasklane plan examples/webapp.md --dry-run
+  tasklane plan examples/webapp.md
+  tasklane plan roadmap.yaml --json
+  tasklane plan notes.txt --agent --dry-run --json > plan.json   # review, then: tasklane plan plan.json
+
+JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{"key", "id",
+"subject", "action": "created"|"existing"}], "edges": [{"blocker", "blocked", "blockerId",
+"blockedId", "added"}], "stale": [ID]}. With --dry-run: {"dryRun": true, "source", "list",
+"plan": PLAN, "order": [KEY], "tasks": [{"key", "id"?, "subject", "action":
+"would-create"|"existing"}], "edges": [...]}; PLAN is loadable again as a JSON plan.`,
+
+  async run(io) {
+    // --agent takes an optional value, which parseArgs cannot express: lift --agent=CMD out first.
+    let agentCommand: string | undefined;
+    const argv = io.argv.map((a) => {
+      if (!a.startsWith('--agent=')) return a;
+      agentCommand = a.slice('--agent='.length);
+      return '--agent';
+    });
+    const ctx = context({ ...io, argv }, 'plan', {
+      'dry-run': { type: 'boolean' },
+      format: { type: 'string' },
+      source: { type: 'string' },
+      agent: { type: 'boolean' },
+      timeout: { type: 'string' },
+    });
+    const a = ctx.args;
+    a.expectPositionals(1, 1, 'FILE');
+    const file = a.positionals[0] as string;
+    const formatName = a.choice('format', Object.keys(FORMATS));
+    const format = formatName === undefined ? undefined : FORMATS[formatName];
+    const timeout = a.seconds('timeout');
+    const useAgent = a.flag('agent');
+    if (agentCommand !== undefined && agentCommand.trim() === '') {
+      throw new TasklaneError('USAGE', '--agent= needs a command, e.g. --agent="claude"', { field: '--agent' });
+    }
+    if (timeout !== undefined && !useAgent) {
+      throw new TasklaneError('USAGE', '--timeout applies only with --agent', { field: '--timeout' });
+    }
+
+    const text = readPlanText(ctx, file);
+    const label = file === '-' ? 'stdin' : file;
+    let spec: PlanSpec;
+    if (useAgent) {
+      if (!ctx.json) io.stderr.write(`tasklane: asking the agent to turn ${label} into tasks…\n`);
+      const result = await planWithAgent(text, {
+        file: label,
+        env: io.env,
+        cwd: io.cwd,
+        ...(agentCommand === undefined ? {} : { agent: agentCommand }),
+        ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
+      });
+      spec = result.spec;
+    } else {
+      spec = loadPlan(text, label, format);
+    }
+    if (spec.tasks.length === 0) {
+      throw new TasklaneError(
+        'INVALID_INPUT',
+        useAgent
+          ? `${label}: the agent's plan has no tasks; nothing was written`
+          : `${label}: no tasks found (a task is a list item such as "- Design the API"); for a free-form plan, let an agent write the tasks: tasklane plan ${file} --agent`,
+        { file: label },
+      );
+    }
+
+    const source = a.string('source') ?? defaultSource(ctx, file);
+    const store = ctx.store();
+    const result = await applyPlan(store, spec, { source, dryRun: a.flag('dry-run'), actor: 'tasklane plan' });
+    if (ctx.json) {
+      printJson(io, result.dryRun ? dryRunJson(spec, result, store.listId) : appliedJson(result, store.listId));
+      return EXIT.OK;
+    }
+    if (result.dryRun) printDryRun(ctx, spec, result, store.listId);
+    else printApplied(ctx, result, store.listId);
+    return EXIT.OK;
+  },
+};
+
+function readPlanText(ctx: Context, file: string): string {
+  let bytes: Buffer;
+  try {
+    if (file === '-' && ctx.io.stdin.isTTY === true) {
+      ctx.io.stderr.write('tasklane: reading the plan from the terminal; end it with Ctrl-D\n');
+    }
+    bytes = readFileSync(file === '-' ? 0 : resolve(ctx.io.cwd, file));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new TasklaneError('IO', `cannot read the plan ${file}: ${why}`, { file, cause: err });
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new TasklaneError('INVALID_INPUT', `${file}: not valid UTF-8; a plan must be UTF-8 text`, { file });
+  }
+}
+
+/**
+ * The plan's identity across runs: its path relative to the project (the directory holding
+ * .tasklane when the list lives there), else to the current directory, with '/' separators, so
+ * teammates and other working directories name it alike.
+ */
+function defaultSource(ctx: Context, file: string): string {
+  if (file === '-') return 'stdin';
+  const location = resolveLocation({ dir: ctx.args.globals.dir, list: ctx.args.globals.list, cwd: ctx.io.cwd, env: ctx.io.env });
+  const base = location.rootSource === 'project' ? dirname(dirname(location.root)) : ctx.io.cwd;
+  const absolute = resolve(ctx.io.cwd, file);
+  const rel = relative(base, absolute);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return absolute.split(sep).join('/');
+  return rel.split(sep).join('/');
+}
+
+function dryRunJson(spec: PlanSpec, result: ApplyResult, list: string): Record<string, unknown> {
+  return {
+    dryRun: true,
+    source: result.source,
+    list,
+    plan: specForOutput(spec),
+    order: planOrder(spec),
+    tasks: result.tasks,
+    edges: result.edges,
+  };
+}
+
+function appliedJson(result: ApplyResult, list: string): Record<string, unknown> {
+  return {
+    source: result.source,
+    list,
+    created: result.created.map((t) => t.id),
+    existing: result.existing.map((t) => t.id),
+    tasks: result.tasks,
+    edges: result.edges,
+    stale: result.stale.map((t) => t.id),
+  };
+}
+
+function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: string): void {
+  const { io, p } = ctx;
+  const number = new Map(spec.tasks.map((t, i) => [t.key, i + 1]));
+  const byKey = new Map(result.tasks.map((t) => [t.key, t]));
+  const blockers = new Map<string, string[]>();
+  for (const e of planEdges(spec)) blockers.set(e.blocked, [...(blockers.get(e.blocked) ?? []), e.blocker]);
+  const depth = (key: string): number => {
+    let d = 0;
+    for (let k = spec.tasks.find((t) => t.key === key)?.parent; k !== undefined; k = spec.tasks.find((t) => t.key === k)?.parent) d++;
+    return d;
+  };
+  const title = spec.title === undefined ? '' : ` "${spec.title}"`;
+  const edgeCount = result.edges.length;
+  println(io, p.bold(`Plan ${result.source}${title}: ${spec.tasks.length} tasks, ${edgeCount} dependencies (dry run: nothing written)`));
+
+  const phases: (string | undefined)[] = [];
+  for (const t of spec.tasks) if (!phases.includes(t.phase)) phases.push(t.phase);
+  for (const phase of phases) {
+    println(io);
+    if (phase !== undefined || phases.length > 1) println(io, p.bold(phase ?? '(no phase)'));
+    const rows: Cell[][] = spec.tasks
+      .filter((t) => t.phase === phase)
+      .map((t) => {
+        const applied = byKey.get(t.key);
+        const id = applied?.id === undefined ? (t.done ? 'new, done' : 'new') : `#${applied.id}`;
+        const extras = [
+          t.priority === undefined ? '' : `!${t.priority}`,
+          t.estimate === undefined ? '' : `~${formatSeconds(t.estimate)}`,
+          ...(t.labels ?? []).map((l) => `#${l}`),
+        ].filter((x) => x !== '');
+        const subject = `${'  '.repeat(depth(t.key))}${t.subject}${extras.length > 0 ? `  ${extras.join(' ')}` : ''}`;
+        const waits = (blockers.get(t.key) ?? []).map((k) => String(number.get(k))).join(', ');
+        return [
+          { text: String(number.get(t.key)), paint: p.bold },
+          { text: t.key, paint: p.cyan },
+          { text: id, paint: applied?.id === undefined ? p.green : p.dim },
+          { text: subject },
+          { text: waits === '' ? '-' : waits, paint: waits === '' ? p.dim : p.yellow },
+        ];
+      });
+    println(io, formatTable(['N', 'KEY', 'TASK', 'SUBJECT', 'WAITS FOR'], rows, { p }));
+  }
+  println(io);
+  println(io, `${p.bold('Creation order:')} ${planOrder(spec).map((k) => number.get(k)).join(' ')}`);
+  const wouldCreate = result.tasks.filter((t) => t.action === 'would-create').length;
+  const exist = result.tasks.length - wouldCreate;
+  const newEdges = result.edges.filter((e) => e.added).length;
+  println(
+    io,
+    `Would create ${wouldCreate} task${wouldCreate === 1 ? '' : 's'} in list ${list}` +
+      (exist > 0 ? ` (${exist} already exist from an earlier run)` : '') +
+      ` and add ${newEdges} dependenc${newEdges === 1 ? 'y' : 'ies'}.`,
+  );
+  printStale(ctx, result);
+}
+
+function printApplied(ctx: Context, result: ApplyResult, list: string): void {
+  const { io, p } = ctx;
+  const added = result.edges.filter((e) => e.added).length;
+  const n = result.created.length;
+  println(
+    io,
+    `${n === 0 ? 'Created no tasks' : `Created ${n} task${n === 1 ? '' : 's'}`} from ${result.source} in list ${list}` +
+      `, ${result.existing.length} already existed; added ${added} dependenc${added === 1 ? 'y' : 'ies'}.`,
+  );
+  const rows: Cell[][] = result.tasks.map((t) => [
+    { text: `#${t.id}`, paint: p.bold },
+    { text: t.action, paint: t.action === 'created' ? p.green : p.dim },
+    { text: t.key, paint: p.cyan },
+    { text: t.subject },
+  ]);
+  println(io, formatTable(['ID', 'ACTION', 'KEY', 'SUBJECT'], rows, { p }));
+  printStale(ctx, result);
+}
+
+function printStale(ctx: Context, result: ApplyResult): void {
+  if (result.stale.length === 0) return;
+  const names = result.stale.map((t) => `#${t.id} ${JSON.stringify(t.subject)}`).join(', ');
+  ctx.io.stderr.write(
+    `tasklane: note: ${result.stale.length} task${result.stale.length === 1 ? '' : 's'} made from an earlier version of this plan ${result.stale.length === 1 ? 'is' : 'are'} no longer in it and ${result.stale.length === 1 ? 'was' : 'were'} left as ${result.stale.length === 1 ? 'it is' : 'they are'}: ${names}\n`,
+  );
+}

@@ -1,0 +1,86 @@
+import { extname } from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { TasklaneError } from '../../model/index.js';
+import { parseMarkdownPlan } from './markdown.js';
+import { type PlanSpec, parsePlanSpec } from './spec.js';
+
+// Reads a plan in any of its formats into a validated PlanSpec.
+
+export const PLAN_FORMATS = ['md', 'json', 'yaml'] as const;
+export type PlanFormat = (typeof PLAN_FORMATS)[number];
+
+/** The format a file name implies: .md/.markdown, .json, .yaml/.yml; undefined for anything else. */
+export function formatOf(file: string): PlanFormat | undefined {
+  switch (extname(file).toLowerCase()) {
+    case '.md':
+    case '.markdown':
+    case '.txt':
+      return 'md';
+    case '.json':
+      return 'json';
+    case '.yaml':
+    case '.yml':
+      return 'yaml';
+    default:
+      return undefined;
+  }
+}
+
+/** Parses and validates a plan. `file` names the plan in errors; the format defaults to the file's extension, then markdown. */
+export function loadPlan(text: string, file: string, format: PlanFormat = formatOf(file) ?? 'md'): PlanSpec {
+  switch (format) {
+    case 'md':
+      return parseMarkdownPlan(text, file);
+    case 'json':
+      return parseJsonPlan(text, file);
+    case 'yaml':
+      return parseYamlPlan(text, file);
+  }
+}
+
+export function parseJsonPlan(text: string, file: string): PlanSpec {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new TasklaneError('INVALID_INPUT', `${file}: not valid JSON: ${message}`, { file, cause: err });
+  }
+  // JSON is YAML, so the YAML parser gives each task's line for error messages.
+  return parsePlanSpec(value, { file, lineOf: taskLines(text) });
+}
+
+export function parseYamlPlan(text: string, file: string): PlanSpec {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const pos = first.linePos?.[0];
+    const at = pos === undefined ? file : `${file}:${pos.line}`;
+    throw new TasklaneError('INVALID_INPUT', `${at}: not valid YAML: ${first.message.split('\n')[0]}`, {
+      file,
+      cause: first,
+    });
+  }
+  return parsePlanSpec(doc.toJS(), { file, lineOf: taskLines(text) });
+}
+
+/** Line of tasks[i] in a JSON or YAML text, best effort (undefined when the text does not say). */
+function taskLines(text: string): (index: number) => number | undefined {
+  let lines: (number | undefined)[] = [];
+  try {
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(text, { lineCounter });
+    const root = doc.contents;
+    const tasks = isSeq(root) ? root : isMap(root) ? root.get('tasks', true) : undefined;
+    if (isSeq(tasks)) {
+      lines = tasks.items.map((node) => {
+        const offset = (node as { range?: [number, number, number] }).range?.[0];
+        return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+      });
+    }
+  } catch {
+    // Line numbers are a courtesy; the value itself was parsed strictly.
+  }
+  return (index) => lines[index];
+}
