@@ -25,6 +25,9 @@ register('reap', 'Return tasks whose lease expired to ready', () => import('./co
 register('demo', 'A short tour on a fresh example list', () => import('./commands/demo.js'));
 
 // change feed and MCP (issue 3)
+register('watch', "Stream the list's changes as they happen", () => import('./commands/watch.js'));
+register('wait', 'Block until tasks complete (or become ready); for scripts and coordinators', () => import('./commands/wait.js'));
+register('mcp', 'Serve the list to any agent over MCP (stdio)', () => import('./commands/mcp.js'));
 
 // executor (issue 4)
 register('plan', 'Turn a plan (markdown, JSON or YAML) into tasks with dependencies', () => import('./commands/plan.js'));

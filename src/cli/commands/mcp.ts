@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import type { Command } from '../registry.js';
+
+export const command: Command = {
+  summary: 'Serve the list to any agent over MCP (stdio)',
+  help: `Usage: tasklane mcp [--dir DIR] [--list ID]
+
+Runs an MCP server on stdin/stdout for one list, for Claude Code, Codex, Cursor, Gemini CLI or
+any MCP client. The list is chosen as for every command: --list, else TASKLANE_LIST, else
+CLAUDE_CODE_TASK_LIST_ID, else "default"; the directory by --dir, else TASKLANE_DIR, else the
+nearest 'tasklane init' project, else ~/.claude/tasks.
+
+Tools: TaskCreate, TaskGet, TaskUpdate, TaskList (Claude Code's own, same names and inputs),
+TaskClaim (atomic), TaskComplete, TaskFail, TaskReady, TaskWait.
+Resource: tasklane://list/ID, the list as JSON; subscribe to be notified when it changes.
+Claims are made as TASKLANE_OWNER when set, else one owner per server process.
+
+Setup for each client: docs/mcp.md. For example:
+  claude mcp add tasklane -e TASKLANE_LIST=myproj -- npx tasklane mcp`,
+
+  async run(io) {
+    const ctx = context(io, 'mcp', {});
+    ctx.args.expectPositionals(0, 0, '');
+    const store = ctx.store();
+    // Loaded here, not at the top: only this command pays for the SDK.
+    const [{ createMcpServer }, { StdioServerTransport }] = await Promise.all([
+      import('../../mcp/server.js'),
+      import('@modelcontextprotocol/sdk/server/stdio.js'),
+    ]);
+    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const envOwner = io.env.TASKLANE_OWNER;
+    const owner = envOwner !== undefined && envOwner !== '' ? envOwner : `mcp-${process.pid}@${hostname()}`;
+    const mcp = createMcpServer(store, { owner, version: pkg.version });
+    const transport = new StdioServerTransport();
+    const closed = new Promise<void>((resolve) => {
+      const stop = (): void => {
+        mcp.close().finally(resolve);
+      };
+      process.stdin.once('end', stop);
+      process.stdin.once('close', stop);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      transport.onclose = () => resolve();
+    });
+    await mcp.server.connect(transport);
+    io.stderr.write(`tasklane mcp: serving list ${store.listId} (${store.location}) as ${owner}\n`);
+    await closed;
+    return EXIT.OK;
+  },
+};

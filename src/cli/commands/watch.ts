@@ -1,0 +1,92 @@
+import type { Task } from '../../model/task.js';
+import type { ChangeKind } from '../../store/types.js';
+import { context } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { oneLine, type Palette, paintState, println } from '../output.js';
+import type { Command } from '../registry.js';
+import { taskJson } from '../task-view.js';
+
+const KINDS: readonly ChangeKind[] = [
+  'created',
+  'updated',
+  'claimed',
+  'heartbeat',
+  'released',
+  'completed',
+  'failed',
+  'retried',
+  'deleted',
+  'dependency',
+  'restored',
+];
+
+export const command: Command = {
+  summary: "Stream the list's changes as they happen",
+  help: `Usage: tasklane watch [--json] [--initial] [--kind KIND[,KIND...]]
+
+Prints every change to the list as it happens, until interrupted (Ctrl-C, SIGTERM): changes
+made by Tasklane anywhere (other terminals, workers, the MCP server) and changes Claude Code
+writes into the list directory itself. File-system events make it fast; a rescan every second
+guarantees nothing is missed. Use it instead of a polling loop.
+
+Options:
+  --initial              first print every existing task as "created"
+  --kind KIND[,KIND...]  only these kinds (repeatable): ${KINDS.join(', ')}
+
+Text: one line a change: time, kind, task, its state and owner, and its revision.
+
+JSON (--json): one line a change (JSON Lines), flushed as it happens:
+  {"kind": KIND, "list": LIST, "taskId": ID, "rev": N, "at": ISO-TIME, "task": TASK}
+where TASK is the task as it now is (for "deleted", as it was) plus "state". "rev" is the
+task's revision (metadata.tasklane.rev): it only goes up for one task.
+
+Examples:
+  tasklane watch
+  tasklane watch --json --kind completed,failed | jq -r .taskId
+  tasklane watch --json --initial > changes.jsonl`,
+
+  async run(io) {
+    const ctx = context(io, 'watch', {
+      initial: { type: 'boolean' },
+      kind: { type: 'string', multiple: true },
+    });
+    ctx.args.expectPositionals(0, 0, '');
+    const kinds = ctx.args.has('kind') ? new Set(ctx.args.choices('kind', KINDS)) : undefined;
+    const store = ctx.store();
+    const controller = new AbortController();
+    const stop = (): void => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      // The feed first (it fixes its starting point), then the list that states are derived from.
+      const feed = store.watch({ signal: controller.signal, initial: ctx.args.flag('initial') });
+      const byId = new Map<string, Task>((await store.list()).map((t) => [t.id, t]));
+      for await (const change of feed) {
+        if (change.kind === 'deleted') byId.delete(change.taskId);
+        else byId.set(change.taskId, change.task);
+        if (kinds !== undefined && !kinds.has(change.kind)) continue;
+        const task = taskJson(change.task, byId);
+        if (ctx.json) {
+          io.stdout.write(
+            `${JSON.stringify({ kind: change.kind, list: change.list, taskId: change.taskId, rev: change.rev, at: change.at, task })}\n`,
+          );
+        } else {
+          println(io, changeLine(change.kind, change.at, task, change.rev, ctx.p));
+        }
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    return EXIT.OK;
+  },
+};
+
+/** `12:03:04.512  claimed    #4 Write the API [in_progress] w1  r3` */
+function changeLine(kind: ChangeKind, at: string, task: ReturnType<typeof taskJson>, rev: number, p: Palette): string {
+  const time = at.length >= 23 ? at.slice(11, 23) : at;
+  const paint = kind === 'deleted' ? p.red : paintState(p, task.state);
+  const owner = task.owner === undefined ? '' : ` ${task.owner}`;
+  const state = kind === 'deleted' ? '' : ` ${paint(`[${task.state}]`)}`;
+  return `${p.dim(time)}  ${paint(kind.padEnd(10))} ${p.bold(`#${task.id}`)} ${oneLine(task.subject)}${state}${p.dim(`${owner}  r${rev}`)}`;
+}

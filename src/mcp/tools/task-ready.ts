@@ -1,0 +1,23 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { claimOrder, criticalPaths, readySet } from '../../model/graph.js';
+import { priorityOf } from '../../model/task.js';
+import type { ToolContext } from '../context.js';
+import { text } from '../format.js';
+
+// The ready set in the order TaskClaim takes it: priority, then critical path, then id.
+export function register(server: McpServer, ctx: ToolContext): void {
+  server.registerTool(
+    'TaskReady',
+    { description: 'List the tasks that can start now (unblocked, unowned), best first.', inputSchema: {} },
+    async () => {
+      const byId = new Map((await ctx.store.list()).map((t) => [t.id, t]));
+      const ready = claimOrder(readySet(byId), criticalPaths(byId));
+      if (ready.length === 0) return text('No task is ready.');
+      const line = (t: (typeof ready)[number]): string => {
+        const p = priorityOf(t);
+        return `#${t.id} ${t.subject}${p === 0 ? '' : ` (priority ${p})`}`;
+      };
+      return text(ready.map(line).join('\n'));
+    },
+  );
+}
