@@ -147,7 +147,12 @@ function readPlanText(ctx: Context, file: string): string {
  */
 function defaultSource(ctx: Context, file: string): string {
   if (file === '-') return 'stdin';
-  const location = resolveLocation({ dir: ctx.args.globals.dir, list: ctx.args.globals.list, cwd: ctx.io.cwd, env: ctx.io.env });
+  const location = resolveLocation({
+    dir: ctx.args.globals.dir,
+    list: ctx.args.globals.list,
+    cwd: ctx.io.cwd,
+    env: ctx.io.env,
+  });
   const base = location.rootSource === 'project' ? dirname(dirname(location.root)) : ctx.io.cwd;
   const absolute = resolve(ctx.io.cwd, file);
   const rel = relative(base, absolute);
@@ -187,12 +192,22 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
   for (const e of planEdges(spec)) blockers.set(e.blocked, [...(blockers.get(e.blocked) ?? []), e.blocker]);
   const depth = (key: string): number => {
     let d = 0;
-    for (let k = spec.tasks.find((t) => t.key === key)?.parent; k !== undefined; k = spec.tasks.find((t) => t.key === k)?.parent) d++;
+    for (
+      let k = spec.tasks.find((t) => t.key === key)?.parent;
+      k !== undefined;
+      k = spec.tasks.find((t) => t.key === k)?.parent
+    )
+      d++;
     return d;
   };
   const title = spec.title === undefined ? '' : ` "${spec.title}"`;
   const edgeCount = result.edges.length;
-  println(io, p.bold(`Plan ${result.source}${title}: ${spec.tasks.length} tasks, ${edgeCount} dependencies (dry run: nothing written)`));
+  println(
+    io,
+    p.bold(
+      `Plan ${result.source}${title}: ${spec.tasks.length} tasks, ${edgeCount} dependencies (dry run: nothing written)`,
+    ),
+  );
 
   const phases: (string | undefined)[] = [];
   for (const t of spec.tasks) if (!phases.includes(t.phase)) phases.push(t.phase);
@@ -222,7 +237,12 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
     println(io, formatTable(['N', 'KEY', 'TASK', 'SUBJECT', 'WAITS FOR'], rows, { p }));
   }
   println(io);
-  println(io, `${p.bold('Creation order:')} ${planOrder(spec).map((k) => number.get(k)).join(' ')}`);
+  println(
+    io,
+    `${p.bold('Creation order:')} ${planOrder(spec)
+      .map((k) => number.get(k))
+      .join(' ')}`,
+  );
   const wouldCreate = result.tasks.filter((t) => t.action === 'would-create').length;
   const exist = result.tasks.length - wouldCreate;
   const newEdges = result.edges.filter((e) => e.added).length;

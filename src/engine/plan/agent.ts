@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { TasklaneError } from '../../model/index.js';
+import { isTasklaneError, TasklaneError } from '../../model/index.js';
 import { type AgentChoice, invocation, resolveAgent } from '../agents.js';
 import { type PlanSpec, parsePlanSpec } from './spec.js';
 
@@ -66,7 +66,11 @@ ${text}
 
 /** Runs the agent on the plan and returns its graph, validated. Throws INVALID_INPUT naming the problem. */
 export async function planWithAgent(text: string, opts: AgentPlanOptions): Promise<AgentPlan> {
-  const resolved = resolveAgent({ env: opts.env, cwd: opts.cwd, ...(opts.agent === undefined ? {} : { agent: opts.agent }) });
+  const resolved = resolveAgent({
+    env: opts.env,
+    cwd: opts.cwd,
+    ...(opts.agent === undefined ? {} : { agent: opts.agent }),
+  });
   if (resolved.choice.preset === 'sim') {
     throw new TasklaneError(
       'USAGE',
@@ -101,7 +105,18 @@ export async function planWithAgent(text: string, opts: AgentPlanOptions): Promi
       { file: opts.file, field: '--agent' },
     );
   }
-  return { spec: parsePlanSpec(value, { file: source }), agent: resolved.choice, answer };
+  try {
+    return { spec: parsePlanSpec(value, { file: source }), agent: resolved.choice, answer };
+  } catch (err) {
+    if (!isTasklaneError(err)) throw err;
+    const details = {
+      cause: err,
+      ...(err.file === undefined ? {} : { file: err.file }),
+      ...(err.field === undefined ? {} : { field: err.field }),
+      ...(err.cycle === undefined ? {} : { cycle: err.cycle }),
+    };
+    throw new TasklaneError(err.code, `${err.message}; nothing was written`, details);
+  }
 }
 
 /**
@@ -119,7 +134,12 @@ export function extractJson(answer: string): unknown {
     try {
       const value: unknown = JSON.parse(text);
       // A stand-in agent that echoes Claude Code's result object straight through.
-      if (value !== null && typeof value === 'object' && !Array.isArray(value) && (value as { type?: unknown }).type === 'result') {
+      if (
+        value !== null &&
+        typeof value === 'object' &&
+        !Array.isArray(value) &&
+        (value as { type?: unknown }).type === 'result'
+      ) {
         const inner = (value as { result?: unknown }).result;
         return typeof inner === 'string' ? extractJson(inner) : undefined;
       }
@@ -143,7 +163,12 @@ interface RunOutcome {
 function runOnce(argv: string[], input: string, opts: AgentPlanOptions): Promise<RunOutcome> {
   return new Promise((resolvePromise, rejectPromise) => {
     const [program, ...args] = argv as [string, ...string[]];
-    const child = spawn(program, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(program, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let stderrBytes = 0;
@@ -189,16 +214,22 @@ function runOnce(argv: string[], input: string, opts: AgentPlanOptions): Promise
     child.on('error', (err: NodeJS.ErrnoException) => {
       cleanup();
       rejectPromise(
-        new TasklaneError('USAGE', `cannot run the agent ${JSON.stringify(program)}: ${err.code === 'ENOENT' ? 'not found' : err.message}`, {
-          field: '--agent',
-          cause: err,
-        }),
+        new TasklaneError(
+          'USAGE',
+          `cannot run the agent ${JSON.stringify(program)}: ${err.code === 'ENOENT' ? 'not found' : err.message}`,
+          {
+            field: '--agent',
+            cause: err,
+          },
+        ),
       );
     });
     child.on('close', (code, signal) => {
       cleanup();
       if (why !== undefined) {
-        rejectPromise(new TasklaneError('IO', `the agent (${program}) ${why}; nothing was written`, { field: '--agent' }));
+        rejectPromise(
+          new TasklaneError('IO', `the agent (${program}) ${why}; nothing was written`, { field: '--agent' }),
+        );
         return;
       }
       resolvePromise({

@@ -66,7 +66,8 @@ export function planOriginOf(task: Task): PlanOrigin | undefined {
  * A run that stops part way is finished by running it again.
  */
 export async function applyPlan(store: TaskStore, spec: PlanSpec, opts: ApplyOptions): Promise<ApplyResult> {
-  if (opts.source.trim() === '') throw new TasklaneError('INVALID_INPUT', 'plan source must be non-empty', { field: 'source' });
+  if (opts.source.trim() === '')
+    throw new TasklaneError('INVALID_INPUT', 'plan source must be non-empty', { field: 'source' });
   checkPlan(spec, opts.source);
   const dryRun = opts.dryRun === true;
   const actor = opts.actor === undefined ? {} : { actor: opts.actor };
@@ -133,7 +134,8 @@ export async function applyPlan(store: TaskStore, spec: PlanSpec, opts: ApplyOpt
     if (blockerId !== undefined) edge.blockerId = blockerId;
     if (blockedId !== undefined) edge.blockedId = blockedId;
     if (addedAtCreate.has(`${e.blocker}\u0000${e.blocked}`)) edge.added = true;
-    else if (blockerId === undefined || blockedId === undefined) edge.added = true; // a dry run's new task
+    else if (blockerId === undefined || blockedId === undefined)
+      edge.added = true; // a dry run's new task
     else if (!(byId.get(blockedId)?.blockedBy.includes(blockerId) ?? false)) {
       if (!dryRun) await store.addDependency(blockerId, blockedId, actor);
       edge.added = true;
@@ -167,7 +169,14 @@ function checkAgainstList(spec: PlanSpec, known: Map<string, Task>, byId: Map<st
   const idOf = (key: string) => known.get(key)?.id ?? `plan:${key}`;
   for (const t of spec.tasks) {
     if (!known.has(t.key)) {
-      graph.set(idOf(t.key), { id: idOf(t.key), subject: t.subject, description: '', status: 'pending', blocks: [], blockedBy: [] });
+      graph.set(idOf(t.key), {
+        id: idOf(t.key),
+        subject: t.subject,
+        description: '',
+        status: 'pending',
+        blocks: [],
+        blockedBy: [],
+      });
     }
   }
   for (const e of planEdges(spec)) {

@@ -52,15 +52,19 @@ export function parseJsonPlan(text: string, file: string): PlanSpec {
 
 export function parseYamlPlan(text: string, file: string): PlanSpec {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first !== undefined) {
     const pos = first.linePos?.[0];
     const at = pos === undefined ? file : `${file}:${pos.line}`;
-    throw new TasklaneError('INVALID_INPUT', `${at}: not valid YAML: ${first.message.split('\n')[0]}`, {
-      file,
-      cause: first,
-    });
+    throw new TasklaneError(
+      'INVALID_INPUT',
+      `${at}: not valid YAML: ${(first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
+      {
+        file,
+        cause: first,
+      },
+    );
   }
   return parsePlanSpec(doc.toJS(), { file, lineOf: taskLines(text) });
 }

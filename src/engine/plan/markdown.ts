@@ -113,7 +113,10 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
       const parallel = /\(\s*parallel\s*\)/i.test(name);
       const sequential = /\(\s*sequential\s*\)/i.test(name);
       if (parallel && sequential) fail(n, 'phase', 'a heading cannot be both (parallel) and (sequential)');
-      name = name.replace(/\(\s*(parallel|sequential)\s*\)/gi, '').replace(/\s+/g, ' ').trim();
+      name = name
+        .replace(/\(\s*(parallel|sequential)\s*\)/gi, '')
+        .replace(/\s+/g, ' ')
+        .trim();
       phases.push({ name, level: (heading[1] as string).length, line: n, parallel, sequential, items: [] });
       continue;
     }
@@ -136,7 +139,11 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
       // `- depends on: X` nested under an item is a field of that item, not a subtask.
       const asField = FIELD_LINE.exec(body);
       if (asField && parent !== undefined && !box) {
-        (items[parent] as Item).fields.push({ name: (asField[1] as string).toLowerCase(), value: asField[2] as string, line: n });
+        (items[parent] as Item).fields.push({
+          name: (asField[1] as string).toLowerCase(),
+          value: asField[2] as string,
+          line: n,
+        });
         continue;
       }
       const phase = phases.length - 1;
@@ -180,7 +187,11 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
     }
     const field = FIELD_LINE.exec(line.trim());
     if (field) {
-      (items[owner] as Item).fields.push({ name: (field[1] as string).toLowerCase(), value: field[2] as string, line: n });
+      (items[owner] as Item).fields.push({
+        name: (field[1] as string).toLowerCase(),
+        value: field[2] as string,
+        line: n,
+      });
       continue;
     }
     addDescription(owner, indent, line);
@@ -188,7 +199,12 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
 
   // The first level-1 heading with no tasks of its own is the plan's title, not a phase.
   const firstHeading = phases[1];
-  if (firstHeading !== undefined && firstHeading.level === 1 && firstHeading.items.length === 0 && title === undefined) {
+  if (
+    firstHeading !== undefined &&
+    firstHeading.level === 1 &&
+    firstHeading.items.length === 0 &&
+    title === undefined
+  ) {
     title = firstHeading.name;
   }
 
@@ -229,7 +245,8 @@ function readAnnotations(item: Item, fail: Fail): void {
   let text = item.text;
   const n = item.line;
   const setKey = (key: string, line: number) => {
-    if (!KEY_PATTERN.test(key)) fail(line, 'key', `key ${JSON.stringify(key)} may hold only letters, digits, '-', '_' and '.'`);
+    if (!KEY_PATTERN.test(key))
+      fail(line, 'key', `key ${JSON.stringify(key)} may hold only letters, digits, '-', '_' and '.'`);
     if (/^\d+$/.test(key)) fail(line, 'key', `key ${JSON.stringify(key)} is only digits, which reads as a task number`);
     if (item.key !== undefined && item.key !== key) fail(line, 'key', `task has two keys, ${item.key} and ${key}`);
     item.key = key;
@@ -248,13 +265,19 @@ function readAnnotations(item: Item, fail: Fail): void {
         break;
       case 'priority': {
         const p = parsePriority(v);
-        if (p === undefined) fail(line, 'priority', `priority ${JSON.stringify(v)} is not an integer or one of low, normal, high, urgent, critical`);
+        if (p === undefined)
+          fail(
+            line,
+            'priority',
+            `priority ${JSON.stringify(v)} is not an integer or one of low, normal, high, urgent, critical`,
+          );
         item.priority = p;
         break;
       }
       case 'estimate': {
         const e = parseDuration(v);
-        if (e === undefined) fail(line, 'estimate', `estimate ${JSON.stringify(v)} is not a duration such as 30m, 2h, 1h30m or 1d`);
+        if (e === undefined)
+          fail(line, 'estimate', `estimate ${JSON.stringify(v)} is not a duration such as 30m, 2h, 1h30m or 1d`);
         item.estimate = e;
         break;
       }
@@ -278,13 +301,16 @@ function readAnnotations(item: Item, fail: Fail): void {
     return ' ';
   });
   // (after: a, b), (after #2), (depends on: X), (priority: high), (estimate: 2h), (key: api), (agent: codex)
-  text = text.replace(new RegExp(`\\(\\s*(${FIELD_NAMES})\\s*(:?)\\s*([^()]*)\\)`, 'gi'), (whole, name: string, colon: string, value: string) => {
-    const field = name.toLowerCase();
-    // Without a colon only bare references count, so prose such as "(after lunch)" stays text.
-    if (colon !== ':' && !(REF_FIELDS.has(field) && BARE_REFS.test(value))) return whole;
-    applyField(field, value, n);
-    return ' ';
-  });
+  text = text.replace(
+    new RegExp(`\\(\\s*(${FIELD_NAMES})\\s*(:?)\\s*([^()]*)\\)`, 'gi'),
+    (whole, name: string, colon: string, value: string) => {
+      const field = name.toLowerCase();
+      // Without a colon only bare references count, so prose such as "(after lunch)" stays text.
+      if (colon !== ':' && !(REF_FIELDS.has(field) && BARE_REFS.test(value))) return whole;
+      applyField(field, value, n);
+      return ' ';
+    },
+  );
   // !high, !2 and ~30m tokens.
   text = text.replace(/(^|\s)!([A-Za-z]+|[+-]?\d+)(?=\s|$)/g, (whole, pre: string, word: string) => {
     const p = parsePriority(word);
@@ -368,7 +394,8 @@ function assignKeys(items: Item[], fail: Fail): void {
   for (const item of items) {
     if (item.key === undefined) continue;
     const first = taken.get(item.key);
-    if (first !== undefined) fail(item.line, 'key', `duplicate key ${JSON.stringify(item.key)} (first used at line ${first})`);
+    if (first !== undefined)
+      fail(item.line, 'key', `duplicate key ${JSON.stringify(item.key)} (first used at line ${first})`);
     taken.set(item.key, item.line);
   }
   items.forEach((item, index) => {
@@ -397,7 +424,11 @@ function resolveReferences(items: Item[], fail: Fail): number[][] {
       if (number) {
         const k = Number(number[1]);
         if (k < 1 || k > items.length) {
-          fail(line, 'after', `"${clause}": there is no task ${ref}; the plan has ${items.length} tasks, numbered 1 to ${items.length} in document order`);
+          fail(
+            line,
+            'after',
+            `"${clause}": there is no task ${ref}; the plan has ${items.length} tasks, numbered 1 to ${items.length} in document order`,
+          );
         }
         target = k - 1;
       } else {
@@ -407,7 +438,11 @@ function resolveReferences(items: Item[], fail: Fail): number[][] {
           const matches = bySubject.get(normalize(ref)) ?? [];
           if (matches.length > 1) {
             const at = matches.map((m) => (items[m] as Item).line).join(', ');
-            fail(line, 'after', `"${clause}": ${JSON.stringify(ref)} matches several tasks (lines ${at}); give one a key such as {#name} and refer to that`);
+            fail(
+              line,
+              'after',
+              `"${clause}": ${JSON.stringify(ref)} matches several tasks (lines ${at}); give one a key such as {#name} and refer to that`,
+            );
           }
           target = matches[0];
         }
@@ -469,7 +504,7 @@ function dependencies(items: Item[], phases: Phase[], refs: number[][]): number[
     return start;
   };
 
-  phases.forEach((phase, p) => {
+  phases.forEach((_phase, p) => {
     const members = items.map((item, i) => (item.phase === p ? i : -1)).filter((i) => i >= 0);
     for (const i of members) {
       const item = items[i] as Item;

@@ -109,7 +109,8 @@ function parsePlanTask(raw: unknown, i: number, source: SpecSource): PlanTask {
   const line = source.lineOf?.(i);
   const at = `tasks[${i}]`;
   const fail = (field: string, message: string): never => invalid(source, field, message, line);
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(at, `must be an object, got ${typeName(raw)}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    fail(at, `must be an object, got ${typeName(raw)}`);
   const t = raw as Record<string, unknown>;
   for (const k of Object.keys(t)) {
     if (!TASK_FIELDS.has(k)) fail(`${at}.${k}`, `is not a task field (known: ${[...TASK_FIELDS].join(', ')})`);
@@ -117,11 +118,13 @@ function parsePlanTask(raw: unknown, i: number, source: SpecSource): PlanTask {
   const str = (k: string, required: boolean): string | undefined => {
     const v = t[k];
     if (v === undefined && !required) return undefined;
-    if (typeof v !== 'string') return fail(`${at}.${k}`, v === undefined ? 'is missing' : `must be a string, got ${typeName(v)}`);
+    if (typeof v !== 'string')
+      return fail(`${at}.${k}`, v === undefined ? 'is missing' : `must be a string, got ${typeName(v)}`);
     return v;
   };
   const key = str('key', true) as string;
-  if (key.trim() === '' || key !== key.trim()) fail(`${at}.key`, `must be a non-empty key without surrounding spaces, got ${JSON.stringify(key)}`);
+  if (key.trim() === '' || key !== key.trim())
+    fail(`${at}.key`, `must be a non-empty key without surrounding spaces, got ${JSON.stringify(key)}`);
   if (key.length > 100) fail(`${at}.key`, 'is longer than 100 characters');
   const task: PlanTask = { key, subject: str('subject', true) as string, after: [] };
   const description = str('description', false);
@@ -171,10 +174,14 @@ export function checkPlan(spec: PlanSpec, file: string): void {
     const first = byKey.get(task.key);
     if (first !== undefined) {
       const firstAt = first.task.line === undefined ? `tasks[${first.index}]` : `line ${first.task.line}`;
-      throw new TasklaneError('INVALID_INPUT', `${at}: duplicate key ${JSON.stringify(task.key)} (first used at ${firstAt})`, {
-        file,
-        field: where('key'),
-      });
+      throw new TasklaneError(
+        'INVALID_INPUT',
+        `${at}: duplicate key ${JSON.stringify(task.key)} (first used at ${firstAt})`,
+        {
+          file,
+          field: where('key'),
+        },
+      );
     }
     byKey.set(task.key, { task, index });
     // Reuse the store's own checks so a plan that validates is a plan the store will accept.
@@ -192,7 +199,11 @@ export function checkPlan(spec: PlanSpec, file: string): void {
       } catch (err) {
         if (!isTasklaneError(err)) throw err;
         const detail = err.message.startsWith(field) ? err.message.slice(field.length).trim() : err.message;
-        throw new TasklaneError('INVALID_INPUT', `${label}: ${field} ${detail}`, { file, field: where(field), cause: err });
+        throw new TasklaneError('INVALID_INPUT', `${label}: ${field} ${detail}`, {
+          file,
+          field: where(field),
+          cause: err,
+        });
       }
     }
     for (const reserved of RESERVED_METADATA) {
@@ -204,7 +215,10 @@ export function checkPlan(spec: PlanSpec, file: string): void {
       }
     }
     if (task.agent !== undefined && task.agent.trim() === '') {
-      throw new TasklaneError('INVALID_INPUT', `${label}: agent must be a non-empty string`, { file, field: where('agent') });
+      throw new TasklaneError('INVALID_INPUT', `${label}: agent must be a non-empty string`, {
+        file,
+        field: where('agent'),
+      });
     }
   });
   const keys = [...byKey.keys()];
@@ -214,10 +228,14 @@ export function checkPlan(spec: PlanSpec, file: string): void {
     if (task.parent !== undefined) refs.push([`tasks[${index}].parent`, task.parent]);
     for (const [field, ref] of refs) {
       if (ref === task.key) {
-        throw new TasklaneError('INVALID_INPUT', `${at}: task ${JSON.stringify(task.key)} cannot depend on itself (${field})`, {
-          file,
-          field,
-        });
+        throw new TasklaneError(
+          'INVALID_INPUT',
+          `${at}: task ${JSON.stringify(task.key)} cannot depend on itself (${field})`,
+          {
+            file,
+            field,
+          },
+        );
       }
       if (!byKey.has(ref)) {
         const near = closestMatch(ref, keys);
