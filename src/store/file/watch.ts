@@ -476,7 +476,8 @@ class ListFeed implements AsyncIterable<Change> {
     });
     const journalName = basename(this.o.journalPath) || JOURNAL_NAME_FALLBACK;
     this.ensure('journal', dirname(this.o.journalPath), (_event, name) => {
-      if (name === null || name === journalName) this.request('journal');
+      // No debounce: draining the journal is cheap, and events in one turn coalesce anyway.
+      if (name === null || name === journalName) this.request('journal', 0);
     });
   }
 
