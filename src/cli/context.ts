@@ -74,7 +74,7 @@ export async function holderFor(ctx: Context, task: Task | undefined): Promise<H
  * Text from `--NAME TEXT` or `--NAME-file FILE` (`-` for stdin), refusing both at once and bytes
  * that are not UTF-8 (named by file), so nothing garbled is ever stored.
  */
-export function textOption(ctx: Context, name: string): string | undefined {
+export async function textOption(ctx: Context, name: string): Promise<string | undefined> {
   const fileFlag = `${name}-file`;
   ctx.args.exclusive(name, fileFlag);
   const inline = ctx.args.string(name);
@@ -84,10 +84,7 @@ export function textOption(ctx: Context, name: string): string | undefined {
   const label = file === '-' ? 'stdin' : file;
   let bytes: Buffer;
   try {
-    if (file === '-' && ctx.io.stdin.isTTY === true) {
-      ctx.io.stderr.write(`tasklane: reading the ${name} from the terminal; end it with Ctrl-D\n`);
-    }
-    bytes = readFileSync(file === '-' ? 0 : resolve(ctx.io.cwd, file));
+    bytes = file === '-' ? await readStdin(ctx, name) : readFileSync(resolve(ctx.io.cwd, file));
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw usageError(`--${fileFlag} ${label}: cannot read it (${why})`, `--${fileFlag}`);
@@ -97,6 +94,16 @@ export function textOption(ctx: Context, name: string): string | undefined {
   } catch {
     throw usageError(`--${fileFlag} ${label}: not valid UTF-8; the ${name} must be UTF-8 text`, `--${fileFlag}`);
   }
+}
+
+/** All of stdin, read as a stream (a synchronous read of a pipe fails with EAGAIN when the writer is slower). */
+async function readStdin(ctx: Context, name: string): Promise<Buffer> {
+  if (ctx.io.stdin.isTTY === true) {
+    ctx.io.stderr.write(`tasklane: reading the ${name} from the terminal; end it with Ctrl-D\n`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
 }
 
 /** `--meta key=value` entries: the value parsed as JSON when it parses, else kept as text; `null` deletes the key. */

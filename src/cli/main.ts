@@ -103,9 +103,15 @@ function fail(io: CommandIO, json: boolean, err: unknown): number {
   return isTasklaneError(err) ? exitCodeFor(err.code) : EXIT.ERROR;
 }
 
+/** The io with its argv; copies property descriptors so the lazy stdin getter stays lazy. */
+function withArgv(io: Omit<CommandIO, 'argv'>, argv: string[]): CommandIO {
+  const descriptors = { ...Object.getOwnPropertyDescriptors(io), argv: { value: argv, enumerable: true } };
+  return Object.defineProperties({}, descriptors) as CommandIO;
+}
+
 async function main(argv: string[], io: Omit<CommandIO, 'argv'>): Promise<number> {
   const s = split(argv);
-  const full: CommandIO = { ...io, argv };
+  const full = withArgv(io, argv);
   try {
     let name = s.at >= 0 ? (argv[s.at] as string) : undefined;
     let rest = s.at >= 0 ? [...argv.slice(0, s.at), ...argv.slice(s.at + 1)] : argv;
@@ -145,7 +151,7 @@ async function main(argv: string[], io: Omit<CommandIO, 'argv'>): Promise<number
       io.stdout.write(`${command.help.trimEnd()}\n\n${GLOBAL_HELP}\n\n${EXIT_HELP}\n`);
       return EXIT.OK;
     }
-    return await command.run({ ...full, argv: rest });
+    return await command.run(withArgv(io, rest));
   } catch (err) {
     return fail(full, s.json, err);
   }
@@ -162,5 +168,8 @@ process.exitCode = await main(process.argv.slice(2), {
   cwd: process.cwd(),
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  // Touching process.stdin sets up a stream; only the commands that read it pay for that.
+  get stdin() {
+    return process.stdin;
+  },
 });

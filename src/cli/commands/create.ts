@@ -46,7 +46,7 @@ JSON (--json): {"task": TASK}, where TASK is the stored task plus "state".`,
     const a = ctx.args;
     a.expectPositionals(1, Number.POSITIVE_INFINITY, 'SUBJECT');
     const input: CreateInput = { subject: a.positionals.join(' ') };
-    const description = textOption(ctx, 'description');
+    const description = await textOption(ctx, 'description');
     if (description !== undefined) input.description = description;
     const activeForm = a.string('active-form');
     if (activeForm !== undefined) input.activeForm = activeForm;

@@ -34,7 +34,7 @@ JSON (--json): {"task": TASK}.`,
     });
     ctx.args.expectPositionals(1, 1, 'ID');
     const id = taskIdArg(ctx);
-    const result = textOption(ctx, 'result');
+    const result = await textOption(ctx, 'result');
     const store = ctx.store();
     const holder = await holderFor(ctx, await store.get(id));
     const task = await store.complete(id, { ...holder, ...(result === undefined ? {} : { result }) });

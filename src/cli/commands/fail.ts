@@ -34,7 +34,7 @@ JSON (--json): {"task": TASK}.`,
     });
     ctx.args.expectPositionals(1, 1, 'ID');
     const id = taskIdArg(ctx);
-    const reason = textOption(ctx, 'reason');
+    const reason = await textOption(ctx, 'reason');
     if (reason === undefined) throw usageError('fail: --reason is required', '--reason');
     const store = ctx.store();
     const holder = await holderFor(ctx, await store.get(id));

@@ -63,7 +63,7 @@ JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
     const patch: UpdateInput = {};
     const subject = a.string('subject');
     if (subject !== undefined) patch.subject = subject;
-    const description = textOption(ctx, 'description');
+    const description = await textOption(ctx, 'description');
     if (description !== undefined) patch.description = description;
     const activeForm = a.string('active-form');
     if (activeForm !== undefined) patch.activeForm = activeForm;
