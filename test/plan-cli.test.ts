@@ -22,6 +22,20 @@ function setup(files: Record<string, string> = {}) {
   return { dir, cwd, plan, tl };
 }
 
+/** Running (a zombie waiting for a reaper counts as ended: in containers PID 1 may never reap it). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
 const agentFlag = (mode: string) => `--agent=${process.execPath} ${AGENT} ${mode}`;
 
 describe('tasklane plan (CLI)', () => {
@@ -173,6 +187,23 @@ describe('tasklane plan --agent (stand-in agents)', () => {
     assert.match(r.stderr, /exited with status 3; nothing was written/);
     assert.match(r.stderr, /out of credits/);
     assert.deepEqual(snapshot(dir), {});
+  });
+
+  test('an agent past --timeout is ended with everything it started, and nothing is written', async () => {
+    const { dir, cwd, plan } = setup({ 'notes.md': NOTES });
+    const pidOut = join(cwd, 'grandchild.pid');
+    const r = plan(['notes.md', agentFlag('hang'), '--timeout', '1s'], { env: { PLAN_AGENT_PID_OUT: pidOut } });
+    assert.equal(r.status, 1, explain(r));
+    assert.match(r.stderr, /timed out after 1 s; nothing was written/);
+    assert.deepEqual(snapshot(dir), {});
+    const pid = Number(readFileSync(pidOut, 'utf8'));
+    try {
+      // The grandchild got SIGTERM with its process group; allow it a moment to be reaped.
+      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(alive(pid), false, `grandchild ${pid} outlived the agent's timeout`);
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   test('an agent command that is not installed is a usage error', () => {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { extractJson } from '../src/engine/plan/agent.js';
 import { parseDuration, parsePriority, slugify } from '../src/engine/plan/annotations.js';
@@ -6,6 +8,7 @@ import { formatOf, loadPlan } from '../src/engine/plan/load.js';
 import { parseMarkdownPlan } from '../src/engine/plan/markdown.js';
 import { planEdges, planOrder, specForOutput } from '../src/engine/plan/spec.js';
 import { isTasklaneError } from '../src/model/errors.js';
+import { repoRoot } from './helpers.js';
 
 // JSON and YAML plans, the validator every plan passes, ordering, and reading an agent's answer.
 
@@ -227,5 +230,44 @@ describe('plan spec: small syntaxes and agent answers', () => {
     assert.deepEqual(extractJson(`The plan is ${text} as asked.`), plan);
     assert.equal(extractJson('no json here'), undefined);
     assert.equal(extractJson('{broken'), undefined);
+  });
+});
+
+describe('plan examples and docs', () => {
+  /** Edges as "blocker subject -> blocked subject", so plans with different keys compare. */
+  const edgesBySubject = (spec: ReturnType<typeof loadPlan>) => {
+    const subject = new Map(spec.tasks.map((t) => [t.key, t.subject]));
+    return planEdges(spec)
+      .map((e) => `${subject.get(e.blocker)} -> ${subject.get(e.blocked)} (${e.via})`)
+      .sort();
+  };
+  const read = (...parts: string[]) => readFileSync(join(repoRoot, ...parts), 'utf8');
+
+  test('examples/webapp.yaml is the graph of examples/webapp.md', () => {
+    const md = loadPlan(read('examples', 'webapp.md'), 'examples/webapp.md');
+    const yaml = loadPlan(read('examples', 'webapp.yaml'), 'examples/webapp.yaml');
+    assert.equal(md.tasks.length, 13);
+    assert.deepEqual(edgesBySubject(yaml), edgesBySubject(md));
+    const fields = (spec: typeof md) =>
+      spec.tasks.map((t) => [t.subject, t.description, t.phase, t.priority, t.estimate, t.labels, t.done]).sort();
+    assert.deepEqual(fields(yaml), fields(md));
+  });
+
+  test('the markdown example in docs/plans.md, without its arrows, parses as the docs say', () => {
+    const docs = read('docs', 'plans.md');
+    const block = /```markdown\n([\s\S]*?)```/.exec(docs)?.[1];
+    assert.ok(block, 'docs/plans.md has a markdown example');
+    const spec = parseMarkdownPlan(block.replace(/\s+<- .*$/gm, ''), 'docs/plans.md');
+    assert.equal(spec.title, 'Notes app');
+    const after = Object.fromEntries(spec.tasks.map((t) => [t.key, t.after]));
+    assert.deepEqual(after['notes-endpoints'], ['api-design', 'schema']);
+    assert.deepEqual(after['login-page'], ['auth']);
+    assert.deepEqual(after['write-the-readme-quick-start'], [
+      'api-design',
+      'schema',
+      'choose-the-ui-component-library',
+    ]);
+    assert.deepEqual(after['deploy-to-staging'], ['run-the-end-to-end-tests']);
+    assert.equal(spec.tasks.find((t) => t.key === 'choose-the-ui-component-library')?.done, true);
   });
 });

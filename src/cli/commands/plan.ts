@@ -87,14 +87,25 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
     let spec: PlanSpec;
     if (useAgent) {
       if (!ctx.json) io.stderr.write(`tasklane: asking the agent to turn ${label} into tasks…\n`);
-      const result = await planWithAgent(text, {
-        file: label,
-        env: io.env,
-        cwd: io.cwd,
-        ...(agentCommand === undefined ? {} : { agent: agentCommand }),
-        ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
-      });
-      spec = result.spec;
+      // The agent runs in its own process group, out of reach of the terminal's Ctrl-C: pass it on.
+      const interrupt = new AbortController();
+      const onSignal = () => interrupt.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const result = await planWithAgent(text, {
+          file: label,
+          env: io.env,
+          cwd: io.cwd,
+          signal: interrupt.signal,
+          ...(agentCommand === undefined ? {} : { agent: agentCommand }),
+          ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
+        });
+        spec = result.spec;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     } else {
       spec = loadPlan(text, label, format);
     }

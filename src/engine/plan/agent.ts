@@ -15,6 +15,7 @@ export interface AgentPlanOptions {
   cwd: string;
   /** Default 10 minutes: a planning agent reads the whole plan and may think for a while. */
   timeoutMs?: number;
+  /** Aborting ends the agent's whole process group. */
   signal?: AbortSignal;
 }
 
@@ -158,7 +159,8 @@ interface RunOutcome {
 
 /**
  * One agent process: argument vector (no shell), prompt on stdin, output collected. It runs in its
- * own process group so a timeout, an abort or our own Ctrl-C ends the agent and everything it started.
+ * own process group so a timeout or an abort (the CLI aborts on Ctrl-C) ends the agent and
+ * everything it started.
  */
 function runOnce(argv: string[], input: string, opts: AgentPlanOptions): Promise<RunOutcome> {
   return new Promise((resolvePromise, rejectPromise) => {
@@ -198,17 +200,9 @@ function runOnce(argv: string[], input: string, opts: AgentPlanOptions): Promise
     const timer = setTimeout(() => stop(`timed out after ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
     const onAbort = () => stop('was interrupted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const onSignal = (signal: NodeJS.Signals) => {
-      killGroup('SIGTERM');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     const cleanup = () => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     };
 
     child.on('error', (err: NodeJS.ErrnoException) => {
