@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js';
+import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
+import { EngineEvents } from '../../engine/events.js';
+import { applyPlan } from '../../engine/plan/apply.js';
+import { loadPlan } from '../../engine/plan/load.js';
+import { TasklaneError } from '../../model/index.js';
+import { resolveLocation } from '../../store/location.js';
+import { parseCommand } from '../args.js';
+import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
+import { EXIT } from '../exit-codes.js';
+import { progressView } from '../live-view.js';
+import { palette } from '../output.js';
+import type { Command, CommandIO } from '../registry.js';
+
+export const command: Command = {
+  summary: 'Run the list with parallel agents until every task is done; print one aggregated result',
+  help: `Usage: tasklane run [PLAN_FILE] [options]
+
+Runs the list's tasks with up to -j agents at once. A task starts the moment its blockers
+complete and a slot is free, best first (priority, then the longest remaining critical path);
+each agent gets the task, its description and its blockers' results in its prompt. Tasks added
+while it runs (by agents or anyone else) are run too; a task another session holds is left to it.
+With PLAN_FILE, the plan is first turned into tasks, as 'tasklane plan PLAN_FILE' would (running
+the same plan again creates nothing twice).
+
+Progress goes to stderr: a live view on a terminal, plain lines otherwise. When the run ends,
+stdout holds the aggregated result and nothing else: markdown, or JSON with --json.
+
+Options:
+  -j, --jobs N               agents at once (default 4)
+  --on-failure POLICY        what a failed task (after its retries) does to the run (default continue):
+                               continue  keep running everything that does not wait on it
+                               stop      start nothing new; let the running agents finish
+                               kill      stop the running agents too, and release their tasks
+  --retry-failed             put tasks that had failed before this run back to pending first
+${EXECUTOR_HELP}
+
+Ctrl-C (or SIGTERM) stops starting tasks, signals the agents' process groups, SIGKILLs what is
+left after the grace period, releases their tasks and prints what was done. A second Ctrl-C
+kills at once.
+
+Exit status: 0 when every task of the run completed; 1 when any failed, was left blocked by a
+failure or was not run; 130 on Ctrl-C, 143 on SIGTERM; 2 for bad usage.
+
+Examples:
+  tasklane run examples/webapp.md -j 4 --preset sim      # the demo: simulated agents
+  tasklane run -j 6 --retries 2 --timeout 30m            # the list, with Claude Code
+  tasklane run --agent "codex" --worktree --on-failure stop
+  tasklane run --json | jq '.tasks[] | {id, status}'
+
+JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "failed",
+"blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"?, "alreadyCompleted",
+"totals": {"inputTokens"?, "outputTokens"?, "costUsd"?}, "tasks": [{"id", "subject", "status",
+"result"?, "failure"?, "blockedBy"?, "durationMs"?, "attempts", "owner"?, "inputTokens"?,
+"outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch"}}]}.`,
+
+  async run(io) {
+    const args = parseCommand(io, 'run', {
+      ...EXECUTOR_OPTIONS,
+      'on-failure': { type: 'string' },
+      'retry-failed': { type: 'boolean' },
+    });
+    args.expectPositionals(0, 1, 'PLAN_FILE');
+    const onFailure = args.choice<FailurePolicy>('on-failure', FAILURE_POLICIES) ?? 'continue';
+    const events = new EngineEvents();
+    const setup = executorSetup(io, args, events, 4);
+    const store = setup.config.store;
+
+    const planFile = args.positionals[0];
+    if (planFile !== undefined) await importPlan(io, args.globals, planFile, store);
+
+    const coordinator = new Coordinator({
+      ...setup.config,
+      slots: setup.slots,
+      onFailure,
+      retries: setup.retries,
+      backoff: setup.backoff,
+      floorMs: 5000,
+      retryFailed: args.flag('retry-failed'),
+    });
+    const live = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
+    const color = live && !args.flag('no-color') && (io.env.NO_COLOR ?? '') === '';
+    if (setup.notice !== undefined) io.stderr.write(`tasklane: ${setup.notice}\n`);
+    io.stderr.write(
+      `tasklane: running list "${store.listId}" with up to ${setup.slots} agents at once (${agentLabel(setup.agent)})\n`,
+    );
+    const view = progressView({
+      stderr: io.stderr,
+      events,
+      status: () => coordinator.status(),
+      live,
+      p: palette(color),
+    });
+
+    const onSignal = (signal: NodeJS.Signals) => coordinator.interrupt(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let report: Awaited<ReturnType<Coordinator['run']>>;
+    try {
+      report = await coordinator.run();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      view.stop();
+      await store.close();
+    }
+    const result = aggregate(report);
+    io.stdout.write(args.globals.json ? renderJson(result) : renderMarkdown(result));
+    if (report.interrupted === 'SIGINT') return 130;
+    if (report.interrupted === 'SIGTERM') return 143;
+    return report.ok ? EXIT.OK : EXIT.ERROR;
+  },
+};
+
+/** Turns the plan into tasks first, with the same plan identity as `tasklane plan` gives it. */
+async function importPlan(
+  io: CommandIO,
+  globals: { dir?: string; list?: string },
+  file: string,
+  store: Parameters<typeof applyPlan>[0],
+): Promise<void> {
+  const path = resolve(io.cwd, file);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === undefined ? 'not valid UTF-8' : (err as Error).message;
+    throw new TasklaneError('IO', `cannot read the plan ${file}: ${why}`, { file, cause: err });
+  }
+  const spec = loadPlan(text, file);
+  if (spec.tasks.length === 0) {
+    throw new TasklaneError(
+      'INVALID_INPUT',
+      `${file}: no tasks found (a task is a list item such as "- Design the API")`,
+      {
+        file,
+      },
+    );
+  }
+  // Same identity as `tasklane plan` (its defaultSource): the path relative to the project, else to cwd.
+  const location = resolveLocation({ dir: globals.dir, list: globals.list, cwd: io.cwd, env: io.env });
+  const base = location.rootSource === 'project' ? dirname(dirname(location.root)) : io.cwd;
+  const rel = relative(base, path);
+  const source =
+    rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path.split(sep).join('/') : rel.split(sep).join('/');
+  const applied = await applyPlan(store, spec, { source, actor: 'tasklane run' });
+  io.stderr.write(
+    `tasklane: plan ${file}: ${applied.created.length} tasks created, ${applied.existing.length} already there\n`,
+  );
+}

@@ -1,0 +1,122 @@
+import { join, resolve } from 'node:path';
+import type { AgentChoice } from '../engine/agents.js';
+import { PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
+import type { EngineEvents } from '../engine/events.js';
+import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
+import type { BackoffOptions } from '../engine/retries.js';
+import { sessionName } from '../engine/tmux.js';
+import type { ExecConfig } from '../engine/worker.js';
+import { listDirName } from '../model/index.js';
+import { resolveLocation } from '../store/location.js';
+import { openStore } from '../store/open.js';
+import type { Args, OptionSpecs } from './args.js';
+import type { CommandIO } from './registry.js';
+
+// The options `tasklane run` and `tasklane worker` share (which agent, how long, how often to
+// retry, where logs go), parsed into the engine's configuration in one place.
+
+export const EXECUTOR_OPTIONS: OptionSpecs = {
+  jobs: { type: 'string', short: 'j' },
+  agent: { type: 'string' },
+  preset: { type: 'string' },
+  'dangerously-skip-permissions': { type: 'boolean' },
+  timeout: { type: 'string' },
+  retries: { type: 'string' },
+  'retry-delay': { type: 'string' },
+  lease: { type: 'string' },
+  grace: { type: 'string' },
+  'prompt-template': { type: 'string' },
+  tmux: { type: 'boolean' },
+  worktree: { type: 'boolean' },
+  logs: { type: 'string' },
+};
+
+export const EXECUTOR_HELP = `Agent:
+  --agent CMD                the agent command, split into words like a shell would (no expansion);
+                             default: $TASKLANE_AGENT, else $CLAUDE_CODE, else 'claude'. When the
+                             default 'claude' is not installed, the simulated agent stands in.
+  --preset NAME              how the agent is called: claude, codex, gemini, stdin or sim (default:
+                             from the command's name; anything unknown is 'stdin'). 'sim' runs the
+                             simulated agent for every task, whatever --agent says.
+  --dangerously-skip-permissions
+                             let the agent act without asking (claude: --dangerously-skip-permissions,
+                             codex: --dangerously-bypass-approvals-and-sandbox, gemini: --yolo).
+                             Never on unless given.
+  --prompt-template FILE     the prompt, with {{id}} {{subject}} {{description}} {{blockers}} {{list}}
+                             {{resultFile}} placeholders (default: the built-in one, docs/executor.md)
+
+Running:
+  --timeout DURATION         kill an agent that runs longer (seconds, or 90s, 15m, 2h; default: none)
+  --retries N                run a failed task again up to N times (default 0), after a capped,
+                             jittered backoff
+  --retry-delay DURATION     the first backoff; it doubles each retry, capped at 30 s (default 1s)
+  --lease DURATION           claim lease, heartbeated at a third of it while the agent runs; a task
+                             whose holder died is run again when it expires (default 60s)
+  --grace DURATION           between SIGTERM and SIGKILL when an agent is stopped (default 5s)
+  --logs DIR                 where the per-task logs go (default <root>/.tasklane/<list>/logs)
+  --tmux                     run each agent in a window of the tmux session tasklane-<list>
+                             (attach with: tmux attach -t tasklane-<list>); output is still logged
+  --worktree                 run each task in its own git worktree and branch tasklane/<list>/<id>,
+                             under .tasklane/worktrees/ of the repository; both go into the result`;
+
+export interface ExecutorSetup {
+  config: ExecConfig;
+  retries: number;
+  backoff: BackoffOptions;
+  /** A one-line notice for stderr (the simulated agent standing in for a missing one). */
+  notice?: string;
+  agent: AgentChoice;
+  slots: number;
+}
+
+export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, defaultSlots: number): ExecutorSetup {
+  const slots = args.int('jobs', { min: 1 }) ?? defaultSlots;
+  const preset = args.choice<PresetName>('preset', PRESETS);
+  const resolved = resolveAgent({
+    ...(args.string('agent') === undefined ? {} : { agent: args.string('agent') as string }),
+    ...(preset === undefined ? {} : { preset }),
+    env: io.env,
+    cwd: io.cwd,
+  });
+  const templatePath = args.string('prompt-template');
+  const template = templatePath === undefined ? DEFAULT_TEMPLATE : loadTemplate(resolve(io.cwd, templatePath));
+  const location = resolveLocation({ dir: args.globals.dir, list: args.globals.list, cwd: io.cwd, env: io.env });
+  const store = openStore(location, {
+    onWarning: (message) => events.emit({ type: 'warning', message }),
+  });
+  const runDir = join(location.root, '.tasklane', listDirName(location.list));
+  const logs = args.string('logs');
+  const timeout = args.seconds('timeout');
+  const config: ExecConfig = {
+    store,
+    root: location.root,
+    runDir,
+    logsDir: logs === undefined ? join(runDir, 'logs') : resolve(io.cwd, logs),
+    agent: resolved.choice,
+    agentOptions: { dangerouslySkipPermissions: args.flag('dangerously-skip-permissions') },
+    template,
+    cwd: io.cwd,
+    env: io.env,
+    leaseMs: Math.round((args.seconds('lease') ?? 60) * 1000),
+    ...(timeout === undefined ? {} : { timeoutMs: Math.round(timeout * 1000) }),
+    graceMs: Math.round((args.seconds('grace') ?? 5) * 1000),
+    ...(args.flag('tmux') ? { tmuxSession: sessionName(location.list) } : {}),
+    worktree: args.flag('worktree'),
+    events,
+  };
+  return {
+    config,
+    retries: args.int('retries', { min: 0 }) ?? 0,
+    backoff: { baseMs: Math.round((args.seconds('retry-delay') ?? 1) * 1000), capMs: 30_000 },
+    ...(resolved.notice === undefined ? {} : { notice: resolved.notice }),
+    agent: resolved.choice,
+    slots,
+  };
+}
+
+/** "sim", "claude", or the command's program name with its preset: for the first progress line. */
+export function agentLabel(agent: AgentChoice): string {
+  if (agent.preset === 'sim') return 'the simulated agent';
+  const program = agent.command[0] ?? '';
+  return agent.preset === 'stdin' ? program : `${program} (${agent.preset} preset)`;
+}

@@ -1,0 +1,195 @@
+import type { LiveStatus } from '../engine/coordinator.js';
+import type { EngineEvent, EngineEvents } from '../engine/events.js';
+import { formatMs } from '../engine/worker.js';
+import type { Palette } from './output.js';
+
+// Progress of a run on stderr (stdout is kept for the aggregated result). On a terminal: a live
+// view redrawn at most 10 times a second, one line per running agent (task, elapsed, last
+// activity) under the finished tasks, and an overall bar with an estimate of the time left.
+// Otherwise: one plain line per start, finish, retry and warning.
+
+export interface ProgressView {
+  stop(): void;
+}
+
+type Stream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
+
+export interface ViewOptions {
+  stderr: Stream;
+  events: EngineEvents;
+  /** The coordinator's state; without it (a worker) there is no bar. */
+  status?: () => LiveStatus;
+  live: boolean;
+  p: Palette;
+}
+
+export function progressView(opts: ViewOptions): ProgressView {
+  return opts.live && opts.status !== undefined ? new LiveView(opts, opts.status) : new PlainView(opts);
+}
+
+/** One line per event, for logs and pipes. */
+class PlainView implements ProgressView {
+  private readonly off: () => void;
+  constructor(o: ViewOptions) {
+    this.off = o.events.on((e) => {
+      const line = plainLine(e, o.status?.());
+      if (line !== undefined) o.stderr.write(`tasklane: ${line}\n`);
+    });
+  }
+  stop(): void {
+    this.off();
+  }
+}
+
+function plainLine(e: EngineEvent, s: LiveStatus | undefined): string | undefined {
+  const tally = s === undefined ? '' : ` [${s.completed}/${s.total} done, ${s.running} running, ${s.failed} failed]`;
+  switch (e.type) {
+    case 'start':
+      return `start #${e.taskId} ${e.subject}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
+    case 'finish':
+      if (e.outcome === 'completed') return `done #${e.taskId} ${e.subject} in ${formatMs(e.durationMs)}${tally}`;
+      if (e.outcome === 'failed') {
+        const retry = e.retryInMs === undefined ? '' : `; retrying in ${formatMs(e.retryInMs)}`;
+        return `FAILED #${e.taskId} ${e.subject}: ${e.reason ?? ''}${retry}${tally}`;
+      }
+      return `${e.outcome} #${e.taskId} ${e.subject}: ${e.reason ?? ''}`;
+    case 'retry':
+      return `#${e.taskId} is pending again for its retry`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'stopping':
+      return `stopping: ${e.reason}; no new tasks will start`;
+    default:
+      return undefined;
+  }
+}
+
+const FRAME_MS = 100;
+
+class LiveView implements ProgressView {
+  private drawn = 0;
+  private dirty = true;
+  private lastDraw = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly off: () => void;
+
+  constructor(
+    private readonly o: ViewOptions,
+    private readonly status: () => LiveStatus,
+  ) {
+    this.off = o.events.on((e) => this.onEvent(e));
+    this.timer = setInterval(() => {
+      if (this.dirty || Date.now() - this.lastDraw >= 500) this.draw();
+    }, FRAME_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.off();
+    this.clear();
+  }
+
+  private onEvent(e: EngineEvent): void {
+    const p = this.o.p;
+    let line: string | undefined;
+    if (e.type === 'finish') {
+      const took = p.dim(formatMs(e.durationMs));
+      if (e.outcome === 'completed') line = `${p.green('✓')} #${e.taskId} ${e.subject} ${took}`;
+      else if (e.outcome === 'failed') {
+        const retry = e.retryInMs === undefined ? '' : p.dim(` (retry in ${formatMs(e.retryInMs)})`);
+        line = `${p.red('✗')} #${e.taskId} ${e.subject}: ${e.reason ?? ''}${retry}`;
+      } else line = `${p.yellow('•')} #${e.taskId} ${e.subject}: ${e.outcome} (${e.reason ?? ''})`;
+    } else if (e.type === 'warning') line = `${p.yellow('warning:')} ${e.message}`;
+    else if (e.type === 'stopping') line = `${p.yellow('stopping:')} ${e.reason}; no new tasks will start`;
+    if (line !== undefined) {
+      this.clear();
+      this.o.stderr.write(`${this.fit(line)}\n`);
+    }
+    this.dirty = true;
+  }
+
+  private clear(): void {
+    if (this.drawn > 0) this.o.stderr.write(`\x1b[${this.drawn}F\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private draw(): void {
+    const s = this.status();
+    const p = this.o.p;
+    const now = Date.now();
+    const rows = Math.max(3, (positive(this.o.stderr.rows) ?? 24) - 2);
+    const lines: string[] = [];
+    const agents = s.agents.slice(0, rows - 1);
+    const width = Math.max(4, ...agents.map((a) => a.id.length + 1));
+    for (const a of agents) {
+      const elapsed = a.phase === 'claiming' ? 'claiming' : seconds(now - a.startedAt);
+      const activity =
+        a.lastLine === undefined ? '' : p.dim(`  ${a.lastLine} (${seconds(now - (a.lastAt ?? now))} ago)`);
+      lines.push(
+        `  ${p.blue('▸')} ${`#${a.id}`.padEnd(width)} ${clip(a.subject, 40).padEnd(40)} ${elapsed.padStart(7)}${activity}`,
+      );
+    }
+    if (s.agents.length > agents.length) lines.push(p.dim(`    … and ${s.agents.length - agents.length} more`));
+    lines.push(this.bar(s, now));
+    this.clear();
+    this.o.stderr.write(`${lines.map((l) => this.fit(l)).join('\n')}\n`);
+    this.drawn = lines.length;
+    this.dirty = false;
+    this.lastDraw = now;
+  }
+
+  private bar(s: LiveStatus, now: number): string {
+    const p = this.o.p;
+    const size = 24;
+    const filled = s.total === 0 ? 0 : Math.round((s.completed / s.total) * size);
+    const failed = s.total === 0 ? 0 : Math.min(size - filled, Math.ceil((s.failed / s.total) * size));
+    const bar = p.green('█'.repeat(filled)) + p.red('█'.repeat(failed)) + p.dim('░'.repeat(size - filled - failed));
+    const parts = [`${s.completed}/${s.total} done`, `${s.running} running`];
+    if (s.elsewhere > 0) parts.push(`${s.elsewhere} held elsewhere`);
+    parts.push(`${s.blocked} blocked`);
+    if (s.ready > 0) parts.push(`${s.ready} ready`);
+    parts.push(s.failed > 0 ? p.red(`${s.failed} failed`) : '0 failed');
+    parts.push(`${seconds(now - s.startedAt)} elapsed`);
+    if (s.etaMs !== undefined) parts.push(`~${seconds(s.etaMs)} left`);
+    if (s.stopping !== undefined) parts.push(p.yellow(`stopping (${s.stopping})`));
+    return `  ${bar} ${parts.join(' · ')}`;
+  }
+
+  /** Cut to the terminal width (by visible characters) so no line wraps and breaks the redraw. */
+  private fit(line: string): string {
+    const width = (positive(this.o.stderr.columns) ?? 80) - 1;
+    let visible = 0;
+    let out = '';
+    for (let i = 0; i < line.length; i++) {
+      if (line[i] === '\x1b') {
+        const end = line.indexOf('m', i);
+        if (end > 0) {
+          out += line.slice(i, end + 1);
+          i = end;
+          continue;
+        }
+      }
+      if (visible >= width) continue;
+      out += line[i];
+      visible++;
+    }
+    return this.o.p.enabled ? `${out}\x1b[0m` : out;
+  }
+}
+
+function seconds(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+function clip(text: string, n: number): string {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+}
+
+function positive(n: number | undefined): number | undefined {
+  return n !== undefined && n > 0 ? n : undefined;
+}

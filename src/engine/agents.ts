@@ -1,0 +1,317 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TasklaneError } from '../model/index.js';
+
+// Which program runs a task and exactly what it is given: the agent command (--agent, else
+// TASKLANE_AGENT, else CLAUDE_CODE, else `claude`), its preset, the argument vector, the prompt
+// on standard input, and how its output is read back (result text, tokens, cost).
+// Every agent is spawned with an argument vector, never through a shell.
+
+export const PRESETS = ['claude', 'codex', 'gemini', 'stdin', 'sim'] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+export interface AgentChoice {
+  /** The agent command as words (no shell): e.g. ["claude"] or ["node", "my-agent.js", "--fast"]. */
+  command: string[];
+  preset: PresetName;
+  /** Where the command came from, for messages and docs. */
+  source: 'flag' | 'TASKLANE_AGENT' | 'CLAUDE_CODE' | 'default' | 'preset' | 'fallback' | 'task';
+}
+
+export interface AgentOptions {
+  /** Pass the preset's "skip permission prompts" flag. Only when the user asks for it explicitly. */
+  dangerouslySkipPermissions: boolean;
+}
+
+/** What an agent's output said, as far as its format tells. */
+export interface AgentOutput {
+  /** The agent's final answer, when the format carries one. Otherwise the caller uses stdout. */
+  result?: string;
+  /** The agent reported that it failed (Claude Code's is_error, Gemini's error). */
+  isError?: boolean;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Cache reads and writes, when the agent reports them (Claude Code). */
+  cacheTokens?: number;
+  costUsd?: number;
+  sessionId?: string;
+}
+
+export interface AgentInvocation {
+  preset: PresetName;
+  argv: string[];
+  /** Written to the agent's standard input, then closed. */
+  stdin: string;
+  parseOutput(stdout: string): AgentOutput;
+}
+
+/** The simulated agent's entry point, next to this file once compiled. */
+export const SIM_AGENT_PATH = fileURLToPath(new URL('./sim-agent.js', import.meta.url));
+
+/** Splits a command line into words like a shell would, without expanding anything: quotes and backslashes only. */
+export function splitCommand(text: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === '\\' && i + 1 < text.length && '"\\$`'.includes(text[i + 1] as string)) word += text[++i];
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < text.length) {
+      word += text[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (quote !== undefined) {
+    throw new TasklaneError('USAGE', `agent command ${JSON.stringify(text)} has an unclosed ${quote} quote`, {
+      field: '--agent',
+    });
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** The preset a command implies by its program name: claude, codex and gemini are known; anything else reads stdin. */
+export function presetFor(command: string[]): PresetName {
+  const name = basename(command[0] ?? '').replace(/\.(exe|cmd|js|mjs)$/i, '');
+  if (name === 'claude') return 'claude';
+  if (name === 'codex') return 'codex';
+  if (name === 'gemini') return 'gemini';
+  return 'stdin';
+}
+
+export interface ResolveInput {
+  /** --agent */
+  agent?: string;
+  /** --preset */
+  preset?: PresetName;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface Resolved {
+  choice: AgentChoice;
+  /** Set when the default agent is not installed and the simulated agent stands in: one line for stderr. */
+  notice?: string;
+}
+
+/**
+ * Resolves the agent for a run. An explicit command that is not installed is an error; the
+ * default `claude` that is not installed falls back to the simulated agent with a notice, so
+ * the first command in the README runs anywhere.
+ */
+export function resolveAgent(input: ResolveInput): Resolved {
+  if (input.preset === 'sim') return { choice: { command: simCommand(), preset: 'sim', source: 'preset' } };
+  const nonEmpty = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+  let text: string;
+  let source: AgentChoice['source'];
+  if (nonEmpty(input.agent)) [text, source] = [input.agent, 'flag'];
+  else if (nonEmpty(input.env.TASKLANE_AGENT)) [text, source] = [input.env.TASKLANE_AGENT, 'TASKLANE_AGENT'];
+  else if (nonEmpty(input.env.CLAUDE_CODE)) [text, source] = [input.env.CLAUDE_CODE, 'CLAUDE_CODE'];
+  else if (input.preset !== undefined && input.preset !== 'stdin') [text, source] = [input.preset, 'preset'];
+  else [text, source] = ['claude', 'default'];
+  const command = splitCommand(text);
+  if (command.length === 0) {
+    throw new TasklaneError('USAGE', `the agent command from ${sourceName(source)} is empty`, { field: '--agent' });
+  }
+  const preset = input.preset ?? presetFor(command);
+  if (findExecutable(command[0] as string, input.env, input.cwd) === undefined) {
+    if (source === 'default') {
+      return {
+        choice: { command: simCommand(), preset: 'sim', source: 'fallback' },
+        notice: `${command[0]} is not installed; running the simulated agent instead (choose one with --agent or --preset)`,
+      };
+    }
+    throw new TasklaneError(
+      'USAGE',
+      `the agent command ${JSON.stringify(command[0])} (from ${sourceName(source)}) is not installed or not executable`,
+      { field: '--agent' },
+    );
+  }
+  return { choice: { command, preset, source } };
+}
+
+/**
+ * The agent for one task. A task may name a preset in metadata.agent (plans write `(agent: codex)`);
+ * it is honoured unless the run is simulated. Returns undefined for a name that is not a preset.
+ */
+export function agentForTask(run: AgentChoice, taskAgent: unknown): AgentChoice | undefined {
+  if (typeof taskAgent !== 'string' || taskAgent === '' || run.preset === 'sim') return run;
+  if (!(PRESETS as readonly string[]).includes(taskAgent)) return undefined;
+  const preset = taskAgent as PresetName;
+  if (preset === run.preset) return run;
+  if (preset === 'sim') return { command: simCommand(), preset, source: 'task' };
+  if (preset === 'stdin') return { ...run, preset, source: 'task' };
+  return { command: [preset], preset, source: 'task' };
+}
+
+/** The argument vector, standard input and output reader for one run of an agent. */
+export function invocation(choice: AgentChoice, prompt: string, opts: AgentOptions): AgentInvocation {
+  const skip = opts.dangerouslySkipPermissions;
+  switch (choice.preset) {
+    case 'claude':
+      // -p prints and exits; the prompt comes on stdin (no argv length limit, nothing in `ps`).
+      return {
+        preset: 'claude',
+        argv: [...choice.command, '-p', '--output-format', 'json', ...(skip ? ['--dangerously-skip-permissions'] : [])],
+        stdin: prompt,
+        parseOutput: parseClaudeOutput,
+      };
+    case 'codex': {
+      // `codex exec -` reads the prompt from stdin and prints only the final message on stdout.
+      const base = choice.command.includes('exec') ? choice.command : [...choice.command, 'exec'];
+      return {
+        preset: 'codex',
+        argv: [...base, ...(skip ? ['--dangerously-bypass-approvals-and-sandbox'] : []), '-'],
+        stdin: prompt,
+        parseOutput: (stdout) => ({ result: stdout.trim() }),
+      };
+    }
+    case 'gemini':
+      // Headless: -p is appended to what comes on stdin; JSON output carries the answer and token counts.
+      return {
+        preset: 'gemini',
+        argv: [
+          ...choice.command,
+          '--output-format',
+          'json',
+          ...(skip ? ['--yolo'] : []),
+          '-p',
+          'Carry out the task described above.',
+        ],
+        stdin: prompt,
+        parseOutput: parseGeminiOutput,
+      };
+    case 'stdin':
+    case 'sim':
+      return {
+        preset: choice.preset,
+        argv: [...choice.command],
+        stdin: prompt,
+        parseOutput: (stdout) => ({ result: stdout.trim() }),
+      };
+  }
+}
+
+/** Claude Code's `--output-format json`: one result object (or, with --verbose, an array ending in one). */
+export function parseClaudeOutput(stdout: string): AgentOutput {
+  const value = parseJsonLoose(stdout);
+  const obj = Array.isArray(value)
+    ? [...value].reverse().find((m) => isRecord(m) && m.type === 'result')
+    : isRecord(value)
+      ? value
+      : undefined;
+  if (!isRecord(obj)) return { result: stdout.trim() };
+  const out: AgentOutput = {};
+  if (typeof obj.result === 'string') out.result = obj.result;
+  if (obj.is_error === true || (typeof obj.subtype === 'string' && obj.subtype.startsWith('error'))) {
+    out.isError = true;
+  }
+  const cost = num(obj.total_cost_usd) ?? num(obj.cost_usd);
+  if (cost !== undefined) out.costUsd = cost;
+  if (typeof obj.session_id === 'string') out.sessionId = obj.session_id;
+  const usage = obj.usage;
+  if (isRecord(usage)) {
+    const input = num(usage.input_tokens);
+    const output = num(usage.output_tokens);
+    const cache = (num(usage.cache_creation_input_tokens) ?? 0) + (num(usage.cache_read_input_tokens) ?? 0);
+    if (input !== undefined) out.inputTokens = input;
+    if (output !== undefined) out.outputTokens = output;
+    if (cache > 0) out.cacheTokens = cache;
+  }
+  return out;
+}
+
+/** Gemini CLI's `--output-format json`: {response, stats, error?}. */
+export function parseGeminiOutput(stdout: string): AgentOutput {
+  const obj = parseJsonLoose(stdout);
+  if (!isRecord(obj)) return { result: stdout.trim() };
+  const out: AgentOutput = {};
+  if (typeof obj.response === 'string') out.result = obj.response;
+  if (obj.error !== undefined && obj.error !== null) out.isError = true;
+  const stats = obj.stats;
+  if (isRecord(stats)) {
+    let input = num(stats.inputTokens);
+    let output = num(stats.outputTokens);
+    if (isRecord(stats.models)) {
+      for (const model of Object.values(stats.models)) {
+        const tokens = isRecord(model) ? model.tokens : undefined;
+        if (!isRecord(tokens)) continue;
+        input = (input ?? 0) + (num(tokens.prompt) ?? 0);
+        output = (output ?? 0) + (num(tokens.candidates) ?? 0);
+      }
+    }
+    if (input !== undefined) out.inputTokens = input;
+    if (output !== undefined) out.outputTokens = output;
+  }
+  return out;
+}
+
+/** The program's path if it can be run: a path is checked as given, a bare name searched on PATH. */
+export function findExecutable(program: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  const candidates = program.includes('/')
+    ? [isAbsolute(program) ? program : resolve(cwd, program)]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter((d) => d !== '')
+        .map((d) => join(d, program));
+  for (const path of candidates) {
+    try {
+      if (!statSync(path).isFile()) continue;
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {}
+  }
+  return undefined;
+}
+
+function simCommand(): string[] {
+  return [process.execPath, SIM_AGENT_PATH];
+}
+
+function sourceName(source: AgentChoice['source']): string {
+  return source === 'flag' ? '--agent' : source;
+}
+
+function parseJsonLoose(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  try {
+    return JSON.parse(trimmed);
+  } catch {}
+  // Something printed before the JSON (a warning): take the last line that parses.
+  const lines = trimmed.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = (lines[i] as string).trim();
+    if (!line.startsWith('{') && !line.startsWith('[')) continue;
+    try {
+      return JSON.parse(line);
+    } catch {}
+  }
+  return undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}

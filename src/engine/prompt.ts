@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { TasklaneError } from '../model/index.js';
+
+// The prompt an agent gets: the task, its description, what its blockers produced, and how to
+// report. The default template can be replaced with --prompt-template FILE using the same
+// {{placeholders}}; they are filled in one pass, so text inside a task is never expanded again.
+
+export const PLACEHOLDERS = ['id', 'subject', 'description', 'blockers', 'list', 'resultFile'] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+
+export interface BlockerResult {
+  id: string;
+  subject: string;
+  /** The blocker's metadata.tasklane.result, when it left one. */
+  result?: string;
+}
+
+export type PromptValues = Record<Placeholder, string>;
+
+export const DEFAULT_TEMPLATE = `You are one of several agents working through a shared task list (Tasklane list "{{list}}").
+Your task is #{{id}}.
+
+# {{subject}}
+
+{{description}}
+
+## What the tasks before this one produced
+
+{{blockers}}
+
+## How to report
+
+When you are done, write your result to the file {{resultFile}}: a short summary of what you did
+and anything the tasks that depend on this one need to know (files changed, decisions, open
+questions). If you do not write that file, your final output is taken as the result.
+Exit with a non-zero status if you could not complete the task.
+
+The list is shared: the \`tasklane\` command (TASKLANE_LIST is set for you) reads it, and
+\`tasklane create "SUBJECT" --description "..."\` adds a task that this run also executes.
+Do not mark task #{{id}} done yourself; the executor does that from your result.
+`;
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
+
+/** Reads a --prompt-template file and checks that it names only known placeholders. */
+export function loadTemplate(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new TasklaneError('USAGE', `--prompt-template ${path}: cannot read it (${why})`, {
+      file: path,
+      field: '--prompt-template',
+    });
+  }
+  checkTemplate(text, path);
+  return text;
+}
+
+export function checkTemplate(text: string, file = 'prompt template'): void {
+  for (const m of text.matchAll(PLACEHOLDER)) {
+    const name = m[1] as string;
+    if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
+      throw new TasklaneError(
+        'USAGE',
+        `${file}: unknown placeholder {{${name}}}; the known ones are ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`,
+        { file, field: '--prompt-template' },
+      );
+    }
+  }
+}
+
+export function renderPrompt(template: string, values: PromptValues): string {
+  return template.replace(PLACEHOLDER, (whole, name: string) =>
+    (PLACEHOLDERS as readonly string[]).includes(name) ? values[name as Placeholder] : whole,
+  );
+}
+
+/** The blockers section: each blocker's subject and result, in the order the task lists them. */
+export function formatBlockers(blockers: BlockerResult[]): string {
+  if (blockers.length === 0) return 'Nothing: this task has no blockers.';
+  return blockers
+    .map((b) => {
+      const result = b.result === undefined || b.result.trim() === '' ? '(no result recorded)' : b.result.trim();
+      return `### #${b.id} ${b.subject}\n\n${result}`;
+    })
+    .join('\n\n');
+}
+
+export function formatDescription(description: string): string {
+  return description.trim() === '' ? '(no description)' : description.trim();
+}

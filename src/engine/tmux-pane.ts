@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import type { PaneJob, PaneStatus } from './tmux.js';
+
+// Runs inside a tmux window (see tmux.ts): starts the agent, shows its output in the pane while
+// appending it to the task's log, writes the exit status, and signals the wait-for channel.
+// Type-only imports: this loads nothing but node built-ins.
+
+const jobPath = process.argv[2];
+if (jobPath === undefined) {
+  process.stderr.write('usage: tmux-pane JOB_FILE\n');
+  process.exit(2);
+}
+const job = JSON.parse(readFileSync(jobPath, 'utf8')) as PaneJob;
+unlinkSync(jobPath); // it holds the agent's environment
+
+const log = openSync(job.logPath, 'a');
+const out = openSync(job.stdoutPath, 'w');
+if (job.logHeader !== undefined) writeSync(log, job.logHeader);
+
+function finish(status: PaneStatus): never {
+  closeSync(log);
+  closeSync(out);
+  writeFileSync(`${job.statusPath}.tmp`, JSON.stringify(status));
+  renameSync(`${job.statusPath}.tmp`, job.statusPath);
+  try {
+    execFileSync('tmux', ['wait-for', '-S', job.channel], { stdio: 'ignore' });
+  } catch {}
+  process.exit(status.code ?? 1);
+}
+
+// SIGTERM reaches the whole pane group, the agent included: wait for it to end and report that.
+process.on('SIGTERM', () => {});
+process.on('SIGHUP', () => {});
+
+const [program, ...args] = job.argv;
+const child = spawn(program as string, args, { cwd: job.cwd, env: job.env, stdio: ['pipe', 'pipe', 'pipe'] });
+child.on('error', (e) => {
+  writeSync(log, `tasklane: cannot start ${program}: ${e.message}\n`);
+  finish({ code: null, signal: null, spawnError: `cannot start ${program}: ${e.message}` });
+});
+child.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  writeSync(log, chunk);
+  writeSync(out, chunk);
+});
+child.stderr.on('data', (chunk: Buffer) => {
+  process.stderr.write(chunk);
+  writeSync(log, chunk);
+});
+child.stdin.on('error', () => {});
+child.stdin.end(job.stdin);
+child.on('close', (code, signal) => finish({ code, signal }));

@@ -1,0 +1,475 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields } from '../model/index.js';
+import type { Claim, TaskStore } from '../store/types.js';
+import {
+  type AgentChoice,
+  type AgentOptions,
+  type AgentOutput,
+  agentForTask,
+  invocation,
+  type PresetName,
+} from './agents.js';
+import { ChangeFeed } from './change-feed.js';
+import type { EngineEvents } from './events.js';
+import { type BlockerResult, formatBlockers, formatDescription, renderPrompt } from './prompt.js';
+import { type BackoffOptions, Retrier } from './retries.js';
+import { type RunFailure, type RunResult, runAgent } from './runner.js';
+import { earliestLeaseExpiry } from './scheduler.js';
+import { runInTmux } from './tmux.js';
+import { prepareWorktree, type Worktree } from './worktree.js';
+
+// Running one claimed task (prompt, agent process, lease heartbeat, then complete, fail or
+// release), and `tasklane worker`: the long-running loop that claims the best ready task,
+// runs it, and sleeps on the change feed when there is nothing to do.
+
+export interface ExecConfig {
+  store: TaskStore;
+  /** The list's root directory, given to agents as TASKLANE_DIR so their `tasklane` finds the same list. */
+  root: string;
+  /** Where logs, result files and tmux files go by default: <root>/.tasklane/<list>. */
+  runDir: string;
+  logsDir: string;
+  agent: AgentChoice;
+  agentOptions: AgentOptions;
+  template: string;
+  cwd: string;
+  /** The environment agents start from (the caller's). */
+  env: NodeJS.ProcessEnv;
+  leaseMs: number;
+  timeoutMs?: number;
+  graceMs: number;
+  /** tmux session name when --tmux. */
+  tmuxSession?: string;
+  worktree: boolean;
+  events: EngineEvents;
+}
+
+export interface ExecSignals {
+  /** Stop the agent gracefully (SIGTERM, then SIGKILL after the grace period) and release the task. */
+  cancel: AbortSignal;
+  /** SIGKILL at once. */
+  hard: AbortSignal;
+}
+
+/** What the agent reported about itself, kept in metadata.agentRun. */
+export interface AgentRunInfo {
+  preset: PresetName;
+  log: string;
+  exitCode?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheTokens?: number;
+  costUsd?: number;
+  sessionId?: string;
+  worktree?: Worktree;
+}
+
+export type TaskOutcome =
+  | { kind: 'completed'; task: Task; durationMs: number; run: AgentRunInfo }
+  | { kind: 'failed'; task: Task; reason: string; retryable: boolean; durationMs: number; run: AgentRunInfo }
+  /** Stopped on request; the task was released back to pending. */
+  | { kind: 'cancelled'; task?: Task; durationMs: number }
+  /** The claim was lost (lease expired and taken over, task deleted): nothing was written. */
+  | { kind: 'lost'; reason: string; durationMs: number };
+
+/** Results longer than this are cut in the task (the log keeps everything): every scan reads every task. */
+export const RESULT_LIMIT = 100_000;
+
+export function ownerId(kind: 'run' | 'worker', slot: number): string {
+  return `${kind}:${hostname()}:${process.pid}:${slot}`;
+}
+
+const warnedAgents = new Set<string>();
+
+/** Runs a claimed task to its end and records the outcome in the store. Never throws for agent failures. */
+export async function executeClaim(
+  claim: Claim,
+  owner: string,
+  cfg: ExecConfig,
+  signals: ExecSignals,
+): Promise<TaskOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const { store } = cfg;
+  const task = claim.task;
+  const id = task.id;
+  const holder = { owner, token: claim.token };
+  const attempt = tasklaneFields(task).attempts ?? 1;
+  const fileId = sanitizePathComponent(id);
+  const logPath = join(cfg.logsDir, `${fileId}.log`);
+  cfg.events.emit({ type: 'start', taskId: id, subject: task.subject, attempt, owner, log: logPath, at: Date.now() });
+
+  let choice = agentForTask(cfg.agent, task.metadata?.agent);
+  if (choice === undefined) {
+    const name = String(task.metadata?.agent);
+    if (!warnedAgents.has(name)) {
+      warnedAgents.add(name);
+      cfg.events.emit({
+        type: 'warning',
+        message: `task ${id} asks for agent ${JSON.stringify(name)}, which is not a preset; using ${cfg.agent.command[0]}`,
+      });
+    }
+    choice = cfg.agent;
+  }
+  const run: AgentRunInfo = { preset: choice.preset, log: logPath };
+
+  // Lease heartbeat at a third of the lease; losing the claim stops the agent.
+  const lost = new AbortController();
+  let lostReason: string | undefined;
+  let beating: Promise<unknown> = Promise.resolve();
+  const heartbeat = setInterval(
+    () => {
+      beating = store.heartbeat(id, holder, cfg.leaseMs).catch((e: unknown) => {
+        if (isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND')) {
+          lostReason = `the claim was lost: ${(e as Error).message}`;
+          lost.abort();
+        } else {
+          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+        }
+      });
+    },
+    Math.max(50, Math.floor(cfg.leaseMs / 3)),
+  );
+  const cancel = AbortSignal.any([signals.cancel, lost.signal]);
+
+  let result: RunResult;
+  let output: AgentOutput = {};
+  const resultFile = join(cfg.runDir, 'results', `${fileId}.md`);
+  try {
+    const blockers: BlockerResult[] = [];
+    for (const blockerId of task.blockedBy) {
+      try {
+        const blocker = await store.get(blockerId);
+        const r = tasklaneFields(blocker).result;
+        blockers.push({ id: blocker.id, subject: blocker.subject, ...(r === undefined ? {} : { result: r }) });
+      } catch (e) {
+        if (!isTasklaneError(e, 'NOT_FOUND')) throw e;
+      }
+    }
+    let cwd = cfg.cwd;
+    if (cfg.worktree) {
+      run.worktree = await prepareWorktree(cfg.cwd, store.listId, id);
+      cwd = run.worktree.path;
+    }
+    mkdirSync(join(cfg.runDir, 'results'), { recursive: true });
+    rmSync(resultFile, { force: true });
+    const prompt = renderPrompt(cfg.template, {
+      id,
+      subject: task.subject,
+      description: formatDescription(task.description),
+      blockers: formatBlockers(blockers),
+      list: store.listId,
+      resultFile,
+    });
+    const inv = invocation(choice, prompt, cfg.agentOptions);
+    const env: NodeJS.ProcessEnv = {
+      ...cfg.env,
+      TASKLANE_DIR: cfg.root,
+      TASKLANE_LIST: store.listId,
+      CLAUDE_CODE_TASK_LIST_ID: store.listId,
+      TASKLANE_TASK_ID: id,
+      TASKLANE_RESULT_FILE: resultFile,
+      TASKLANE_ATTEMPT: String(attempt),
+      TASKLANE_STARTED_AT: String(Date.now()),
+    };
+    // Claude Code refuses to start inside another Claude Code session unless this is unset.
+    if (inv.preset === 'claude') delete env.CLAUDECODE;
+    const header = `\n--- tasklane: task ${id} attempt ${attempt} by ${owner} at ${new Date().toISOString()}\n--- ${inv.argv.join(' ')}\n`;
+    const spec = {
+      argv: inv.argv,
+      cwd,
+      env,
+      stdin: inv.stdin,
+      logPath,
+      logHeader: header,
+      ...(cfg.timeoutMs === undefined ? {} : { timeoutMs: cfg.timeoutMs }),
+      graceMs: cfg.graceMs,
+      signal: cancel,
+      hardSignal: signals.hard,
+      onActivity: (line: string) => cfg.events.emit({ type: 'activity', taskId: id, line, at: Date.now() }),
+      onSpawn: (pid: number) => cfg.events.emit({ type: 'spawn', taskId: id, pid }),
+    };
+    result =
+      cfg.tmuxSession === undefined
+        ? await runAgent(spec)
+        : await runInTmux({
+            ...spec,
+            session: cfg.tmuxSession,
+            window: `${id}`,
+            workDir: join(cfg.runDir, 'tmux'),
+          });
+    if (result.ok) output = inv.parseOutput(result.value.stdout);
+    else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
+  } catch (e) {
+    // Setting up failed (a blocker unreadable, the worktree): a failure of the task, not of the run.
+    result = {
+      ok: false,
+      error: { reason: 'spawn', message: (e as Error).message, durationMs: elapsed() },
+    };
+  } finally {
+    clearInterval(heartbeat);
+  }
+  await beating;
+
+  if (lostReason !== undefined) return { kind: 'lost', reason: lostReason, durationMs: elapsed() };
+  if (!result.ok && result.error.reason === 'cancelled') {
+    try {
+      const released = await store.release(id, holder);
+      return { kind: 'cancelled', task: released, durationMs: elapsed() };
+    } catch {
+      return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over
+    }
+  }
+
+  copyUsage(output, run);
+  if (result.ok) run.exitCode = 0;
+  else if (result.error.reason === 'exit') run.exitCode = result.error.exitCode;
+
+  let text = readResultFile(resultFile) ?? output.result ?? (result.ok ? result.value.stdout.trim() : '');
+  if (run.worktree !== undefined) text += `\n\nWorktree: ${run.worktree.path} (branch ${run.worktree.branch})`;
+  text = capResult(text, logPath);
+
+  let failure: { reason: string; retryable: boolean } | undefined;
+  if (!result.ok) failure = describeFailure(result.error);
+  else if (output.isError === true) {
+    failure = { reason: `the agent reported an error: ${firstLine(text) || '(no message)'}`, retryable: true };
+  }
+
+  try {
+    if (hasRunInfo(run) || failure !== undefined) {
+      await store.update(id, { metadata: { agentRun: { ...run } } }, { actor: owner });
+    }
+    if (failure === undefined) {
+      const done = await store.complete(id, { ...holder, result: text });
+      return { kind: 'completed', task: done, durationMs: elapsed(), run };
+    }
+    const failed = await store.fail(id, { ...holder, reason: failure.reason });
+    return {
+      kind: 'failed',
+      task: failed,
+      reason: failure.reason,
+      retryable: failure.retryable,
+      durationMs: elapsed(),
+      run,
+    };
+  } catch (e) {
+    if (isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND') || isTasklaneError(e, 'CONFLICT')) {
+      return {
+        kind: 'lost',
+        reason: `the claim was lost before the result was recorded: ${(e as Error).message}`,
+        durationMs: elapsed(),
+      };
+    }
+    throw e;
+  }
+}
+
+/** What is worth a write of its own: token counts, cost, a worktree, anything from a real agent. */
+function hasRunInfo(run: AgentRunInfo): boolean {
+  return (
+    run.inputTokens !== undefined ||
+    run.outputTokens !== undefined ||
+    run.costUsd !== undefined ||
+    run.sessionId !== undefined ||
+    run.worktree !== undefined
+  );
+}
+
+function copyUsage(output: AgentOutput, run: AgentRunInfo): void {
+  if (output.inputTokens !== undefined) run.inputTokens = output.inputTokens;
+  if (output.outputTokens !== undefined) run.outputTokens = output.outputTokens;
+  if (output.cacheTokens !== undefined) run.cacheTokens = output.cacheTokens;
+  if (output.costUsd !== undefined) run.costUsd = output.costUsd;
+  if (output.sessionId !== undefined) run.sessionId = output.sessionId;
+}
+
+export function describeFailure(f: RunFailure): { reason: string; retryable: boolean } {
+  switch (f.reason) {
+    case 'exit': {
+      const last = lastLine(f.stderrTail);
+      return { reason: `exit ${f.exitCode}${last === '' ? '' : `: ${last}`}`, retryable: true };
+    }
+    case 'signal':
+      return { reason: `killed by ${f.signal}`, retryable: true };
+    case 'timeout':
+      return { reason: `timed out after ${formatMs(f.timeoutMs)}`, retryable: true };
+    case 'spawn':
+      return { reason: f.message, retryable: false };
+    case 'cancelled':
+      return { reason: 'cancelled', retryable: false };
+  }
+}
+
+function readResultFile(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    return text === '' ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+function capResult(text: string, logPath: string): string {
+  if (text.length <= RESULT_LIMIT) return text;
+  return `${text.slice(0, RESULT_LIMIT)}\n\n[result cut at ${RESULT_LIMIT} characters; the full output is in ${logPath}]`;
+}
+
+function firstLine(text: string): string {
+  return (text.trim().split('\n')[0] ?? '').slice(0, 200);
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return (lines[lines.length - 1] ?? '').trim().slice(0, 200);
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
+// ---- tasklane worker ----
+
+export interface WorkerOptions extends ExecConfig {
+  /** Tasks run at once by this worker. */
+  slots: number;
+  /** Run one task (or none, if nothing is ready) and exit. */
+  once: boolean;
+  /** Exit after this long with nothing to do. Undefined: run until stopped. */
+  idleExitMs?: number;
+  retries: number;
+  backoff: BackoffOptions;
+  /** Safety floor: reap expired leases and look again this often even without a change event. */
+  floorMs: number;
+}
+
+export interface WorkerReport {
+  completed: string[];
+  failed: string[];
+  cancelled: string[];
+  /** Why the worker stopped. */
+  stop: 'once' | 'idle' | 'signal';
+}
+
+/**
+ * The claim loop of `tasklane worker`: each slot claims the best ready task, runs it, and when
+ * nothing is claimable sleeps until the change feed reports a change, a lease it saw runs out,
+ * or the safety floor comes round.
+ */
+export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Promise<WorkerReport> {
+  const { store, events } = opts;
+  const report: WorkerReport = { completed: [], failed: [], cancelled: [], stop: 'signal' };
+  const feed = new ChangeFeed(store, {
+    onError: (e) =>
+      events.emit({
+        type: 'warning',
+        message: `change feed unavailable (${(e as Error).message}); looking every ${formatMs(opts.floorMs)}`,
+      }),
+  });
+  const retrier = new Retrier(store, opts.retries, opts.backoff, (taskId, e) => {
+    if (e === undefined) events.emit({ type: 'retry', taskId });
+  });
+  let busy = 0;
+  let idleSince = Date.now();
+  let stopped = false;
+  let ranOnce = false;
+  const stop = (why: WorkerReport['stop']) => {
+    if (stopped) return;
+    stopped = true;
+    report.stop = why;
+    feed.poke();
+  };
+  signals.cancel.addEventListener('abort', () => stop('signal'), { once: true });
+
+  const slot = async (n: number): Promise<void> => {
+    const owner = ownerId('worker', n);
+    while (!stopped) {
+      const seen = feed.seq;
+      let claim: Claim | null = null;
+      if (!(opts.once && ranOnce)) {
+        try {
+          claim = await store.claim({ owner, leaseMs: opts.leaseMs });
+        } catch (e) {
+          events.emit({ type: 'warning', message: `claim failed: ${(e as Error).message}` });
+        }
+      }
+      if (stopped && claim !== null) {
+        await store.release(claim.task.id, { owner, token: claim.token }).catch(() => {});
+        break;
+      }
+      if (claim !== null) {
+        ranOnce = true;
+        busy++;
+        const outcome = await executeClaim(claim, owner, opts, signals);
+        busy--;
+        idleSince = Date.now();
+        record(outcome, claim.task, report, retrier, events);
+        if (opts.once) stop('once');
+        continue;
+      }
+      if (opts.once && busy === 0) {
+        stop('once');
+        break;
+      }
+      // Nothing to claim: sleep until something changes. A lease someone holds may run out
+      // without any change being written, so also wake when the earliest one does.
+      let wakeIn = opts.floorMs;
+      try {
+        await store.reap();
+        const expiry = earliestLeaseExpiry(await store.list({ status: ['in_progress'] }), Date.now());
+        if (expiry !== undefined) wakeIn = Math.min(wakeIn, expiry - Date.now() + 20);
+      } catch {}
+      if (opts.idleExitMs !== undefined && busy === 0 && retrier.pending === 0) {
+        const left = idleSince + opts.idleExitMs - Date.now();
+        if (left <= 0) {
+          stop('idle');
+          break;
+        }
+        wakeIn = Math.min(wakeIn, left);
+      }
+      await feed.wait(seen, Math.max(10, wakeIn));
+    }
+  };
+  await Promise.all(Array.from({ length: opts.slots }, (_, i) => slot(i + 1)));
+  retrier.cancelAll();
+  feed.close();
+  return report;
+}
+
+function record(
+  outcome: TaskOutcome,
+  claimed: Task,
+  report: WorkerReport,
+  retrier: Retrier,
+  events: EngineEvents,
+): void {
+  const id = claimed.id;
+  const base = { taskId: id, subject: claimed.subject, durationMs: outcome.durationMs, at: Date.now() };
+  switch (outcome.kind) {
+    case 'completed':
+      report.completed.push(id);
+      events.emit({ type: 'finish', ...base, outcome: 'completed', usage: outcome.run });
+      return;
+    case 'failed': {
+      const delay = outcome.retryable ? retrier.schedule(id) : undefined;
+      if (delay === undefined) report.failed.push(id);
+      events.emit({
+        type: 'finish',
+        ...base,
+        outcome: 'failed',
+        reason: outcome.reason,
+        ...(delay === undefined ? {} : { retryInMs: delay }),
+      });
+      return;
+    }
+    case 'cancelled':
+      report.cancelled.push(id);
+      events.emit({ type: 'finish', ...base, outcome: 'cancelled', reason: 'stopped' });
+      return;
+    case 'lost':
+      events.emit({ type: 'finish', ...base, outcome: 'lost', reason: outcome.reason });
+      return;
+  }
+}
