@@ -349,3 +349,16 @@ test('feed: a Tasklane write whose journal line never came (writer killed) is st
   await feed.stop();
   assert.deepEqual(feed.summary(), ['completed #1 r2']);
 });
+
+test('feed: watching a list that does not exist yet sees its first tasks', async () => {
+  const store = open('not-yet');
+  const feed = new Collector((signal) => store.watch({ signal }));
+  await sleep(50);
+  const first = await store.create({ subject: 'first' });
+  await feed.until('the first create', has('created', first.id));
+  await store.update(first.id, { subject: 'first, renamed' });
+  await feed.until('the update', (cs) => cs.length >= 2);
+  await sleep(200);
+  await feed.stop();
+  assert.deepEqual(feed.summary(), ['created #1 r1', 'updated #1 r2']);
+});

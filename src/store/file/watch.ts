@@ -1,5 +1,5 @@
 import { closeSync, type FSWatcher, fstatSync, openSync, readSync, statSync, watch } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { compareIds, revisionOf, serializeTask, type Task, tasklaneFields } from '../../model/index.js';
 import type { Change, ChangeKind } from '../types.js';
 import { readTaskFile, taskFileName } from './task-files.js';
@@ -59,6 +59,7 @@ type FileRead = { kind: 'task'; task: Task } | { kind: 'missing' } | { kind: 'un
 
 const JOURNAL_NAME_FALLBACK = 'journal.jsonl';
 const MAX_UNREADABLE_RETRIES = 5;
+const PENDING_RECHECK_MS = 50;
 
 /**
  * An async iterable of the list's changes from now on. The journal position and the starting
@@ -382,7 +383,6 @@ class ListFeed implements AsyncIterable<Change> {
     if (!this.pending.has(name)) {
       this.pending.set(name, { id, jseq: this.jseq, deadline: Date.now() + this.o.journalGraceMs });
     }
-    this.armPendingTimer();
   }
 
   /** Journal lines arrived: re-read the held files of the tasks they concern. */
@@ -410,7 +410,8 @@ class ListFeed implements AsyncIterable<Change> {
     clearTimeout(this.pendingTimer);
     this.pendingTimer = undefined;
     if (this.closed || this.pending.size === 0) return;
-    let next = Number.POSITIVE_INFINITY;
+    // Look at the journal again soon (its watcher may not exist yet), and report at the deadline.
+    let next = Date.now() + PENDING_RECHECK_MS;
     for (const p of this.pending.values()) next = Math.min(next, p.deadline);
     this.pendingTimer = setTimeout(
       () => {
@@ -471,8 +472,12 @@ class ListFeed implements AsyncIterable<Change> {
       }
     });
     const listName = basename(this.o.listDir);
-    this.ensure('root', dirname(this.o.listDir), (_event, name) => {
+    // The journal's directory may appear under the root too (`.tasklane`): look for it then.
+    const root = dirname(this.o.listDir);
+    const journalTop = relative(root, this.o.journalPath).split(sep)[0];
+    this.ensure('root', root, (_event, name) => {
       if (name === null || name === listName) this.request('full');
+      else if (name === journalTop) this.request('journal');
     });
     const journalName = basename(this.o.journalPath) || JOURNAL_NAME_FALLBACK;
     this.ensure('journal', dirname(this.o.journalPath), (_event, name) => {
