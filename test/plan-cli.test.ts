@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { cliIn, explain, type RunOptions, snapshot } from './cli-run.js';
+import { cliIn, explain, type RunOptions, run, snapshot } from './cli-run.js';
 import { repoRoot, tempDir } from './helpers.js';
 
 // `tasklane plan` through the built CLI: dry runs, idempotent re-runs, errors and exit codes, and
@@ -82,6 +82,24 @@ describe('tasklane plan (CLI)', () => {
     assert.match(human.stdout, /Created no tasks from webapp\.md in list p, 13 already existed; added 0 dependencies/);
     const listed = tl(['list', '--list', 'p', '--all', '--json'], { cwd });
     assert.equal(listed.json().tasks.length, 13);
+  });
+
+  test("in a project, the plan's source is its path from the project root, wherever it is run from", () => {
+    const project = tempDir('tasklane-plan-project-');
+    const sub = join(project, 'src');
+    mkdirSync(join(project, 'plans'));
+    mkdirSync(sub);
+    writeFileSync(join(project, 'plans', 'p.md'), '- A\n- B after #1\n');
+    const env = { ...NO_AGENT_ENV };
+    assert.equal(run(['init'], { cwd: project, env }).status, 0);
+    const fromRoot = run(['plan', 'plans/p.md', '--json'], { cwd: project, env });
+    assert.equal(fromRoot.status, 0, explain(fromRoot));
+    assert.equal(fromRoot.json().source, 'plans/p.md');
+    assert.equal(fromRoot.json().created.length, 2);
+    const fromSub = run(['plan', '../plans/p.md', '--json'], { cwd: sub, env });
+    assert.equal(fromSub.status, 0, explain(fromSub));
+    assert.equal(fromSub.json().source, 'plans/p.md');
+    assert.deepEqual(fromSub.json().created, []);
   });
 
   test('a JSON plan from stdin, with --format', () => {

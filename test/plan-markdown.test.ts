@@ -302,6 +302,15 @@ describe('plan markdown: annotations', () => {
     ]);
   });
 
+  test('**bold** markup is dropped from subjects, so references by subject still match', () => {
+    const spec = parse(`- **Design API**: the endpoints
+- **Build** it (after: Design API: the endpoints)
+`);
+    assert.equal(spec.tasks[0]?.subject, 'Design API: the endpoints');
+    assert.deepEqual(spec.tasks[1]?.after, [spec.tasks[0]?.key]);
+    assert.equal(spec.tasks[1]?.subject, 'Build it');
+  });
+
   test('"#2" is a number, not a label; C# stays text', () => {
     const spec = parse(`- Fix #2 in the C# client`);
     assert.equal(spec.tasks[0]?.subject, 'Fix #2 in the C# client');

@@ -201,16 +201,13 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
   const byKey = new Map(result.tasks.map((t) => [t.key, t]));
   const blockers = new Map<string, string[]>();
   for (const e of planEdges(spec)) blockers.set(e.blocked, [...(blockers.get(e.blocked) ?? []), e.blocker]);
+  const parentOf = new Map(spec.tasks.map((t) => [t.key, t.parent]));
   const depth = (key: string): number => {
     let d = 0;
-    for (
-      let k = spec.tasks.find((t) => t.key === key)?.parent;
-      k !== undefined;
-      k = spec.tasks.find((t) => t.key === k)?.parent
-    )
-      d++;
+    for (let k = parentOf.get(key); k !== undefined; k = parentOf.get(k)) d++;
     return d;
   };
+
   const title = spec.title === undefined ? '' : ` "${spec.title}"`;
   const edgeCount = result.edges.length;
   println(

@@ -295,6 +295,8 @@ function readAnnotations(item: Item, fail: Fail): void {
     }
   };
 
+  // **bold** is markup, not part of the subject (LLM-written plans bold every item's title).
+  text = text.replace(/\*\*(\S(?:.*?\S)?)\*\*/g, '$1');
   // {#key} anywhere.
   text = text.replace(/\{#([^}\s]*)\}/g, (_, key: string) => {
     setKey(key, n);
