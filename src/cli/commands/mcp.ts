@@ -22,14 +22,13 @@ Setup for each client: docs/mcp.md. For example:
   claude mcp add tasklane -e TASKLANE_LIST=myproj -- npx tasklane mcp`,
 
   async run(io) {
+    // Loaded here, not at the top, so only this command pays for the SDK; started first, as it
+    // is most of the time to the first answer.
+    const loading = Promise.all([import('../../mcp/server.js'), import('@modelcontextprotocol/sdk/server/stdio.js')]);
     const ctx = context(io, 'mcp', {});
     ctx.args.expectPositionals(0, 0, '');
     const store = ctx.store();
-    // Loaded here, not at the top: only this command pays for the SDK.
-    const [{ createMcpServer }, { StdioServerTransport }] = await Promise.all([
-      import('../../mcp/server.js'),
-      import('@modelcontextprotocol/sdk/server/stdio.js'),
-    ]);
+    const [{ createMcpServer }, { StdioServerTransport }] = await loading;
     const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };

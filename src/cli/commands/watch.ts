@@ -31,7 +31,9 @@ guarantees nothing is missed. Use it instead of a polling loop.
 
 Options:
   --initial              first print every existing task as "created"
-  --kind KIND[,KIND...]  only these kinds (repeatable): ${KINDS.join(', ')}
+  --kind KIND[,KIND...]  only these kinds (repeatable), or "all". Default: all but heartbeat
+                         (a lease renewal, every few seconds per running task). Kinds:
+                         ${KINDS.join(', ')}
 
 Text: one line a change: time, kind, task, its state and owner, and its revision.
 
@@ -51,7 +53,14 @@ Examples:
       kind: { type: 'string', multiple: true },
     });
     ctx.args.expectPositionals(0, 0, '');
-    const kinds = ctx.args.has('kind') ? new Set(ctx.args.choices('kind', KINDS)) : undefined;
+    const chosen = ctx.args.has('kind') ? ctx.args.choices('kind', [...KINDS, 'all'] as const) : undefined;
+    const kinds = new Set<ChangeKind>(
+      chosen === undefined
+        ? KINDS.filter((k) => k !== 'heartbeat')
+        : chosen.includes('all')
+          ? KINDS
+          : (chosen as ChangeKind[]),
+    );
     const store = ctx.store();
     const controller = new AbortController();
     const stop = (): void => controller.abort();
@@ -64,7 +73,7 @@ Examples:
       for await (const change of feed) {
         if (change.kind === 'deleted') byId.delete(change.taskId);
         else byId.set(change.taskId, change.task);
-        if (kinds !== undefined && !kinds.has(change.kind)) continue;
+        if (!kinds.has(change.kind)) continue;
         const task = taskJson(change.task, byId);
         if (ctx.json) {
           io.stdout.write(
