@@ -224,10 +224,13 @@ describe('tasklane plan --agent (stand-in agents)', () => {
     }
   });
 
-  test('an agent command that is not installed is a usage error', () => {
+  test('an agent command that is not installed is a usage error, the default claude included', () => {
     const { plan } = setup({ 'notes.md': NOTES });
     const r = plan(['notes.md', '--agent=no-such-agent-xyz']);
     assert.equal(r.status, 2, explain(r));
     assert.match(r.stderr, /no-such-agent-xyz/);
+    const none = plan(['notes.md', '--agent'], { env: { PATH: tempDir('tasklane-empty-path-') } });
+    assert.equal(none.status, 2, explain(none));
+    assert.match(none.stderr, /no agent to write the plan: claude is not installed/);
   });
 });

@@ -75,7 +75,7 @@ export async function planWithAgent(text: string, opts: AgentPlanOptions): Promi
   if (resolved.choice.preset === 'sim') {
     throw new TasklaneError(
       'USAGE',
-      `no agent to write the plan: ${resolved.notice ?? 'the simulated agent cannot plan'}; name one with --agent=CMD or TASKLANE_AGENT`,
+      'no agent to write the plan: claude is not installed; name one with --agent=CMD or TASKLANE_AGENT',
       { field: '--agent' },
     );
   }
