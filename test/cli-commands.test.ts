@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cliIn, explain, type Json, run } from './cli-run.js';
-import { repoRoot, tempDir } from './helpers.js';
+import { pathToFileURL } from 'node:url';
+import { openStore } from '../src/store/open.js';
+import { cleanEnv, cliIn, explain, type Json, run } from './cli-run.js';
+import { cliPath, repoRoot, tempDir } from './helpers.js';
 
 // The CLI's happy paths as a person and a script see them: real processes on a fresh --dir each,
 // checking the output shapes documented in docs/cli.md and what lands on disk.
@@ -90,18 +93,21 @@ describe('create and show', () => {
 
 describe('list, ready, blocked', () => {
   /** 1 done; 2 after 1 (ready); 3 after 2 (blocked); 4 alone, priority 9, label x, owner bo. */
-  function fixture(): ReturnType<typeof cliIn> {
+  async function fixture(): Promise<ReturnType<typeof cliIn>> {
     const c = cliIn();
-    ok(c.tl(['create', 'One']));
-    ok(c.tl(['create', 'Two', '--blocked-by', '1']));
-    ok(c.tl(['create', 'Three', '--blocked-by', '2', '--label', 'x']));
-    ok(c.tl(['create', 'Four', '--priority', '9', '--label', 'x']));
-    ok(c.tl(['done', '1']));
+    // Set up through the store in-process; the commands under test run as processes.
+    const store = openStore({ dir: c.dir, list: 'default' });
+    await store.create({ subject: 'One' });
+    await store.create({ subject: 'Two', blockedBy: ['1'] });
+    await store.create({ subject: 'Three', blockedBy: ['2'], labels: ['x'] });
+    await store.create({ subject: 'Four', priority: 9, labels: ['x'] });
+    await store.complete('1', {});
+    await store.close();
     return c;
   }
 
-  it('list shows open tasks in a table; --all adds completed ones; --json gives {"list","tasks"}', () => {
-    const { tl } = fixture();
+  it('list shows open tasks in a table; --all adds completed ones; --json gives {"list","tasks"}', async () => {
+    const { tl } = await fixture();
     const text = ok(tl(['list'])).stdout;
     const lines = text.trimEnd().split('\n');
     assert.match(lines[0] ?? '', /^ID\s+STATE\s+PRI\s+OWNER\s+SUBJECT\s+BLOCKED BY$/);
@@ -124,8 +130,8 @@ describe('list, ready, blocked', () => {
     );
   });
 
-  it('list filters by status, state, owner and label', () => {
-    const { tl } = fixture();
+  it('list filters by status, state, owner and label', async () => {
+    const { tl } = await fixture();
     ok(tl(['update', '4', '--owner', 'bo']));
     const ids = (args: string[]): string[] =>
       ok(tl(['list', ...args, '--json']))
@@ -138,8 +144,8 @@ describe('list, ready, blocked', () => {
     assert.deepEqual(ids(['--state', 'ready']), ['2']);
   });
 
-  it('ready lists ready tasks in claim order (priority first)', () => {
-    const { tl } = fixture();
+  it('ready lists ready tasks in claim order (priority first)', async () => {
+    const { tl } = await fixture();
     const r = ok(tl(['ready', '--json'])).json();
     assert.deepEqual(
       r.tasks.map((t: Json) => t.id),
@@ -148,8 +154,8 @@ describe('list, ready, blocked', () => {
     assert.ok(r.tasks.every((t: Json) => t.state === 'ready'));
   });
 
-  it('blocked lists blocked tasks with their open blockers', () => {
-    const { tl } = fixture();
+  it('blocked lists blocked tasks with their open blockers', async () => {
+    const { tl } = await fixture();
     const r = ok(tl(['blocked', '--json'])).json();
     assert.deepEqual(
       r.tasks.map((t: Json) => [t.id, t.openBlockers]),
@@ -434,6 +440,30 @@ describe('help, version, colour, usage', () => {
     assert.match(ok(run(['help', 'claim'])).stdout, /^Usage: tasklane claim/);
   });
 
+  it('start-up loads only what the command uses: no command module for --help, no dependency for list', () => {
+    const loader = join(tempDir(), 'trace.mjs');
+    const hook =
+      'export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write("LOADED " + r.url + "\\n"); return r; }';
+    writeFileSync(loader, hook);
+    const loaded = (args: string[]): string[] => {
+      const flags = ['--no-warnings', `--experimental-loader=${pathToFileURL(loader).href}`];
+      const r = spawnSync(process.execPath, [...flags, cliPath, ...args], { env: cleanEnv(), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('LOADED file:'))
+        .map((l) => l.slice('LOADED '.length));
+    };
+    const help = loaded(['--help']);
+    assert.ok(help.length > 0, 'the trace works');
+    const heavy = help.filter((u) => /\/cli\/commands\/|\/src\/(store|engine)\/|node_modules/.test(u));
+    assert.deepEqual(heavy, [], '--help loads no command, store or dependency');
+    const list = loaded(['--dir', tempDir(), 'list', '--json']);
+    assert.ok(list.some((u) => u.endsWith('/cli/commands/list.js')));
+    const extra = list.filter((u) => /node_modules|\/src\/engine\/|\/cli\/commands\/(?!list\.js)/.test(u));
+    assert.deepEqual(extra, [], 'list loads no other command, no engine, no dependency (zod, the MCP SDK)');
+  });
+
   it('--version prints the package version', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
     assert.equal(ok(run(['--version'])).stdout, `${pkg.version}\n`);
@@ -448,6 +478,22 @@ describe('help, version, colour, usage', () => {
     assert.ok(!list({ FORCE_COLOR: '1', NO_COLOR: '1' }).includes(ESC), 'NO_COLOR wins');
     assert.ok(!list({ FORCE_COLOR: '1' }, ['--no-color']).includes(ESC), '--no-color wins');
     assert.ok(!list({}).includes(ESC), 'not a terminal: no colour');
+  });
+
+  it('on a real terminal: colour by default, none with NO_COLOR', (t) => {
+    // util-linux `script` runs the CLI on a pseudo-terminal.
+    if (spawnSync('script', ['--version']).status !== 0) return t.skip('no util-linux script(1) here');
+    const { dir } = cliIn();
+    run(['--dir', dir, 'create', 'One']);
+    const onTty = (env: Record<string, string>): string => {
+      const command = `"${process.execPath}" "${cliPath}" --dir "${dir}" list`;
+      const r = spawnSync('script', ['-qec', command, '/dev/null'], { env: cleanEnv(env), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /#1/);
+      return r.stdout;
+    };
+    assert.ok(onTty({}).includes(`${ESC}32mready`), 'a terminal gets colour');
+    assert.ok(!onTty({ NO_COLOR: '1' }).includes(ESC), 'NO_COLOR turns it off');
   });
 
   it('unknown command: exit 2 with a suggestion; --json also prints the error object', () => {

@@ -3,7 +3,6 @@ import './commands.js';
 import { isTasklaneError, TasklaneError } from '../model/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { type CommandIO, commands } from './registry.js';
-import { closest } from './suggest.js';
 
 // The `tasklane` entry point. It loads only the command table; a command's module (and what it
 // imports: the store, the graph, the SDK) is loaded when that command runs.
@@ -142,6 +141,7 @@ async function main(argv: string[], io: Omit<CommandIO, 'argv'>): Promise<number
     }
     const entry = commands[name];
     if (entry === undefined) {
+      const { closest } = await import('./suggest.js');
       const guess = closest(name, Object.keys(commands));
       const hint = guess === undefined ? '' : `; did you mean '${guess}'?`;
       throw usage(`unknown command '${name}'${hint} (tasklane --help lists them)`);
