@@ -362,3 +362,38 @@ test('feed: watching a list that does not exist yet sees its first tasks', async
   await feed.stop();
   assert.deepEqual(feed.summary(), ['created #1 r1', 'updated #1 r2']);
 });
+
+test('feed: a change made while the feed takes its starting snapshot is reported', async () => {
+  const store = open();
+  await store.create({ subject: 'A' });
+  const { appendJournal } = await import('../src/store/file/journal.js');
+  let first = true;
+  const feed = new Collector((signal) =>
+    watchList({
+      listDir: store.listDir,
+      journalPath: store.journalPath,
+      list: store.listId,
+      signal,
+      // The first scan is the starting snapshot: a Tasklane write lands just before it reads.
+      scan: () => {
+        if (first) {
+          first = false;
+          const t = readTask(store, '1');
+          const meta = t.metadata as { tasklane: { rev: number } };
+          const next = {
+            ...t,
+            subject: 'A, during the start',
+            metadata: { ...meta, tasklane: { ...meta.tasklane, rev: 2 } },
+          };
+          claudeWrite(store, next);
+          appendJournal(store.journalPath, 'updated', next);
+        }
+        return store.scan();
+      },
+    }),
+  );
+  await feed.until('the update made during the start', (cs) => cs.length >= 1);
+  await sleep(200);
+  await feed.stop();
+  assert.deepEqual(feed.summary(), ['updated #1 r2']);
+});

@@ -46,6 +46,8 @@ interface Known {
   task: Task;
   content: string;
   rev: number;
+  /** Known only from the snapshot taken at start, not yet from the journal or a later read. */
+  fromSnapshot: boolean;
 }
 
 interface Pending {
@@ -89,7 +91,8 @@ class ListFeed implements AsyncIterable<Change> {
   private journal: { offset: number; ino: number | undefined } = { offset: 0, ino: undefined };
 
   private readonly queue: Change[] = [];
-  private wake: (() => void) | undefined;
+  /** Pending next() calls waiting for a change (usually one). */
+  private wakers: (() => void)[] = [];
   private started = false;
   private closed = false;
 
@@ -106,17 +109,17 @@ class ListFeed implements AsyncIterable<Change> {
 
   constructor(opts: WatchListOptions) {
     this.o = {
-      initial: false,
-      rescanMs: 1000,
-      debounceMs: 5,
-      useFsEvents: true,
-      journalGraceMs: 1000,
-      onWarning: () => {},
       ...opts,
+      initial: opts.initial ?? false,
+      rescanMs: opts.rescanMs ?? 1000,
+      debounceMs: opts.debounceMs ?? 5,
+      useFsEvents: opts.useFsEvents ?? true,
+      journalGraceMs: opts.journalGraceMs ?? 1000,
+      onWarning: opts.onWarning ?? (() => {}),
     };
     this.polling = !this.o.useFsEvents;
-    // Journal position first, then the snapshot: a change between the two is seen by both,
-    // and the journal's copy is recognized by content.
+    // Journal position first, then the snapshot: a change between the two is in both, and is
+    // still reported from the journal (it came after the start).
     try {
       const st = statSync(this.o.journalPath);
       this.journal = { offset: st.size, ino: st.ino };
@@ -128,7 +131,7 @@ class ListFeed implements AsyncIterable<Change> {
     const now = new Date().toISOString();
     for (const id of ids) {
       const task = snapshot.get(id) as Task;
-      this.remember(task);
+      this.remember(task, serializeTask(task), true);
       if (this.o.initial) this.push({ kind: 'created', task, at: now });
     }
   }
@@ -156,7 +159,7 @@ class ListFeed implements AsyncIterable<Change> {
       if (change !== undefined) return { done: false, value: change };
       if (this.closed) return { done: true, value: undefined };
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
+        this.wakers.push(resolve);
       });
     }
   }
@@ -170,9 +173,13 @@ class ListFeed implements AsyncIterable<Change> {
       rev: revisionOf(c.task),
       at: c.at,
     });
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const wake of wakers) wake();
   }
 
   private start(): void {
@@ -190,9 +197,7 @@ class ListFeed implements AsyncIterable<Change> {
     for (const t of [this.tickTimer, this.pendingTimer, this.retryTimer]) clearTimeout(t);
     for (const t of [this.rescanTimer, this.journalPollTimer]) clearInterval(t);
     this.closeWatchers();
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.wakeAll();
   }
 
   // ---- scheduling ----
@@ -301,7 +306,9 @@ class ListFeed implements AsyncIterable<Change> {
     }
     const rev = revisionOf(task);
     // Already reported (a file change that outwaited its journal line), or older than what was.
-    if (k !== undefined && (k.rev > rev || (k.rev === rev && k.content === content))) return;
+    // Every line after the start is news for a task known only from the starting snapshot.
+    const stale = k !== undefined && (k.rev > rev || (k.rev === rev && k.content === content));
+    if (stale && !k.fromSnapshot) return;
     this.remember(task, content);
     this.push({ kind, task, at });
   }
@@ -431,8 +438,8 @@ class ListFeed implements AsyncIterable<Change> {
     }, 20);
   }
 
-  private remember(task: Task, content = serializeTask(task)): void {
-    this.known.set(task.id, { task, content, rev: revisionOf(task) });
+  private remember(task: Task, content = serializeTask(task), fromSnapshot = false): void {
+    this.known.set(task.id, { task, content, rev: revisionOf(task), fromSnapshot });
     this.fileToId.set(taskFileName(task.id), task.id);
   }
 
