@@ -26,7 +26,7 @@ register('demo', 'A short tour on a fresh example list', () => import('./command
 
 // change feed and MCP (issue 3)
 register('watch', "Stream the list's changes as they happen", () => import('./commands/watch.js'));
-register('wait', 'Block until tasks complete (or become ready); for scripts and coordinators', () => import('./commands/wait.js'));
+register('wait', 'Block until tasks complete or become ready, without polling', () => import('./commands/wait.js'));
 register('mcp', 'Serve the list to any agent over MCP (stdio)', () => import('./commands/mcp.js'));
 
 // executor (issue 4)

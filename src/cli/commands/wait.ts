@@ -6,7 +6,7 @@ import type { Command } from '../registry.js';
 import { taskLine } from '../task-view.js';
 
 export const command: Command = {
-  summary: 'Block until tasks complete (or become ready); for scripts and coordinators',
+  summary: 'Block until tasks complete or become ready, without polling',
   help: `Usage: tasklane wait ID... [--until completed|ready|any] [--timeout DURATION]
 
 Waits on the change feed (no polling loop) until the tasks reach the state, prints them and
