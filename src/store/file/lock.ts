@@ -63,29 +63,64 @@ function held(path: string): LockHandle {
       if (released) return;
       released = true;
       clearInterval(timer);
-      // Recursive: a waiter may have put a guard in it for a moment (it removes it on seeing our inode).
-      rmSync(path, { recursive: true, force: true });
+      // A waiter may put its guard in our lock for a moment (it takes it out on seeing our inode),
+      // so the rmdir can find the directory not empty: then move it aside, which frees the name at once.
+      try {
+        rmSync(path, { recursive: true, force: true });
+      } catch (err) {
+        if (errno(err) !== 'ENOTEMPTY') throw err;
+        const aside = asideName(path);
+        try {
+          renameSync(path, aside);
+        } catch (renameErr) {
+          if (errno(renameErr) === 'ENOENT') return;
+          throw renameErr;
+        }
+        discard(aside);
+      }
     },
   };
 }
 
-/** One attempt at taking a stale lock. True when we now hold `path`. */
-function takeOver(path: string, seen: { ino: number; birthtimeMs: number }, staleMs: number): boolean {
-  const guard = `${path}/${GUARD}`;
+function asideName(path: string): string {
+  return `${path}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
+}
+
+/**
+ * Removes a lock directory already moved aside under a unique name. A waiter whose mkdir of a
+ * guard raced the move may have put it inside; a leftover of that race is harmless, so ignore it.
+ */
+function discard(aside: string): void {
+  try {
+    rmSync(aside, { recursive: true, force: true });
+  } catch {}
+}
+
+/**
+ * One attempt at taking a stale lock. True when we now hold `path`. `guard` is ours to make: the
+ * lock's guard, or, when the waiter that made that guard died mid-takeover, a guard inside its guard.
+ */
+function takeOver(
+  path: string,
+  seen: { ino: number; birthtimeMs: number },
+  staleMs: number,
+  guard = `${path}/${GUARD}`,
+): boolean {
   try {
     mkdirSync(guard);
   } catch (err) {
     const code = errno(err);
     if (code === 'EEXIST') {
-      // Another waiter is taking it over; if that waiter died mid-takeover, clear the whole lock.
+      // Another waiter is taking it over. If that waiter died mid-takeover (its guard is stale),
+      // take over from it the same way one level down, so that again only one waiter can win:
+      // moving the lock aside on a stale guard alone let two waiters each move a different lock.
+      let guardStale: boolean;
       try {
-        if (Date.now() - statSync(guard).mtimeMs > staleMs) {
-          renameSync(path, `${path}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`);
-        }
+        guardStale = Date.now() - statSync(guard).mtimeMs > staleMs;
       } catch {
-        // Someone else cleaned it up.
+        return false; // someone else cleaned it up
       }
-      return false;
+      return guardStale && takeOver(path, seen, staleMs, `${guard}/${GUARD}`);
     }
     if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw err;
@@ -101,9 +136,9 @@ function takeOver(path: string, seen: { ino: number; birthtimeMs: number }, stal
     rmSync(guard, { recursive: true, force: true });
     return false;
   }
-  const aside = `${path}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const aside = asideName(path);
   renameSync(path, aside);
-  rmSync(aside, { recursive: true, force: true });
+  discard(aside);
   try {
     mkdirSync(path);
     return true;
