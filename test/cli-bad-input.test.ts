@@ -237,6 +237,21 @@ describe('bad input on the command line is refused, named, and changes nothing',
     refused(dir, () => tl(['create', '   ']), 1, /subject must be a non-empty string/);
   });
 
+  it('a --dir that is a file is an I/O error naming the path, not a crash', async () => {
+    const file = join(tempDir(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const r = refused(
+      dirname(file),
+      () => run(['--dir', file, 'create', 'x']),
+      1,
+      /cannot mkdir .*not-a-dir\/default: not a directory \(ENOTDIR\)/,
+    );
+    assert.doesNotMatch(r.stderr, /bug/);
+    const j = run(['--dir', file, 'list', '--json']);
+    assert.equal(j.status, 1);
+    assert.equal(j.json().error.code, 'IO');
+  });
+
   it('--json errors on stdout have the documented shape', async () => {
     const { tl, dir } = await listWithTasks();
     const before = snapshot(dir);

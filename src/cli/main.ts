@@ -86,7 +86,20 @@ Examples:
 
 const usage = (message: string): TasklaneError => new TasklaneError('USAGE', message);
 
-function fail(io: CommandIO, json: boolean, err: unknown): number {
+/** An error from the operating system (ENOTDIR, EACCES, ENOSPC...) is the user's to fix, not a bug: name the path. */
+function systemError(err: unknown): TasklaneError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
+  const reason = e.message.replace(/^[A-Z]+: /, '').split(',')[0] ?? e.message;
+  const where = e.path === undefined ? '' : ` ${e.path}`;
+  return new TasklaneError('IO', `cannot ${e.syscall}${where}: ${reason} (${e.code})`, {
+    ...(e.path === undefined ? {} : { file: e.path }),
+    cause: err,
+  });
+}
+
+function fail(io: CommandIO, json: boolean, thrown: unknown): number {
+  const err = systemError(thrown) ?? thrown;
   const code = isTasklaneError(err) ? err.code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   io.stderr.write(`tasklane: error: ${message}\n`);
