@@ -13,7 +13,7 @@ const REFRESH_MS = 5_000;
 const GUARD = '.takeover';
 
 export interface LockOptions {
-  /** Give up after this long. Default 10 s: longer than Claude Code's 30 retries, since we never deadlock. */
+  /** Give up after this long. Default 30 s: far longer than a critical section, so only a wedged holder (whose lock goes stale after 10 s and is taken over) or extreme contention ends in LOCK_TIMEOUT; 16 processes creating at once were seen to wait 3.3 s. */
   timeoutMs?: number;
   /** Make one attempt only (no waiting, no takeover of a fresh lock). */
   tryOnly?: boolean;
@@ -169,7 +169,7 @@ export function tryLock(target: string, staleMs = STALE_MS): LockHandle | undefi
 /** Takes the lock, waiting with capped, jittered backoff. */
 export async function lock(target: string, options: LockOptions = {}): Promise<LockHandle> {
   const staleMs = options.staleMs ?? STALE_MS;
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let delay = 1;
   for (;;) {
     const handle = tryLock(target, staleMs);
