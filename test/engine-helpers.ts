@@ -95,8 +95,9 @@ after(() => {
 });
 
 /** Starts the built CLI without waiting for it. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Running {
   const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd,
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -118,8 +119,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
   return { child, done };
 }
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit> {
-  return startCli(args, env).done;
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Exit> {
+  return startCli(args, env, cwd).done;
 }
 
 export interface AgentRecord {

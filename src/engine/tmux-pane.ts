@@ -15,20 +15,33 @@ if (jobPath === undefined) {
 const job = JSON.parse(readFileSync(jobPath, 'utf8')) as PaneJob;
 unlinkSync(jobPath); // it holds the agent's environment
 
-const log = openSync(job.logPath, 'a');
-const out = openSync(job.stdoutPath, 'w');
-if (job.logHeader !== undefined) writeSync(log, job.logHeader);
+let log: number | undefined;
+let out: number | undefined;
 
 function finish(status: PaneStatus): never {
-  closeSync(log);
-  closeSync(out);
-  writeFileSync(`${job.statusPath}.tmp`, JSON.stringify(status));
-  renameSync(`${job.statusPath}.tmp`, job.statusPath);
+  for (const fd of [log, out]) if (fd !== undefined) closeSync(fd);
   try {
-    execFileSync('tmux', ['wait-for', '-S', job.channel], { stdio: 'ignore' });
-  } catch {}
+    writeFileSync(`${job.statusPath}.tmp`, JSON.stringify(status));
+    renameSync(`${job.statusPath}.tmp`, job.statusPath);
+  } finally {
+    // Whatever happened, wake the executor: it waits on this channel and nothing else.
+    try {
+      execFileSync('tmux', ['wait-for', '-S', job.channel], { stdio: 'ignore' });
+    } catch {}
+  }
   process.exit(status.code ?? 1);
 }
+
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`tasklane pane: ${e.message}\n`);
+  finish({ code: null, signal: null, spawnError: `the tmux pane failed: ${e.message}` });
+});
+
+log = openSync(job.logPath, 'a');
+out = openSync(job.stdoutPath, 'w');
+if (job.logHeader !== undefined) writeSync(log, job.logHeader);
+const logFd = log;
+const outFd = out;
 
 // SIGTERM reaches the whole pane group, the agent included: wait for it to end and report that.
 process.on('SIGTERM', () => {});
@@ -37,17 +50,17 @@ process.on('SIGHUP', () => {});
 const [program, ...args] = job.argv;
 const child = spawn(program as string, args, { cwd: job.cwd, env: job.env, stdio: ['pipe', 'pipe', 'pipe'] });
 child.on('error', (e) => {
-  writeSync(log, `tasklane: cannot start ${program}: ${e.message}\n`);
+  writeSync(logFd, `tasklane: cannot start ${program}: ${e.message}\n`);
   finish({ code: null, signal: null, spawnError: `cannot start ${program}: ${e.message}` });
 });
 child.stdout.on('data', (chunk: Buffer) => {
   process.stdout.write(chunk);
-  writeSync(log, chunk);
-  writeSync(out, chunk);
+  writeSync(logFd, chunk);
+  writeSync(outFd, chunk);
 });
 child.stderr.on('data', (chunk: Buffer) => {
   process.stderr.write(chunk);
-  writeSync(log, chunk);
+  writeSync(logFd, chunk);
 });
 child.stdin.on('error', () => {});
 child.stdin.end(job.stdin);

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sanitizePathComponent } from '../model/index.js';
@@ -82,6 +82,7 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
     return err({ reason: 'spawn', message: `cannot start tmux session ${spec.session}: ${detail(e)}`, durationMs: 0 });
   }
   mkdirSync(spec.workDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(spec.logPath), { recursive: true });
   const tag = `${sanitizePathComponent(spec.window)}.${randomBytes(4).toString('hex')}`;
   const jobPath = join(spec.workDir, `${tag}.job.json`);
   const statusPath = join(spec.workDir, `${tag}.status.json`);
@@ -154,7 +155,12 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
   if (spec.hardSignal?.aborted) onHard();
   else spec.hardSignal?.addEventListener('abort', onHard, { once: true });
 
+  // Safety floor: a pane that died without signalling (its window killed by hand) must not hang the run.
+  const floor = setInterval(() => {
+    if (!group.alive()) setTimeout(() => waiter.kill(), 500).unref();
+  }, 5000);
   await waited;
+  clearInterval(floor);
   if (timeout !== undefined) clearTimeout(timeout);
   spec.signal?.removeEventListener('abort', onAbort);
   spec.hardSignal?.removeEventListener('abort', onHard);
