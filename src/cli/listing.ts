@@ -23,7 +23,7 @@ export function printListing(
   if (tasks.length === 0) {
     println(ctx.io, opts.empty);
   } else {
-    println(ctx.io, taskTable(tasks, byId, ctx.p, terminalWidth(ctx.io, ctx.p)));
+    println(ctx.io, taskTable(tasks, byId, ctx.p, terminalWidth(ctx.io)));
   }
   if (opts.footer !== undefined) println(ctx.io, ctx.p.dim(opts.footer));
 }

@@ -97,7 +97,7 @@ export function formatTable(
     row
       .map((c, i) => {
         const padded = i === last ? c.text : c.text.padEnd(widths[i] as number);
-        return c.paint === undefined ? padded : c.paint(padded);
+        return c.paint === undefined || c.text === '' ? padded : c.paint(padded);
       })
       .join(' '.repeat(gap))
       .trimEnd();

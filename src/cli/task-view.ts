@@ -35,9 +35,9 @@ export async function singleTaskJson(store: TaskStore, task: Task): Promise<{ ta
   return { task: taskJson(task, await withBlockers(store, task)) };
 }
 
-export function terminalWidth(io: CommandIO, p: Palette): number | undefined {
+export function terminalWidth(io: CommandIO): number | undefined {
   // Only cut lines for a person at a terminal; a pipe or file gets the whole text.
-  return p.enabled && io.stdout.isTTY === true && typeof io.stdout.columns === 'number' ? io.stdout.columns : undefined;
+  return io.stdout.isTTY === true && typeof io.stdout.columns === 'number' ? io.stdout.columns : undefined;
 }
 
 /** The table every listing prints: ID STATE PRI OWNER SUBJECT BLOCKED BY. */

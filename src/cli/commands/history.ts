@@ -52,7 +52,7 @@ JSON (--json): {"entries": [{"seq", "at", "kind", "taskId", "actor"?, "pid", "ta
       io,
       formatTable(['SEQ', 'AT', 'KIND', 'TASK', 'ACTOR', 'SUBJECT'], rows, {
         p: ctx.p,
-        width: terminalWidth(io, ctx.p),
+        width: terminalWidth(io),
         flex: 5,
       }),
     );
