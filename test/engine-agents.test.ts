@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { tasklaneFields } from '../src/model/index.js';
@@ -105,10 +106,12 @@ describe('the Claude Code preset', () => {
   });
 });
 
-const tmuxDir = tempDir('tasklane-tmux-');
+// A tmux server of our own (its socket under TMUX_TMPDIR), killed before its directory is removed.
+const tmuxDir = mkdtempSync(join(tmpdir(), 'tasklane-tmux-'));
 const tmuxEnv = { TMUX_TMPDIR: tmuxDir, TMUX: '' };
 after(() => {
   spawnSync('tmux', ['kill-server'], { env: { ...process.env, ...tmuxEnv }, stdio: 'ignore' });
+  rmSync(tmuxDir, { recursive: true, force: true });
 });
 
 describe('--tmux and --worktree', () => {
