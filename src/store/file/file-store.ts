@@ -1,4 +1,4 @@
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertNoCycle,
@@ -47,10 +47,10 @@ import type {
 } from '../types.js';
 import { ClaimIndex } from './claim-index.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
+import { takeFeedStart } from './feed-start.js';
 import { appendJournal, readJournal } from './journal.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, taskFileName } from './task-files.js';
-import { watchList } from './watch.js';
 
 // The default store: Claude Code's own files, layout, bytes, ids and locks.
 // Writes of one task happen under its task lock; id allocation, dependency changes and deletes
@@ -143,6 +143,19 @@ export class FileStore implements TaskStore {
     const blockedBy = unique((input.blockedBy ?? []).map((id) => assertTaskId(id, 'blockedBy')));
     const blocks = unique((input.blocks ?? []).map((id) => assertTaskId(id, 'blocks')));
 
+    // A list that does not exist yet holds no task to reference: refuse before making its directory.
+    const missing = blockedBy[0] ?? blocks[0];
+    if (missing !== undefined && !existsSync(this.listDir)) {
+      throw new TasklaneError(
+        'NOT_FOUND',
+        `${blockedBy.length > 0 ? 'blockedBy' : 'blocks'}: no task ${missing} in list ${this.listId}`,
+        {
+          task: missing,
+          field: blockedBy.length > 0 ? 'blockedBy' : 'blocks',
+          list: this.listId,
+        },
+      );
+    }
     return this.withListLock(async () => {
       const id = String(Math.max(maxNumericFileId(this.listDir), readHighWaterMark(this.listDir)) + 1);
       for (const [field, ids] of [
@@ -569,14 +582,37 @@ export class FileStore implements TaskStore {
   // ---- change feed ----
 
   watch(options: WatchOptions = {}): AsyncIterable<Change> {
-    return watchList({
-      listDir: this.listDir,
-      journalPath: this.journalPath,
-      list: this.listId,
-      scan: () => this.scan(),
-      onWarning: this.onWarning,
-      ...options,
-    });
+    // The feed's code loads on first iteration (most commands never watch), but it starts now:
+    // changes made after this call are delivered even if iteration begins later.
+    const start = takeFeedStart(this.journalPath, () => this.scan());
+    const feed = async () => {
+      const { watchList } = await import('./watch.js');
+      return watchList({
+        listDir: this.listDir,
+        journalPath: this.journalPath,
+        list: this.listId,
+        scan: () => this.scan(),
+        onWarning: this.onWarning,
+        start,
+        ...options,
+      })[Symbol.asyncIterator]();
+    };
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<Change> {
+        let inner: Promise<AsyncIterator<Change>> | undefined;
+        const get = () => {
+          inner ??= feed();
+          return inner;
+        };
+        return {
+          next: async () => (await get()).next(),
+          return: async () => {
+            const it = await get();
+            return it.return === undefined ? { done: true, value: undefined } : it.return();
+          },
+        };
+      },
+    };
   }
 
   async close(): Promise<void> {}

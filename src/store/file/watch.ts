@@ -2,6 +2,7 @@ import { closeSync, type FSWatcher, fstatSync, openSync, readSync, statSync, wat
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { compareIds, revisionOf, serializeTask, type Task, tasklaneFields } from '../../model/index.js';
 import type { Change, ChangeKind } from '../types.js';
+import type { FeedStart } from './feed-start.js';
 import { readTaskFile, taskFileName } from './task-files.js';
 
 // The file store's change feed. Two sources:
@@ -38,6 +39,11 @@ export interface WatchListOptions {
   /** How long a Tasklane-looking file change (rev ahead, or a vanished file) waits for its journal line. Default 1000 ms. */
   journalGraceMs?: number;
   onWarning?: (message: string) => void;
+  /**
+   * Where the feed starts, when the caller took it already (the store does, so that it can load
+   * this module lazily on first iteration yet still start at the moment watch() was called).
+   */
+  start?: FeedStart;
   /** Fault knob for tests: stands in for fs.watch. */
   watchDir?: (dir: string, listener: (event: string, name: string | null) => void) => FSWatcher;
 }
@@ -74,7 +80,7 @@ export function watchList(opts: WatchListOptions): AsyncIterable<Change> {
 }
 
 class ListFeed implements AsyncIterable<Change> {
-  private readonly o: Required<Omit<WatchListOptions, 'signal' | 'watchDir'>> &
+  private readonly o: Required<Omit<WatchListOptions, 'signal' | 'watchDir' | 'start'>> &
     Pick<WatchListOptions, 'signal' | 'watchDir'>;
   private readonly known = new Map<string, Known>();
   /** File name -> task id, for files that vanish. */
@@ -118,15 +124,21 @@ class ListFeed implements AsyncIterable<Change> {
       onWarning: opts.onWarning ?? (() => {}),
     };
     this.polling = !this.o.useFsEvents;
-    // Journal position first, then the snapshot: a change between the two is in both, and is
-    // still reported from the journal (it came after the start).
-    try {
-      const st = statSync(this.o.journalPath);
-      this.journal = { offset: st.size, ino: st.ino };
-    } catch (err) {
-      if (!isMissing(err)) this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
+    let snapshot: Map<string, Task>;
+    if (opts.start !== undefined) {
+      this.journal = { ...opts.start.journal };
+      snapshot = opts.start.snapshot;
+    } else {
+      // Journal position first, then the snapshot: a change between the two is in both, and is
+      // still reported from the journal (it came after the start).
+      try {
+        const st = statSync(this.o.journalPath);
+        this.journal = { offset: st.size, ino: st.ino };
+      } catch (err) {
+        if (!isMissing(err)) this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
+      }
+      snapshot = this.safeScan() ?? new Map<string, Task>();
     }
-    const snapshot = this.safeScan() ?? new Map<string, Task>();
     const ids = [...snapshot.keys()].sort(compareIds);
     const now = new Date().toISOString();
     for (const id of ids) {
