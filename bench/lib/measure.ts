@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 // Shared plumbing for the benchmarks: where work files go, the machine description, hyperfine
 // with JSON export, peak memory with GNU time, and Backlog.md (the peer) installed on demand.
 
-/** The repository root (this file runs from dist/bench/lib/). */
+/** The repository root, or the frozen copy made by bench/snapshot.sh (this file runs from dist/bench/lib/). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-/** Ignored by git: generated lists, the peer's install, raw results. */
-export const WORK = join(REPO, 'bench', '.work');
+/** Ignored by git: generated lists, the peer's install, raw results. BENCH_WORK when run from a snapshot. */
+export const WORK = process.env.BENCH_WORK ?? join(REPO, 'bench', '.work');
 export const CLI = join(REPO, 'dist', 'src', 'cli', 'main.js');
 export const NODE = process.execPath;
 
@@ -43,7 +43,17 @@ export function machine(): Record<string, string> {
     hyperfine: hf.status === 0 ? hf.stdout.trim() : 'missing',
     [CA_VAR]: process.env[CA_VAR] ?? '(unset)',
     load: load(),
+    build: build(),
   };
+}
+
+/** What was measured: the snapshot's source commit and changed files (bench/snapshot.sh), else "dist/ as is". */
+function build(): string {
+  try {
+    return readFileSync(join(REPO, 'BUILD'), 'utf8').trim().replace(/\n/g, '; ');
+  } catch {
+    return 'dist/ as is (not a snapshot)';
+  }
 }
 
 /** The 1, 5 and 15 minute load averages: on 2 shared cores, anything near 2 or above inflates every figure. */

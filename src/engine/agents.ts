@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TasklaneError } from '../model/index.js';
+import type { SimPlan } from './sim.js';
 
 // Which program runs a task and exactly what it is given: the agent command (--agent, else
 // TASKLANE_AGENT, else CLAUDE_CODE, else `claude`), its preset, the argument vector, the prompt
@@ -46,8 +47,22 @@ export interface AgentInvocation {
   parseOutput(stdout: string): AgentOutput;
 }
 
-/** The simulated agent's entry point, next to this file once compiled. */
+/** The standalone simulated agent program (usable as any list's --agent), next to this file once compiled. */
 export const SIM_AGENT_PATH = fileURLToPath(new URL('./sim-agent.js', import.meta.url));
+
+/**
+ * The sim preset's agent: a constant shell script, so a simulated task costs a few milliseconds
+ * of CPU rather than a Node start-up (which, at -j 8 on two cores, would distort the durations).
+ * Its inputs are arguments ($1 seconds, $2 exit status, $3 result text, $4 task id), never part
+ * of the script. It behaves as sim-agent.js does; both follow sim.ts.
+ */
+export const SIM_SCRIPT = [
+  'echo "sim: working on #$4"',
+  'sleep "$1"',
+  'if [ "$2" != 0 ]; then echo "sim: simulated failure of #$4" >&2; exit "$2"; fi',
+  'printf \'%s\\n\' "$3" > "$TASKLANE_RESULT_FILE"',
+  'echo "sim: done with #$4"',
+].join('\n');
 
 /** Splits a command line into words like a shell would, without expanding anything: quotes and backslashes only. */
 export function splitCommand(text: string): string[] {
@@ -162,8 +177,13 @@ export function agentForTask(run: AgentChoice, taskAgent: unknown): AgentChoice 
   return { command: [preset], preset, source: 'task' };
 }
 
-/** The argument vector, standard input and output reader for one run of an agent. */
-export function invocation(choice: AgentChoice, prompt: string, opts: AgentOptions): AgentInvocation {
+/** The argument vector, standard input and output reader for one run of an agent. `sim` is the simulated run's plan. */
+export function invocation(
+  choice: AgentChoice,
+  prompt: string,
+  opts: AgentOptions,
+  sim?: SimPlan & { id: string },
+): AgentInvocation {
   const skip = opts.dangerouslySkipPermissions;
   switch (choice.preset) {
     case 'claude':
@@ -199,8 +219,22 @@ export function invocation(choice: AgentChoice, prompt: string, opts: AgentOptio
         stdin: prompt,
         parseOutput: parseGeminiOutput,
       };
-    case 'stdin':
     case 'sim':
+      if (sim !== undefined) {
+        return {
+          preset: 'sim',
+          argv: [...choice.command, (sim.ms / 1000).toFixed(3), sim.fail ? '1' : '0', sim.output, sim.id],
+          stdin: prompt,
+          parseOutput: (stdout) => ({ result: stdout.trim() }),
+        };
+      }
+      return {
+        preset: 'sim',
+        argv: [process.execPath, SIM_AGENT_PATH],
+        stdin: prompt,
+        parseOutput: (stdout) => ({ result: stdout.trim() }),
+      };
+    case 'stdin':
       return {
         preset: choice.preset,
         argv: [...choice.command],
@@ -283,7 +317,7 @@ export function findExecutable(program: string, env: NodeJS.ProcessEnv, cwd: str
 }
 
 function simCommand(): string[] {
-  return [process.execPath, SIM_AGENT_PATH];
+  return ['/bin/sh', '-c', SIM_SCRIPT, 'tasklane-sim'];
 }
 
 function sourceName(source: AgentChoice['source']): string {

@@ -17,6 +17,7 @@ import { type BlockerResult, formatBlockers, formatDescription, renderPrompt } f
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
+import { simPlan, simScale } from './sim.js';
 import { runInTmux } from './tmux.js';
 import { prepareWorktree, type Worktree } from './worktree.js';
 
@@ -163,7 +164,11 @@ export async function executeClaim(
       list: store.listId,
       resultFile,
     });
-    const inv = invocation(choice, prompt, cfg.agentOptions);
+    const sim =
+      choice.preset === 'sim'
+        ? { id, ...simPlan(task, attempt, { blockers: blockers.map((b) => b.id), ...scaleOf(cfg.env) }) }
+        : undefined;
+    const inv = invocation(choice, prompt, cfg.agentOptions, sim);
     const env: NodeJS.ProcessEnv = {
       ...cfg.env,
       TASKLANE_DIR: cfg.root,
@@ -275,6 +280,11 @@ function hasRunInfo(run: AgentRunInfo): boolean {
     run.sessionId !== undefined ||
     run.worktree !== undefined
   );
+}
+
+function scaleOf(env: NodeJS.ProcessEnv): { scale?: number } {
+  const scale = simScale(env);
+  return scale === undefined ? {} : { scale };
 }
 
 function copyUsage(output: AgentOutput, run: AgentRunInfo): void {
