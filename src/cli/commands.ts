@@ -30,6 +30,18 @@ register('wait', 'Block until tasks complete or become ready, without polling', 
 register('mcp', 'Serve the list to any agent over MCP (stdio)', () => import('./commands/mcp.js'));
 
 // executor (issue 4)
-register('plan', 'Turn a plan (markdown, JSON or YAML) into tasks with dependencies', () => import('./commands/plan.js'));
-register('run', 'Run the list with parallel agents until every task is done; print one aggregated result', () => import('./commands/run.js'));
-register('worker', 'Claim and run ready tasks until stopped; start one per terminal or machine', () => import('./commands/worker.js'));
+register(
+  'plan',
+  'Turn a plan (markdown, JSON or YAML) into tasks with dependencies',
+  () => import('./commands/plan.js'),
+);
+register(
+  'run',
+  'Run the list with parallel agents until every task is done; print one aggregated result',
+  () => import('./commands/run.js'),
+);
+register(
+  'worker',
+  'Claim and run ready tasks until stopped; start one per terminal or machine',
+  () => import('./commands/worker.js'),
+);
