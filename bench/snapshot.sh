@@ -7,7 +7,7 @@
 #   bash bench/snapshot.sh && BENCH_WORK=$PWD/bench/.work node bench/.work/snap/dist/bench/run.js
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p . >/dev/null 2>&1 || echo "note: tsc reported type errors (it still emitted)" >&2
+{ npx tsc -p . >/dev/null 2>&1 || echo "note: tsc reported type errors (it still emitted)" >&2; } && node scripts/bundle.mjs
 snap=bench/.work/snap
 rm -rf "$snap"
 mkdir -p "$snap"
@@ -20,8 +20,8 @@ ln -s "$PWD/node_modules" "$snap/node_modules"
   echo "uncommitted src files: $changed"
 } >"$snap/BUILD"
 tmp=$(mktemp -d)
-node "$snap/dist/src/cli/main.js" create smoke --dir "$tmp" --list s >/dev/null
-node "$snap/dist/src/cli/main.js" list --json --dir "$tmp" --list s | grep -q '"smoke"'
+node "$snap/dist/bundle/main.js" create smoke --dir "$tmp" --list s >/dev/null
+node "$snap/dist/bundle/main.js" list --json --dir "$tmp" --list s | grep -q '"smoke"'
 rm -rf "$tmp"
 cat "$snap/BUILD"
 echo "run: BENCH_WORK=$PWD/bench/.work node $snap/dist/bench/run.js [name...]"

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { openStore } from '../src/store/open.js';
@@ -445,23 +445,51 @@ describe('help, version, colour, usage', () => {
     const hook =
       'export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write("LOADED " + r.url + "\\n"); return r; }';
     writeFileSync(loader, hook);
-    const loaded = (args: string[]): string[] => {
+    const loaded = (program: string, args: string[]): string[] => {
       const flags = ['--no-warnings', `--experimental-loader=${pathToFileURL(loader).href}`];
-      const r = spawnSync(process.execPath, [...flags, cliPath, ...args], { env: cleanEnv(), encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [...flags, program, ...args], { env: cleanEnv(), encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       return r.stderr
         .split('\n')
         .filter((l) => l.startsWith('LOADED file:'))
         .map((l) => l.slice('LOADED '.length));
     };
-    const help = loaded(['--help']);
+    // The compiled tree, module by module.
+    const compiled = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    const help = loaded(compiled, ['--help']);
     assert.ok(help.length > 0, 'the trace works');
     const heavy = help.filter((u) => /\/cli\/commands\/|\/src\/(store|engine)\/|node_modules/.test(u));
     assert.deepEqual(heavy, [], '--help loads no command, store or dependency');
-    const list = loaded(['--dir', tempDir(), 'list', '--json']);
+    const list = loaded(compiled, ['--dir', tempDir(), 'list', '--json']);
     assert.ok(list.some((u) => u.endsWith('/cli/commands/list.js')));
     const extra = list.filter((u) => /node_modules|\/src\/engine\/|\/cli\/commands\/(?!list\.js)/.test(u));
     assert.deepEqual(extra, [], 'list loads no other command, no engine, no dependency (zod, the MCP SDK)');
+    // The bundle the bin runs keeps those imports lazy: its chunks holding the MCP SDK and zod
+    // (found by the class names the bundle keeps) are loaded by mcp, never by --help or list.
+    const bundleDir = dirname(cliPath);
+    const sdkChunks = readdirSync(bundleDir)
+      .filter((f) => f.endsWith('.js'))
+      .filter((f) => /McpServer|ZodError/.test(readFileSync(join(bundleDir, f), 'utf8')))
+      .map((f) => pathToFileURL(join(bundleDir, f)).href);
+    assert.ok(sdkChunks.length > 0, 'the bundle holds the SDK somewhere');
+    const bundledHelp = loaded(cliPath, ['--help']);
+    const bundledList = loaded(cliPath, ['--dir', tempDir(), 'list', '--json']);
+    assert.ok(bundledList.length > bundledHelp.length, 'list loads its own chunk');
+    assert.deepEqual(
+      bundledList.filter((u) => sdkChunks.includes(u)),
+      [],
+      'bundled list loads no SDK chunk',
+    );
+    assert.deepEqual(
+      bundledHelp.filter((u) => sdkChunks.includes(u)),
+      [],
+      'bundled --help loads no SDK chunk',
+    );
+    const bundledMcp = loaded(cliPath, ['--dir', tempDir(), 'mcp']); // stdin closed at once: it serves, then exits
+    assert.ok(
+      bundledMcp.some((u) => sdkChunks.includes(u)),
+      'and the check can see them: mcp loads the SDK chunks',
+    );
   });
 
   it('--version prints the package version', () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 // Shared test plumbing: temp dirs removed after the file's tests, and the built CLI's path.
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
-export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cliPath = join(repoRoot, 'dist', 'bundle', 'main.js');
 
 const made: string[] = [];
 after(() => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 /** Ignored by git: generated lists, the peer's install, raw results. BENCH_WORK when run from a snapshot. */
 export const WORK = process.env.BENCH_WORK ?? join(REPO, 'bench', '.work');
-export const CLI = join(REPO, 'dist', 'src', 'cli', 'main.js');
+export const CLI = join(REPO, 'dist', 'bundle', 'main.js');
 export const NODE = process.execPath;
 
 export const BACKLOG_VERSION = '1.52.0';

@@ -135,9 +135,8 @@ async function main(argv: string[], io: Omit<CommandIO, 'argv'>): Promise<number
       help = true;
     }
     if (s.version && name === undefined) {
-      const { readFileSync } = await import('node:fs');
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
-      io.stdout.write(`${pkg.version}\n`);
+      const { packageVersion } = await import('./version.js');
+      io.stdout.write(`${packageVersion()}\n`);
       return EXIT.OK;
     }
     if (s.stray !== undefined && !help) {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../registry.js';
+import { packageVersion } from '../version.js';
 
 export const command: Command = {
   summary: 'Serve the list to any agent over MCP (stdio)',
@@ -29,12 +29,9 @@ Setup for each client: docs/mcp.md. For example:
     ctx.args.expectPositionals(0, 0, '');
     const store = ctx.store();
     const [{ createMcpServer }, { StdioServerTransport }] = await loading;
-    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
-      version: string;
-    };
     const envOwner = io.env.TASKLANE_OWNER;
     const owner = envOwner !== undefined && envOwner !== '' ? envOwner : `mcp-${process.pid}@${hostname()}`;
-    const mcp = createMcpServer(store, { owner, version: pkg.version });
+    const mcp = createMcpServer(store, { owner, version: packageVersion() });
     const transport = new StdioServerTransport();
     const closed = new Promise<void>((resolve) => {
       const stop = (): void => {
