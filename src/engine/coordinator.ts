@@ -218,15 +218,23 @@ export class Coordinator {
 
   private onChange(change: Change): void {
     if (change.kind === 'deleted') this.snapshot.delete(change.taskId);
-    else this.apply(change.task);
+    else if (!this.apply(change.task) && !this.skip.has(change.taskId)) {
+      // The echo of a write we made and already hold (our claims and completions come back on
+      // the feed): nothing to look at again. A scheduling pass walks the whole list.
+      return;
+    }
     this.skip.delete(change.taskId);
     this.schedulePump();
   }
 
-  /** Takes a task into the snapshot unless what we hold is newer. */
-  private apply(task: Task): void {
+  /** Takes a task into the snapshot unless what we hold is newer; whether it brought anything new. */
+  private apply(task: Task): boolean {
     const current = this.snapshot.get(task.id);
-    if (current === undefined || revisionOf(task) >= revisionOf(current)) this.snapshot.set(task.id, task);
+    if (current !== undefined && revisionOf(task) < revisionOf(current)) return false;
+    this.snapshot.set(task.id, task);
+    if (current === undefined || revisionOf(task) > revisionOf(current)) return true;
+    // Same revision: the same write, unless someone edited the file without one (Claude Code does).
+    return current !== task && JSON.stringify(current) !== JSON.stringify(task);
   }
 
   private async refresh(taskId: string): Promise<void> {
