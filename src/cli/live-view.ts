@@ -32,7 +32,8 @@ class PlainView implements ProgressView {
   private readonly off: () => void;
   constructor(o: ViewOptions) {
     this.off = o.events.on((e) => {
-      const line = plainLine(e, o.status?.());
+      // The tally is only on finish lines; the status walks the whole list, so not for every event.
+      const line = plainLine(e, e.type === 'finish' ? o.status?.() : undefined);
       if (line !== undefined) o.stderr.write(`tasklane: ${line}\n`);
     });
   }
