@@ -87,6 +87,31 @@ describe('executors sharing a list', () => {
     assert.deepEqual(JSON.parse(w.stdout), { completed: ['1'], failed: [], cancelled: [], stop: 'once' });
     assert.equal((await f.store.get('2')).status, 'pending');
   });
+
+  it('worker --once --retries runs its one task again until it succeeds or the retries run out', async () => {
+    const f = await makeList([{ subject: 'Flaky', standin: { failAttempts: 2 }, priority: 2 }, { subject: 'Other' }]);
+    const args = ['--once', '--retries', '2', '--retry-delay', '0.05', '--json'];
+    const w = await startCli(workerArgs(f.dir, f.list, args), f.env).done;
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(JSON.parse(w.stdout), { completed: ['1'], failed: [], cancelled: [], stop: 'once' });
+    assert.deepEqual(
+      readRecords(f.records)
+        .map((x) => `${x.id}/${x.attempt}`)
+        .sort(),
+      ['1/1', '1/2', '1/3'],
+      'three runs of task 1, none of task 2',
+    );
+    assert.equal((await f.store.get('2')).status, 'pending');
+
+    const g = await makeList([{ subject: 'Broken', standin: { failAttempts: 5 } }]);
+    const bad = await startCli(
+      workerArgs(g.dir, g.list, ['--once', '--retries', '1', '--retry-delay', '0.05', '--json']),
+      g.env,
+    ).done;
+    assert.equal(bad.code, 1, 'exit 1: its one task failed');
+    assert.deepEqual(JSON.parse(bad.stdout), { completed: [], failed: ['1'], cancelled: [], stop: 'once' });
+    assert.equal(readRecords(g.records).length, 2, 'one run and one retry');
+  });
 });
 
 describe('Ctrl-C', () => {

@@ -188,7 +188,9 @@ export function renderMarkdown(a: Aggregate): string {
       facts.push(`tokens ${t.inputTokens ?? 0} in, ${t.outputTokens ?? 0} out`);
     }
     if (t.costUsd !== undefined) facts.push(`cost $${t.costUsd.toFixed(4)}`);
-    if (t.worktree !== undefined) facts.push(`worktree ${t.worktree.path}, branch \`${t.worktree.branch}\``);
+    // A completed task's result already ends with its worktree line (worker.ts).
+    if (t.worktree !== undefined && t.status !== 'completed')
+      facts.push(`worktree ${t.worktree.path}, branch \`${t.worktree.branch}\``);
     if (t.status !== 'completed' && t.log !== undefined) facts.push(`log ${t.log}`);
     if (t.status === 'completed')
       lines.push(t.result === undefined || t.result.trim() === '' ? '(no result)' : t.result.trim());

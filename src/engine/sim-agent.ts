@@ -2,8 +2,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { simPlan, simScale } from './sim.js';
 
-// The simulated agent as a program of its own, for any executor: `--agent "node dist/src/engine/sim-agent.js"`
-// (or the `tasklane-sim-agent` bin). It reads its task from the list's files (TASKLANE_DIR,
+// The simulated agent as a program of its own, for any executor: `--agent "node dist/bundle/sim-agent.js"`
+// (or dist/src/engine/sim-agent.js). It reads its task from the list's files (TASKLANE_DIR,
 // TASKLANE_LIST, TASKLANE_TASK_ID), takes as long and fails as often as sim.ts says, and reports
 // its result to TASKLANE_RESULT_FILE like a real agent. It loads only node:fs and sim.ts.
 // Its duration counts from TASKLANE_STARTED_AT (when the executor spawned it), so Node's own

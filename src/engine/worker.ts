@@ -378,9 +378,30 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
         message: `change feed unavailable (${(e as Error).message}); looking every ${formatMs(opts.floorMs)}`,
       }),
   });
+  // With --once, the one task's retries belong to this worker: it waits for each and runs it again.
+  const retried = new Map<string, (ok: boolean) => void>();
   const retrier = new Retrier(store, opts.retries, opts.backoff, (taskId, e) => {
     if (e === undefined) events.emit({ type: 'retry', taskId });
+    retried.get(taskId)?.(e === undefined);
+    retried.delete(taskId);
   });
+  const retryOf = async (id: string, owner: string): Promise<Claim | null> => {
+    if (!retrier.has(id) || stopped) return null;
+    const ok = await new Promise<boolean>((resolve) => {
+      retried.set(id, resolve);
+      signals.cancel.addEventListener('abort', () => resolve(false), { once: true });
+    });
+    if (!ok || stopped) return null;
+    try {
+      return await store.claim({ owner, taskId: id, leaseMs: opts.leaseMs });
+    } catch (e) {
+      events.emit({
+        type: 'warning',
+        message: `#${id} was taken or changed before its retry: ${(e as Error).message}`,
+      });
+      return null;
+    }
+  };
   let busy = 0;
   let idleSince = Date.now();
   let stopped = false;
@@ -412,10 +433,13 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       if (claim !== null) {
         ranOnce = true;
         busy++;
-        const outcome = await executeClaim(claim, owner, opts, signals);
+        for (let run: Claim | null = claim; run !== null; ) {
+          const outcome = await executeClaim(run, owner, opts, signals);
+          idleSince = Date.now();
+          record(outcome, run.task, report, retrier, events);
+          run = opts.once && outcome.kind === 'failed' ? await retryOf(run.task.id, owner) : null;
+        }
         busy--;
-        idleSince = Date.now();
-        record(outcome, claim.task, report, retrier, events);
         if (opts.once) stop('once');
         continue;
       }

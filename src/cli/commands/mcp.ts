@@ -19,7 +19,7 @@ Resource: tasklane://list/ID, the list as JSON; subscribe to be notified when it
 Claims are made as TASKLANE_OWNER when set, else one owner per server process.
 
 Setup for each client: docs/mcp.md. For example:
-  claude mcp add tasklane -e TASKLANE_LIST=myproj -- npx tasklane mcp`,
+  claude mcp add tasklane -e TASKLANE_LIST=myproj -- tasklane mcp`,
 
   async run(io) {
     // Loaded here, not at the top, so only this command pays for the SDK; started first, as it

@@ -42,7 +42,8 @@ left after the grace period, releases their tasks and prints what was done. A se
 kills at once.
 
 Exit status: 0 when every task of the run completed; 1 when any failed, was left blocked by a
-failure or was not run; 130 on Ctrl-C, 143 on SIGTERM; 2 for bad usage.
+failure, was cancelled (--on-failure kill), was held by another session at the end or was not
+run; 130 on Ctrl-C, 143 on SIGTERM; 2 for bad usage.
 
 Examples:
   tasklane run examples/webapp.md -j 4 --preset sim      # the demo: simulated agents
