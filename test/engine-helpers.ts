@@ -67,7 +67,6 @@ export async function makeList(defs: TaskDef[], list = 'work'): Promise<Fixture>
   }
   const env: NodeJS.ProcessEnv = {
     RECORD_DIR: records,
-    TASKLANE_CLI: cliPath,
     TASKLANE_DIR: dir,
     TASKLANE_LIST: list,
     TASKLANE_AGENT: '',

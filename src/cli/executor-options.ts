@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AgentChoice } from '../engine/agents.js';
 import { PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
@@ -103,6 +104,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     ...(args.flag('tmux') ? { tmuxSession: sessionName(location.list) } : {}),
     worktree: args.flag('worktree'),
     events,
+    binDir: selfOnPath(runDir),
   };
   return {
     config,
@@ -119,4 +121,21 @@ export function agentLabel(agent: AgentChoice): string {
   if (agent.preset === 'sim') return 'the simulated agent';
   const program = agent.command[0] ?? '';
   return agent.preset === 'stdin' ? program : `${program} (${agent.preset} preset)`;
+}
+
+/**
+ * Writes <runDir>/bin/tasklane, a shell script running this very program, so the prompt's
+ * advice to use `tasklane` works for agents even where Tasklane is not installed on PATH, and
+ * they run the same version as the executor. Returns its directory.
+ */
+function selfOnPath(runDir: string): string {
+  const dir = join(runDir, 'bin');
+  const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
+  const script = `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(process.argv[1] ?? '')} "$@"\n`;
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.tasklane.${process.pid}.tmp`);
+  writeFileSync(tmp, script);
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, join(dir, 'tasklane'));
+  return dir;
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields } from '../model/index.js';
 import type { Claim, TaskStore } from '../store/types.js';
 import {
@@ -45,6 +45,8 @@ export interface ExecConfig {
   tmuxSession?: string;
   worktree: boolean;
   events: EngineEvents;
+  /** A directory holding a `tasklane` program, put first on the agents' PATH so the one they call is this one. */
+  binDir?: string;
 }
 
 export interface ExecSignals {
@@ -178,6 +180,7 @@ export async function executeClaim(
       TASKLANE_RESULT_FILE: resultFile,
       TASKLANE_ATTEMPT: String(attempt),
       TASKLANE_STARTED_AT: String(Date.now()),
+      ...(cfg.binDir === undefined ? {} : { PATH: [cfg.binDir, cfg.env.PATH ?? ''].join(delimiter) }),
     };
     // Claude Code refuses to start inside another Claude Code session unless this is unset.
     if (inv.preset === 'claude') delete env.CLAUDECODE;
