@@ -79,6 +79,26 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       await rejectsWith(store.delete('42'), 'NOT_FOUND', /42/);
     });
 
+    it('keeps large and small tasks intact side by side (descriptions up to the 1 MiB limit)', async () => {
+      const store = await makeStore();
+      const sizes = [10, 64 * 1024 - 300, 64 * 1024, 200_000, 1024 * 1024 - 1];
+      const made = [];
+      for (const n of sizes) {
+        made.push(
+          await store.create({
+            subject: `size ${n}`,
+            description: `${'é'.repeat(Math.floor(n / 2))}${'x'.repeat(n % 2)}`,
+          }),
+        );
+      }
+      const listed = await store.list();
+      for (const [i, task] of made.entries()) {
+        const again = listed.find((t) => t.id === task.id);
+        assert.equal(again?.description, task.description, `list: ${sizes[i]}`);
+        assert.equal((await store.get(task.id)).description, task.description, `get: ${sizes[i]}`);
+      }
+    });
+
     it('validates input and names the field', async () => {
       const store = await makeStore();
       await rejectsWith(store.create({ subject: '' }), 'INVALID_INPUT', /subject/);

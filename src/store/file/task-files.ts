@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNumericId, parseTask, sanitizePathComponent, type Task, TasklaneError } from '../../model/index.js';
 import { sleepSync } from './durable.js';
@@ -57,7 +57,7 @@ export function readTaskFile(path: string, retries = 4): Task | undefined {
   for (let attempt = 0; ; attempt++) {
     let bytes: Buffer;
     try {
-      bytes = readFileSync(path);
+      bytes = readBytes(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new TasklaneError('IO', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
@@ -68,6 +68,22 @@ export function readTaskFile(path: string, retries = 4): Task | undefined {
       if (attempt >= retries) throw err;
       sleepSync(5 * (attempt + 1));
     }
+  }
+}
+
+/**
+ * A file's bytes. Most task files are small: read them into one shared buffer (no stat, no
+ * allocation per file, which is a tenth of a 10,000-task scan); a larger file is read whole.
+ * The result is only valid until the next call: decode it at once.
+ */
+const shared = Buffer.allocUnsafe(64 * 1024);
+function readBytes(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const n = readSync(fd, shared, 0, shared.length, 0);
+    return n < shared.length ? shared.subarray(0, n) : readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
