@@ -141,19 +141,24 @@ class LiveView implements ProgressView {
 
   private bar(s: LiveStatus, now: number): string {
     const p = this.o.p;
-    const size = 24;
-    const filled = s.total === 0 ? 0 : Math.round((s.completed / s.total) * size);
-    const failed = s.total === 0 ? 0 : Math.min(size - filled, Math.ceil((s.failed / s.total) * size));
-    const bar = p.green('█'.repeat(filled)) + p.red('█'.repeat(failed)) + p.dim('░'.repeat(size - filled - failed));
-    const parts = [`${s.completed}/${s.total} done`, `${s.running} running`];
+    // The estimate comes right after the count, so a narrow terminal cuts the least useful parts.
+    const parts = [`${s.completed}/${s.total} done`];
+    if (s.etaMs !== undefined) parts.push(`~${seconds(s.etaMs)} left`);
+    parts.push(`${s.running} running`);
     if (s.elsewhere > 0) parts.push(`${s.elsewhere} held elsewhere`);
     parts.push(`${s.blocked} blocked`);
     if (s.ready > 0) parts.push(`${s.ready} ready`);
     parts.push(s.failed > 0 ? p.red(`${s.failed} failed`) : '0 failed');
     parts.push(`${seconds(now - s.startedAt)} elapsed`);
-    if (s.etaMs !== undefined) parts.push(`~${seconds(s.etaMs)} left`);
     if (s.stopping !== undefined) parts.push(p.yellow(`stopping (${s.stopping})`));
-    return `  ${bar} ${parts.join(' · ')}`;
+    const text = parts.join(' · ');
+    // The bar gives up width (down to 8 cells) before the text does.
+    const width = (positive(this.o.stderr.columns) ?? 80) - 1;
+    const size = Math.max(8, Math.min(24, width - 3 - visibleLength(text)));
+    const filled = s.total === 0 ? 0 : Math.round((s.completed / s.total) * size);
+    const failed = s.total === 0 ? 0 : Math.min(size - filled, Math.ceil((s.failed / s.total) * size));
+    const bar = p.green('█'.repeat(filled)) + p.red('█'.repeat(failed)) + p.dim('░'.repeat(size - filled - failed));
+    return `  ${bar} ${text}`;
   }
 
   /** Cut to the terminal width (by visible characters) so no line wraps and breaks the redraw. */
@@ -193,4 +198,10 @@ function clip(text: string, n: number): string {
 
 function positive(n: number | undefined): number | undefined {
   return n !== undefined && n > 0 ? n : undefined;
+}
+
+/** Characters a terminal shows: colour codes take no room. */
+function visibleLength(text: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape sequences is the point
+  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
