@@ -207,16 +207,17 @@ describe('tasklane run', () => {
     assert.match(bad.stderr, /unknown placeholder \{\{task\}\}/);
   });
 
-  it('imports a plan file first, and runs it with the simulated agent when claude is not installed', async () => {
+  it('without claude installed refuses to run (and imports nothing) unless --sim-if-missing, then imports the plan and simulates', async () => {
     const f = await makeList([]);
     const { writeFileSync } = await import('node:fs');
     const plan = `${f.dir}/plan.md`;
     writeFileSync(plan, '# Plan\n\n- Design {#design} ~1m\n- Build ~1m (after: design)\n');
-    const r = await cli(['run', plan, '--dir', f.dir, '--list', f.list, '--json'], {
-      ...f.env,
-      PATH: '/nonexistent',
-      TASKLANE_SIM_SCALE: '0.001',
-    });
+    const env = { ...f.env, PATH: '/nonexistent', TASKLANE_SIM_SCALE: '0.001' };
+    const refused = await cli(['run', plan, '--dir', f.dir, '--list', f.list, '--json'], env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /"claude" \(from the default\) is not installed .*--preset sim/);
+    assert.deepEqual(await f.store.list(), [], 'nothing imported, nothing run');
+    const r = await cli(['run', plan, '--sim-if-missing', '--dir', f.dir, '--list', f.list, '--json'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /claude is not installed; running the simulated agent instead/);
     const out = JSON.parse(r.stdout);

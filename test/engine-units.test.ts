@@ -100,7 +100,8 @@ describe('agent commands and presets', () => {
     });
     assert.equal(resolveAgent({ env, cwd: '/' }).choice.source, 'TASKLANE_AGENT');
     assert.equal(resolveAgent({ env: { ...env, TASKLANE_AGENT: '' }, cwd: '/' }).choice.source, 'CLAUDE_CODE');
-    const fallback = resolveAgent({ env: { PATH: '/nonexistent' }, cwd: '/' });
+    assert.throws(() => resolveAgent({ env: { PATH: '/nonexistent' }, cwd: '/' }), /"claude" .* is not installed/);
+    const fallback = resolveAgent({ env: { PATH: '/nonexistent' }, cwd: '/', simIfMissing: true });
     assert.equal(fallback.choice.preset, 'sim');
     assert.match(fallback.notice ?? '', /claude is not installed/);
   });

@@ -20,6 +20,7 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
   jobs: { type: 'string', short: 'j' },
   agent: { type: 'string' },
   preset: { type: 'string' },
+  'sim-if-missing': { type: 'boolean' },
   'dangerously-skip-permissions': { type: 'boolean' },
   timeout: { type: 'string' },
   retries: { type: 'string' },
@@ -34,11 +35,13 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
 
 export const EXECUTOR_HELP = `Agent:
   --agent CMD                the agent command, split into words like a shell would (no expansion);
-                             default: $TASKLANE_AGENT, else $CLAUDE_CODE, else 'claude'. When the
-                             default 'claude' is not installed, the simulated agent stands in.
+                             default: $TASKLANE_AGENT, else $CLAUDE_CODE, else 'claude'. An agent
+                             that is not installed is an error (exit 2) before anything runs.
   --preset NAME              how the agent is called: claude, codex, gemini, stdin or sim (default:
                              from the command's name; anything unknown is 'stdin'). 'sim' runs the
                              simulated agent for every task, whatever --agent says.
+  --sim-if-missing           if the default 'claude' is not installed, run the simulated agent
+                             instead of refusing (what 'npm run demo' does)
   --dangerously-skip-permissions
                              let the agent act without asking (claude: --dangerously-skip-permissions,
                              codex: --dangerously-bypass-approvals-and-sandbox, gemini: --yolo).
@@ -76,6 +79,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
   const resolved = resolveAgent({
     ...(args.string('agent') === undefined ? {} : { agent: args.string('agent') as string }),
     ...(preset === undefined ? {} : { preset }),
+    simIfMissing: args.flag('sim-if-missing'),
     env: io.env,
     cwd: io.cwd,
   });

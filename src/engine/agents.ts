@@ -117,6 +117,8 @@ export interface ResolveInput {
   agent?: string;
   /** --preset */
   preset?: PresetName;
+  /** When the default `claude` is not installed, run the simulated agent instead of refusing. */
+  simIfMissing?: boolean;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
@@ -128,9 +130,10 @@ export interface Resolved {
 }
 
 /**
- * Resolves the agent for a run. An explicit command that is not installed is an error; the
- * default `claude` that is not installed falls back to the simulated agent with a notice, so
- * the first command in the README runs anywhere.
+ * Resolves the agent for a run. A command that is not installed is an error, the default
+ * `claude` included: a run that quietly completed real tasks with simulated results would be
+ * worse than no run. With `simIfMissing` (the README's demo), a missing default `claude` falls
+ * back to the simulated agent with a notice, so the first command runs anywhere.
  */
 export function resolveAgent(input: ResolveInput): Resolved {
   if (input.preset === 'sim') return { choice: { command: simCommand(), preset: 'sim', source: 'preset' } };
@@ -148,15 +151,19 @@ export function resolveAgent(input: ResolveInput): Resolved {
   }
   const preset = input.preset ?? presetFor(command);
   if (findExecutable(command[0] as string, input.env, input.cwd) === undefined) {
-    if (source === 'default') {
+    if (source === 'default' && input.simIfMissing === true) {
       return {
         choice: { command: simCommand(), preset: 'sim', source: 'fallback' },
         notice: `${command[0]} is not installed; running the simulated agent instead (choose one with --agent or --preset)`,
       };
     }
+    const hint =
+      source === 'default'
+        ? '; install Claude Code, name another agent with --agent or TASKLANE_AGENT, or run simulated agents with --preset sim'
+        : '';
     throw new TasklaneError(
       'USAGE',
-      `the agent command ${JSON.stringify(command[0])} (from ${sourceName(source)}) is not installed or not executable`,
+      `the agent command ${JSON.stringify(command[0])} (from ${sourceName(source)}) is not installed or not executable${hint}`,
       { field: '--agent' },
     );
   }
@@ -321,7 +328,7 @@ function simCommand(): string[] {
 }
 
 function sourceName(source: AgentChoice['source']): string {
-  return source === 'flag' ? '--agent' : source;
+  return source === 'flag' ? '--agent' : source === 'default' ? 'the default' : source;
 }
 
 function parseJsonLoose(text: string): unknown {

@@ -71,6 +71,7 @@ export async function planWithAgent(text: string, opts: AgentPlanOptions): Promi
     env: opts.env,
     cwd: opts.cwd,
     ...(opts.agent === undefined ? {} : { agent: opts.agent }),
+    simIfMissing: true, // only to tell this case apart, with its own message: a simulation cannot write a plan
   });
   if (resolved.choice.preset === 'sim') {
     throw new TasklaneError(
