@@ -1,18 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateTasks, writeBacklogTasks, writeTasklaneList } from './lib/data.js';
+import { generateTasks } from './lib/data.js';
 import {
   BACKLOG_BIN,
   BACKLOG_VERSION,
   BACKLOG_WRAPPER,
   CA_VAR,
   CLI,
-  commitAll,
   ensureBacklog,
   freshDir,
   hyperfine,
-  initBacklogRepo,
   ms,
   NODE,
   printMachine,
@@ -20,6 +17,7 @@ import {
   saveResults,
   type Timing,
 } from './lib/measure.js';
+import { backlogListCount, writeBothTools } from './lib/side-by-side.js';
 
 // Issue 2: `tasklane list --json` on 1,000 tasks under 0.1 s wall and at least 8x faster than
 // `backlog task list --plain` on the same 1,000 tasks, cold process each run, side by side in one
@@ -35,27 +33,13 @@ const LIST = 'bench';
 const machineInfo = printMachine();
 ensureBacklog();
 const base = freshDir(`list-${count}`);
-const tasks = generateTasks(count);
-const tasklaneRoot = join(base, 'tasklane');
-writeTasklaneList(tasklaneRoot, LIST, tasks);
-const backlogRepo = join(base, 'backlog');
-mkdirSync(backlogRepo, { recursive: true });
-initBacklogRepo(backlogRepo);
-writeBacklogTasks(backlogRepo, tasks);
-commitAll(backlogRepo);
+const { tasklaneRoot, backlogRepo } = writeBothTools(base, LIST, generateTasks(count));
 
 // Both tools must really list all tasks before their times mean anything.
 const tl = JSON.parse(
   execFileSync(NODE, [CLI, 'list', '--json', '--dir', tasklaneRoot, '--list', LIST], { encoding: 'utf8' }),
 ) as { tasks: { id: string }[] };
-// Backlog's output goes to a file: read through a Node pipe it came back cut short (860 of 1,002
-// lines in one try), the Bun binary exiting before its pipe is drained. hyperfine sends it to /dev/null.
-const blFile = join(base, 'backlog-list.txt');
-const fd = openSync(blFile, 'w');
-execFileSync(BACKLOG_BIN, ['task', 'list', '--plain'], { cwd: backlogRepo, stdio: ['ignore', fd, 'inherit'] });
-closeSync(fd);
-const bl = readFileSync(blFile, 'utf8');
-const blCount = bl.split('\n').filter((l) => /^\s*TASK-\d+ /.test(l)).length;
+const blCount = backlogListCount(backlogRepo, join(base, 'backlog-list.txt'));
 console.log(`\ntasklane list --json printed ${tl.tasks.length} tasks; backlog task list --plain printed ${blCount}`);
 if (tl.tasks.length !== count || blCount !== count) throw new Error('a tool did not list every task');
 

@@ -1,16 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateTasks, writeBacklogTasks, writeTasklaneList } from './lib/data.js';
+import { generateTasks } from './lib/data.js';
 import {
   BACKLOG_BIN,
   CA_VAR,
   CLI,
-  commitAll,
   ensureBacklog,
   freshDir,
   hyperfine,
-  initBacklogRepo,
   mb,
   median,
   ms,
@@ -20,6 +17,7 @@ import {
   printTimings,
   saveResults,
 } from './lib/measure.js';
+import { backlogListCount, writeBothTools } from './lib/side-by-side.js';
 
 // Issue 2: `list` and `ready` on 10,000 tasks under 0.4 s and 150 MB peak memory. Each of
 // `list`, `ready` (tables) and their --json forms, cold process each run, with the environment as
@@ -38,14 +36,7 @@ const MEM_LIMIT_KB = 150 * 1024;
 const machineInfo = printMachine();
 ensureBacklog();
 const base = freshDir(`scale-${count}`);
-const tasks = generateTasks(count);
-const root = join(base, 'tasklane');
-writeTasklaneList(root, LIST, tasks);
-const backlogRepo = join(base, 'backlog');
-mkdirSync(backlogRepo, { recursive: true });
-initBacklogRepo(backlogRepo);
-writeBacklogTasks(backlogRepo, tasks);
-commitAll(backlogRepo);
+const { tasklaneRoot: root, backlogRepo } = writeBothTools(base, LIST, generateTasks(count));
 
 const tl = (args: string[]) => [CLI, ...args, '--dir', root, '--list', LIST];
 const list = JSON.parse(execFileSync(NODE, tl(['list', '--json']), { encoding: 'utf8', maxBuffer: 1 << 30 })) as {
@@ -54,13 +45,7 @@ const list = JSON.parse(execFileSync(NODE, tl(['list', '--json']), { encoding: '
 const ready = JSON.parse(execFileSync(NODE, tl(['ready', '--json']), { encoding: 'utf8', maxBuffer: 1 << 30 })) as {
   tasks: unknown[];
 };
-const blFile = join(base, 'backlog-list.txt');
-const fd = openSync(blFile, 'w');
-execFileSync(BACKLOG_BIN, ['task', 'list', '--plain'], { cwd: backlogRepo, stdio: ['ignore', fd, 'inherit'] });
-closeSync(fd);
-const blCount = readFileSync(blFile, 'utf8')
-  .split('\n')
-  .filter((l) => /^\s*TASK-\d+ /.test(l)).length;
+const blCount = backlogListCount(backlogRepo, join(base, 'backlog-list.txt'));
 console.log(`\nlist --json: ${list.tasks.length} tasks; ready --json: ${ready.tasks.length}; backlog: ${blCount}`);
 if (list.tasks.length !== count || blCount !== count) throw new Error('a tool did not list every task');
 
