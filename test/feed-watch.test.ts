@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { serializeTask, type Task } from '../src/model/index.js';
 import type { FileStore } from '../src/store/file/file-store.js';
-import { watchList } from '../src/store/file/watch.js';
+import { type WatchListOptions, watchList } from '../src/store/file/watch.js';
 import { openStore } from '../src/store/open.js';
 import type { Change, ChangeKind } from '../src/store/types.js';
 import { repoRoot, tempDir } from './helpers.js';
@@ -76,7 +76,8 @@ function readTask(store: FileStore, id: string): Task {
   return JSON.parse(readFileSync(join(store.listDir, `${id}.json`), 'utf8')) as Task;
 }
 
-function feedOf(store: FileStore, useFsEvents: boolean) {
+/** A feed over the store's list, as `store.watch()` makes it, with `options` on top. */
+function feedOf(store: FileStore, options: Partial<WatchListOptions> = {}) {
   return (signal: AbortSignal) =>
     watchList({
       listDir: store.listDir,
@@ -84,8 +85,7 @@ function feedOf(store: FileStore, useFsEvents: boolean) {
       list: store.listId,
       scan: () => store.scan(),
       signal,
-      useFsEvents,
-      rescanMs: useFsEvents ? 1000 : 150,
+      ...options,
     });
 }
 
@@ -94,7 +94,7 @@ for (const useFsEvents of [true, false]) {
 
   test(`feed ${mode}: every Tasklane change arrives once, with its kind and revision, in order`, async () => {
     const store = open();
-    const feed = new Collector(feedOf(store, useFsEvents));
+    const feed = new Collector(feedOf(store, { useFsEvents, rescanMs: useFsEvents ? 1000 : 150 }));
     const a = await store.create({ subject: 'A' });
     const b = await store.create({ subject: 'B', blockedBy: [a.id] });
     const claim = await store.claim({ owner: 'w1' });
@@ -138,7 +138,7 @@ for (const useFsEvents of [true, false]) {
   test(`feed ${mode}: changes written straight into the directory (Claude Code) arrive too`, async () => {
     const store = open();
     const t1 = await store.create({ subject: 'Made by Tasklane' });
-    const feed = new Collector(feedOf(store, useFsEvents));
+    const feed = new Collector(feedOf(store, { useFsEvents, rescanMs: useFsEvents ? 1000 : 150 }));
     // A task Claude Code creates: no Tasklane metadata at all.
     claudeWrite(store, {
       id: '2',
@@ -291,13 +291,8 @@ test('feed: when fs.watch fails mid-way, one warning, then polling delivers ever
   const warnings: string[] = [];
   const made: import('node:fs').FSWatcher[] = [];
   const { watch } = await import('node:fs');
-  const feed = new Collector((signal) =>
-    watchList({
-      listDir: store.listDir,
-      journalPath: store.journalPath,
-      list: store.listId,
-      scan: () => store.scan(),
-      signal,
+  const feed = new Collector(
+    feedOf(store, {
       rescanMs: 150,
       onWarning: (m) => warnings.push(m),
       // Real watchers that deliver nothing and then fail, as an overloaded inotify would.
@@ -331,16 +326,7 @@ test('feed: when fs.watch fails mid-way, one warning, then polling delivers ever
 test('feed: a Tasklane write whose journal line never came (writer killed) is still reported', async () => {
   const store = open();
   await store.create({ subject: 'A' });
-  const feed = new Collector((signal) =>
-    watchList({
-      listDir: store.listDir,
-      journalPath: store.journalPath,
-      list: store.listId,
-      scan: () => store.scan(),
-      signal,
-      journalGraceMs: 200,
-    }),
-  );
+  const feed = new Collector(feedOf(store, { journalGraceMs: 200 }));
   // What a Tasklane writer leaves when killed between the rename and the journal append: a bumped rev.
   const t = readTask(store, '1');
   const meta = t.metadata as { tasklane: { rev: number } };
@@ -368,12 +354,8 @@ test('feed: a change made while the feed takes its starting snapshot is reported
   await store.create({ subject: 'A' });
   const { appendJournal } = await import('../src/store/file/journal.js');
   let first = true;
-  const feed = new Collector((signal) =>
-    watchList({
-      listDir: store.listDir,
-      journalPath: store.journalPath,
-      list: store.listId,
-      signal,
+  const feed = new Collector(
+    feedOf(store, {
       // The first scan is the starting snapshot: a Tasklane write lands just before it reads.
       scan: () => {
         if (first) {
