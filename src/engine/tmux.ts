@@ -25,14 +25,8 @@ export interface TmuxRunSpec extends RunSpec {
   workDir: string;
 }
 
-/** The pane program's instructions, written to a private file it deletes on start. */
-export interface PaneJob {
-  argv: string[];
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdin: string;
-  logPath: string;
-  logHeader?: string;
+/** The pane program's instructions, written to a private file it deletes on start: the run, and where to report. */
+export interface PaneJob extends Pick<RunSpec, 'argv' | 'cwd' | 'env' | 'stdin' | 'logPath' | 'logHeader'> {
   statusPath: string;
   stdoutPath: string;
   channel: string;
