@@ -13,7 +13,15 @@ import type { Change, Claim } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { blockedByFailure, earliestLeaseExpiry, heldByOthers, nextTasks } from './scheduler.js';
-import { type AgentRunInfo, type ExecConfig, executeClaim, formatMs, ownerId, type TaskOutcome } from './worker.js';
+import {
+  type AgentRunInfo,
+  type ExecConfig,
+  executeClaim,
+  finishEvent,
+  formatMs,
+  ownerId,
+  type TaskOutcome,
+} from './worker.js';
 
 // Drives a list to completion with N agent slots. Driven by events, never by polling: every change
 // on the list's change feed (another session's write, an agent's new subtask) and every agent that
@@ -347,37 +355,21 @@ export class Coordinator {
   }
 
   private report(entry: RunningTask, outcome: TaskOutcome): void {
-    const { events } = this.opts;
-    const base = { taskId: entry.id, subject: entry.subject, durationMs: outcome.durationMs, at: Date.now() };
     const record = this.recordFor(entry.id);
-    switch (outcome.kind) {
-      case 'completed':
-        delete record.reason;
-        events.emit({ type: 'finish', ...base, outcome: 'completed', usage: outcome.run });
-        return;
-      case 'failed': {
-        record.reason = outcome.reason;
-        const delay = outcome.retryable && this.stopping === undefined ? this.retrier.schedule(entry.id) : undefined;
-        events.emit({
-          type: 'finish',
-          ...base,
-          outcome: 'failed',
-          reason: outcome.reason,
-          ...(delay === undefined ? {} : { retryInMs: delay }),
-        });
-        if (delay === undefined && this.opts.onFailure !== 'continue') {
-          this.stop(`task ${entry.id} failed`, this.opts.onFailure === 'kill');
-        }
-        return;
-      }
-      case 'cancelled':
-        record.reason = this.stopping ?? 'cancelled';
-        events.emit({ type: 'finish', ...base, outcome: 'cancelled', reason: record.reason });
-        return;
-      case 'lost':
-        record.reason = outcome.reason;
-        events.emit({ type: 'finish', ...base, outcome: 'lost', reason: outcome.reason });
-        return;
+    const retryInMs =
+      outcome.kind === 'failed' && outcome.retryable && this.stopping === undefined
+        ? this.retrier.schedule(entry.id)
+        : undefined;
+    if (outcome.kind === 'completed') delete record.reason;
+    else if (outcome.kind === 'cancelled') record.reason = this.stopping ?? 'cancelled';
+    else record.reason = outcome.reason;
+    const event = finishEvent({ id: entry.id, subject: entry.subject }, outcome, {
+      cancelReason: record.reason ?? 'cancelled',
+      retryInMs,
+    });
+    this.opts.events.emit(event);
+    if (outcome.kind === 'failed' && retryInMs === undefined && this.opts.onFailure !== 'continue') {
+      this.stop(`task ${entry.id} failed`, this.opts.onFailure === 'kill');
     }
   }
 

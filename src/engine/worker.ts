@@ -12,7 +12,7 @@ import {
   type PresetName,
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
-import type { EngineEvents } from './events.js';
+import type { EngineEvent, EngineEvents } from './events.js';
 import { type BlockerResult, formatBlockers, formatDescription, renderPrompt } from './prompt.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
@@ -483,30 +483,39 @@ function record(
   events: EngineEvents,
 ): void {
   const id = claimed.id;
-  const base = { taskId: id, subject: claimed.subject, durationMs: outcome.durationMs, at: Date.now() };
+  const retryInMs = outcome.kind === 'failed' && outcome.retryable ? retrier.schedule(id) : undefined;
+  if (outcome.kind === 'completed') report.completed.push(id);
+  else if (outcome.kind === 'failed' && retryInMs === undefined) report.failed.push(id);
+  else if (outcome.kind === 'cancelled') report.cancelled.push(id);
+  events.emit(finishEvent(claimed, outcome, { cancelReason: 'stopped', retryInMs }));
+}
+
+/** The progress event for a run of `task` that ended: `retryInMs` when a retry is scheduled, `cancelReason` for a stop. */
+export function finishEvent(
+  task: { id: string; subject: string },
+  outcome: TaskOutcome,
+  opts: { cancelReason: string; retryInMs: number | undefined },
+): EngineEvent {
+  const base = {
+    type: 'finish',
+    taskId: task.id,
+    subject: task.subject,
+    durationMs: outcome.durationMs,
+    at: Date.now(),
+  } as const;
   switch (outcome.kind) {
     case 'completed':
-      report.completed.push(id);
-      events.emit({ type: 'finish', ...base, outcome: 'completed', usage: outcome.run });
-      return;
-    case 'failed': {
-      const delay = outcome.retryable ? retrier.schedule(id) : undefined;
-      if (delay === undefined) report.failed.push(id);
-      events.emit({
-        type: 'finish',
+      return { ...base, outcome: 'completed', usage: outcome.run };
+    case 'failed':
+      return {
         ...base,
         outcome: 'failed',
         reason: outcome.reason,
-        ...(delay === undefined ? {} : { retryInMs: delay }),
-      });
-      return;
-    }
+        ...(opts.retryInMs === undefined ? {} : { retryInMs: opts.retryInMs }),
+      };
     case 'cancelled':
-      report.cancelled.push(id);
-      events.emit({ type: 'finish', ...base, outcome: 'cancelled', reason: 'stopped' });
-      return;
+      return { ...base, outcome: 'cancelled', reason: opts.cancelReason };
     case 'lost':
-      events.emit({ type: 'finish', ...base, outcome: 'lost', reason: outcome.reason });
-      return;
+      return { ...base, outcome: 'lost', reason: outcome.reason };
   }
 }
