@@ -15,7 +15,7 @@ function ok(r: Run): Run {
 }
 
 describe('ready, list and claim agree (observation 10)', () => {
-  it('claim takes #1, then #2, then #3: the order ready shows', () => {
+  it('claim takes #1, then #2, then #3 ...: the order ready shows', () => {
     const { tl } = cliIn();
     for (let i = 1; i <= 6; i++) ok(tl(['create', `Task ${i}`]));
     const shown = ok(tl(['ready', '--json']))
@@ -23,8 +23,9 @@ describe('ready, list and claim agree (observation 10)', () => {
       .tasks.map((t: { id: string }) => t.id);
     assert.deepEqual(shown, ['1', '2', '3', '4', '5', '6']);
     const taken: string[] = [];
-    for (let i = 0; i < 3; i++) taken.push(ok(tl(['claim', '--owner', 'w', '--json'])).json().task.id);
-    assert.deepEqual(taken, ['1', '2', '3']);
+    // Equal tasks: a claim that picks at random among the best few passes this about once in 400 runs.
+    for (let i = 0; i < 6; i++) taken.push(ok(tl(['claim', '--owner', 'w', '--json'])).json().task.id);
+    assert.deepEqual(taken, shown);
   });
 
   it('a task whose lease ran out is expired in list, shown by ready, and the one claim takes', async () => {
