@@ -372,7 +372,7 @@ describe('delete, history, restore, stats', () => {
     assert.deepEqual(s, {
       list: 'default',
       total: 2,
-      byState: { ready: 0, blocked: 1, assigned: 0, in_progress: 1, failed: 0, completed: 0 },
+      byState: { ready: 0, expired: 0, blocked: 1, assigned: 0, in_progress: 1, failed: 0, completed: 0 },
       byStatus: { pending: 1, in_progress: 1, completed: 0 },
       owners: { w1: 1 },
     });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isTasklaneError, revisionOf, tasklaneFields } from '../src/model/index.js';
+import {
+  claimQueue,
+  FAILURE_HISTORY_LIMIT,
+  indexTasks,
+  isTasklaneError,
+  revisionOf,
+  tasklaneFields,
+} from '../src/model/index.js';
 import type { TaskStore } from '../src/store/types.js';
 
 // The contract every TaskStore implementation must meet. Each store's test file calls
@@ -268,6 +275,131 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.deepEqual((await store.get(b.id)).blockedBy, [a.id]);
       assert.deepEqual((await store.get(a.id)).blocks, [b.id]);
       await rejectsWith(store.restore(['77']), 'NOT_FOUND', /77/);
+    });
+
+    it('claims, uncontended, exactly in the order ready shows (observation 10)', async () => {
+      const store = await makeStore();
+      // Ties on priority and critical path: an order picked at random among them shows at once.
+      for (let i = 0; i < 8; i++) await store.create({ subject: `equal ${i}` });
+      const head = await store.create({ subject: 'head of chain' });
+      await store.create({ subject: 'tail', blockedBy: [head.id] });
+      await store.create({ subject: 'urgent', priority: 3 });
+      const ready = claimQueue(indexTasks(await store.list()), new Date()).map((t) => t.id);
+      assert.deepEqual(ready, ['11', '9', '1', '2', '3', '4', '5', '6', '7', '8']);
+      const taken: string[] = [];
+      for (let c = await store.claim({ owner: 'w' }); c !== null; c = await store.claim({ owner: 'w' })) {
+        taken.push(c.task.id);
+      }
+      assert.deepEqual(taken, ready);
+    });
+
+    it('claims tasks assigned to the claimer first, and never those assigned to others unless named', async () => {
+      const store = await makeStore();
+      const open = await store.create({ subject: 'anyone', priority: 5 });
+      const mine = await store.create({ subject: 'for alice', owner: 'alice' });
+      const bobs = await store.create({ subject: 'for bob', owner: 'bob', priority: 9 });
+      assert.deepEqual(
+        claimQueue(indexTasks(await store.list()), new Date(), 'alice').map((t) => t.id),
+        [mine.id, open.id],
+      );
+      assert.equal((await store.claim({ owner: 'alice' }))?.task.id, mine.id);
+      assert.equal((await store.claim({ owner: 'alice' }))?.task.id, open.id);
+      assert.equal(await store.claim({ owner: 'alice' }), null, "bob's task is not alice's to take");
+      await rejectsWith(store.claim({ owner: 'carol', taskId: bobs.id }), 'NOT_CLAIMABLE', /assigned to "bob"/);
+      assert.equal((await store.claim({ owner: 'bob' }))?.task.id, bobs.id);
+    });
+
+    it('shows a task whose lease ran out as expired, lists it as ready, and lets anyone claim it', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      await store.create({ subject: 'B', priority: -1 });
+      await store.claim({ owner: 'gone', taskId: a.id, leaseMs: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(
+        (await store.list({ state: ['expired'] })).map((t) => t.id),
+        [a.id],
+      );
+      assert.equal((await store.stats()).byState.expired, 1);
+      assert.equal((await store.stats()).byState.in_progress, 0);
+      const ready = claimQueue(indexTasks(await store.list()), new Date()).map((t) => t.id);
+      assert.deepEqual(ready, [a.id, '2']);
+      const taken = await store.claim({ owner: 'alive' });
+      assert.equal(taken?.task.id, a.id);
+      assert.equal(taken?.task.owner, 'alive');
+      assert.equal(tasklaneFields(taken.task).attempts, 2);
+    });
+
+    it('updates fields and edges all or nothing (observation 11)', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      const c = await store.create({ subject: 'C' });
+      const before = await store.list();
+      await rejectsWith(store.update(a.id, { subject: 'changed', addBlockedBy: ['999'] }), 'NOT_FOUND', /999/);
+      await rejectsWith(store.update(c.id, { addBlocks: [a.id, '999'] }), 'NOT_FOUND', /999/);
+      await rejectsWith(store.update(a.id, { subject: 'changed', addBlockedBy: [b.id] }), 'CYCLE', /2 -> 1 -> 2/);
+      await rejectsWith(store.update(a.id, { addBlocks: [a.id] }), 'CYCLE', /itself/);
+      await rejectsWith(
+        store.update(a.id, { subject: 'changed', addBlocks: [c.id] }, { expectedRev: 1 }),
+        'CONFLICT',
+        /revision 2/,
+      );
+      assert.deepEqual(await store.list(), before, 'a refused update changes nothing');
+
+      const u = await store.update(c.id, { subject: 'C2', addBlockedBy: [b.id], addBlocks: [] });
+      assert.equal(u.subject, 'C2');
+      assert.deepEqual(u.blockedBy, [b.id]);
+      assert.deepEqual((await store.get(b.id)).blocks, [c.id]);
+      const v = await store.update(b.id, { removeBlocks: [c.id], removeBlockedBy: [a.id], priority: 2 });
+      assert.deepEqual([v.blocks, v.blockedBy], [[], []]);
+      assert.deepEqual((await store.get(a.id)).blocks, []);
+      assert.deepEqual((await store.get(c.id)).blockedBy, []);
+    });
+
+    it('moves the lease with the owner when a claimed task is given to someone else', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      const claim = await store.claim({ owner: 'w1' });
+      assert.ok(claim);
+      const moved = await store.update(t.id, { owner: 'w2' });
+      const lease = tasklaneFields(moved).lease;
+      assert.equal(lease?.owner, 'w2');
+      assert.notEqual(lease?.token, claim.token, 'the old holder token is void');
+      assert.equal(lease?.expiresAt, claim.expiresAt);
+      await rejectsWith(store.heartbeat(t.id, { token: claim.token }), 'NOT_OWNER', /token/);
+      await rejectsWith(store.complete(t.id, { owner: 'w1', token: claim.token }), 'NOT_OWNER');
+      assert.equal((await store.heartbeat(t.id, { owner: 'w2' })).task.owner, 'w2');
+      const dropped = await store.update(t.id, { owner: null });
+      assert.equal(tasklaneFields(dropped).lease, undefined, 'removing the owner ends the claim');
+    });
+
+    it('completes with the agent-run record in the same write', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      const claim = await store.claim({ owner: 'w' });
+      assert.ok(claim);
+      const done = await store.complete(t.id, {
+        owner: 'w',
+        token: claim.token,
+        result: 'ok',
+        metadata: { agentRun: { exitCode: 0 } },
+      });
+      assert.deepEqual(done.metadata?.agentRun, { exitCode: 0 });
+      assert.equal(tasklaneFields(done).result, 'ok');
+      assert.equal(revisionOf(done), revisionOf(claim.task) + 1, 'one write');
+    });
+
+    it(`keeps only the last ${FAILURE_HISTORY_LIMIT} failures`, async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'flaky' });
+      for (let i = 0; i < FAILURE_HISTORY_LIMIT + 3; i++) {
+        await store.claim({ owner: 'w', taskId: t.id });
+        await store.fail(t.id, { owner: 'w', reason: `try ${i}` });
+        await store.retry(t.id);
+      }
+      const failures = tasklaneFields(await store.get(t.id)).failures ?? [];
+      assert.equal(failures.length, FAILURE_HISTORY_LIMIT);
+      assert.equal(failures.at(-1)?.reason, `try ${FAILURE_HISTORY_LIMIT + 2}`);
     });
 
     it('counts tasks by state in stats', async () => {

@@ -40,6 +40,8 @@ export function paintState(p: Palette, state: TaskState): Paint {
   switch (state) {
     case 'ready':
       return p.green;
+    case 'expired':
+      return p.magenta;
     case 'blocked':
       return p.yellow;
     case 'assigned':

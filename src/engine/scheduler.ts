@@ -1,33 +1,12 @@
-import {
-  claimOrder,
-  criticalPaths,
-  isFailed,
-  openBlockers,
-  type Task,
-  type TaskIndex,
-  tasklaneFields,
-} from '../model/index.js';
+import { claimQueue, isFailed, openBlockers, type Task, type TaskIndex, tasklaneFields } from '../model/index.js';
 
-// Which tasks to start next, over a snapshot of the list: ready tasks (and tasks whose holder's
-// lease ran out) by priority, then the longest remaining critical path, then id. Pure.
+// Which tasks to start next, over a snapshot of the list: the model's claim queue (ready tasks
+// and tasks whose holder's lease ran out, by priority, then the longest remaining critical path,
+// then id). Pure.
 
-/** A task a claim could take now: unowned and pending with every blocker completed, or held on an expired lease. */
-export function startable(task: Task, byId: TaskIndex, now: number): boolean {
-  if (task.status === 'completed' || isFailed(task)) return false;
-  if (task.status === 'in_progress') {
-    const lease = tasklaneFields(task).lease;
-    if (lease === undefined || Date.parse(lease.expiresAt) > now) return false;
-  } else if (task.owner !== undefined && task.owner !== '') {
-    return false;
-  }
-  return openBlockers(task, byId).length === 0;
-}
-
-/** The startable tasks not in `skip`, best first. */
+/** The tasks a claim could take now, not in `skip`, best first. */
 export function nextTasks(byId: TaskIndex, skip: ReadonlySet<string>, now: number): Task[] {
-  const candidates = [...byId.values()].filter((t) => !skip.has(t.id) && startable(t, byId, now));
-  if (candidates.length <= 1) return candidates;
-  return claimOrder(candidates, criticalPaths(byId));
+  return claimQueue(byId, new Date(now)).filter((t) => !skip.has(t.id));
 }
 
 /** Held by someone (not failed, lease live or none): its dependents may still become ready. */

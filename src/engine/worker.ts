@@ -246,14 +246,13 @@ export async function executeClaim(
   }
 
   try {
-    if (hasRunInfo(run) || failure !== undefined) {
-      await store.update(id, { metadata: { agentRun: { ...run } } }, { actor: owner });
-    }
+    // The agent run's record goes in the same write as the outcome.
+    const record = hasRunInfo(run) || failure !== undefined ? { metadata: { agentRun: { ...run } } } : {};
     if (failure === undefined) {
-      const done = await store.complete(id, { ...holder, result: text });
+      const done = await store.complete(id, { ...holder, result: text, ...record });
       return { kind: 'completed', task: done, durationMs: elapsed(), run };
     }
-    const failed = await store.fail(id, { ...holder, reason: failure.reason });
+    const failed = await store.fail(id, { ...holder, reason: failure.reason, ...record });
     return {
       kind: 'failed',
       task: failed,

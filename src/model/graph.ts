@@ -1,7 +1,7 @@
 import { TasklaneError } from './errors.js';
 import { MinHeap } from './heap.js';
 import { compareIds } from './ids.js';
-import { estimateOf, isFailed, priorityOf, type Task, type TaskState } from './task.js';
+import { estimateOf, isFailed, leaseExpired, priorityOf, type Task, type TaskState, tasklaneFields } from './task.js';
 
 // The dependency graph over one list. Edges run blocker -> blocked ("A blocks B").
 // Pure functions over a snapshot of tasks; the store decides when the snapshot is fresh.
@@ -22,27 +22,36 @@ export function openBlockers(task: Task, byId: TaskIndex): string[] {
   });
 }
 
-export function stateOf(task: Task, byId: TaskIndex): TaskState {
+/**
+ * A task's state at `now`. An in_progress task on a lease that ran out is `expired` (claimable),
+ * unless a blocker is open again, which makes it `blocked` like a pending task.
+ */
+export function stateOf(task: Task, byId: TaskIndex, now: Date = new Date()): TaskState {
   if (task.status === 'completed') return 'completed';
   if (isFailed(task)) return 'failed';
-  if (task.status === 'in_progress') return 'in_progress';
+  const lease = tasklaneFields(task).lease;
+  const expired = task.status === 'in_progress' && lease !== undefined && leaseExpired(lease, now);
+  if (task.status === 'in_progress' && !expired) return 'in_progress';
   if (openBlockers(task, byId).length > 0) return 'blocked';
+  if (expired) return 'expired';
   return task.owner === undefined || task.owner === '' ? 'ready' : 'assigned';
 }
 
-/** Ready: pending, no owner, not failed, every blocker completed. */
-export function isReady(task: Task, byId: TaskIndex): boolean {
-  return stateOf(task, byId) === 'ready';
+/** Ready for anyone: pending, no owner, not failed, every blocker completed; or held on an expired lease. */
+export function isReady(task: Task, byId: TaskIndex, now: Date = new Date()): boolean {
+  const state = stateOf(task, byId, now);
+  return state === 'ready' || state === 'expired';
 }
 
-export function readySet(byId: TaskIndex): Task[] {
-  return [...byId.values()].filter((t) => isReady(t, byId));
+/** The tasks anyone may claim now, unordered (claimQueue in transitions.ts gives the claim order). */
+export function readySet(byId: TaskIndex, now: Date = new Date()): Task[] {
+  return [...byId.values()].filter((t) => isReady(t, byId, now));
 }
 
-export function blockedSet(byId: TaskIndex): { task: Task; blockers: string[] }[] {
+export function blockedSet(byId: TaskIndex, now: Date = new Date()): { task: Task; blockers: string[] }[] {
   const out: { task: Task; blockers: string[] }[] = [];
   for (const t of byId.values()) {
-    if (stateOf(t, byId) === 'blocked') out.push({ task: t, blockers: openBlockers(t, byId) });
+    if (stateOf(t, byId, now) === 'blocked') out.push({ task: t, blockers: openBlockers(t, byId) });
   }
   return out;
 }

@@ -3,3 +3,4 @@ export * from './graph.js';
 export * from './ids.js';
 export * from './limits.js';
 export * from './task.js';
+export * from './transitions.js';

@@ -55,8 +55,22 @@ export interface TasklaneFields {
 
 export const META_KEY = 'tasklane';
 
-/** The state a person cares about, derived from status, owner, failure and blockers. */
-export type TaskState = 'ready' | 'blocked' | 'assigned' | 'in_progress' | 'failed' | 'completed';
+/**
+ * The state a person cares about, derived from status, owner, failure, lease and blockers.
+ * `expired`: in_progress on a lease that ran out; its holder is presumed gone and any claimer may take it.
+ */
+export type TaskState = 'ready' | 'expired' | 'blocked' | 'assigned' | 'in_progress' | 'failed' | 'completed';
+
+/** Every derived state, in the order listings count them. */
+export const TASK_STATES: readonly TaskState[] = [
+  'ready',
+  'expired',
+  'blocked',
+  'assigned',
+  'in_progress',
+  'failed',
+  'completed',
+];
 
 export function tasklaneFields(task: Task): TasklaneFields {
   const value = task.metadata?.[META_KEY];
@@ -85,6 +99,12 @@ export function estimateOf(task: Task): number {
 
 export function isFailed(task: Task): boolean {
   return task.status !== 'completed' && tasklaneFields(task).failure !== undefined;
+}
+
+/** Whether a lease has run out at `now`. An unparsable expiry counts as run out: nobody can hold it. */
+export function leaseExpired(lease: Lease, now: Date): boolean {
+  const at = Date.parse(lease.expiresAt);
+  return !(at > now.getTime());
 }
 
 /** Returns a copy of the task with metadata.tasklane replaced by `fields` (undefined keys dropped). */

@@ -32,6 +32,26 @@ export interface UpdateInput {
   priority?: number;
   labels?: string[];
   estimate?: number;
+  /** Tasks this one comes to block (each gains this id in blockedBy). */
+  addBlocks?: string[];
+  /** Tasks this one comes to wait for. */
+  addBlockedBy?: string[];
+  removeBlocks?: string[];
+  removeBlockedBy?: string[];
+}
+
+/**
+ * How a claim ends in success: the result, and metadata merged key by key (null deletes) in the
+ * same write, e.g. the agent run's record.
+ */
+export interface CompleteInput extends HolderInput {
+  result?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface FailInput extends HolderInput {
+  reason: string;
+  metadata?: Record<string, unknown>;
 }
 
 export interface UpdateOptions {
@@ -50,7 +70,11 @@ export interface ListFilter {
 
 export interface ClaimInput {
   owner: string;
-  /** Claim this task; without it, the best ready task (priority, critical path, id). */
+  /**
+   * Claim this task; without it, the first task of the claim queue (tasks assigned to `owner`,
+   * then ready and expired ones by priority, critical path, id), skipping any another claimer is
+   * taking at that moment.
+   */
   taskId?: string;
   /** Lease length; default 60 s. The holder heartbeats before it runs out. */
   leaseMs?: number;
@@ -134,6 +158,10 @@ export interface TaskStore {
   /** Throws NOT_FOUND. */
   get(id: string): Promise<Task>;
   list(filter?: ListFilter): Promise<Task[]>;
+  /**
+   * Changes fields and edges all or nothing: every id, cycle and value is checked before anything
+   * is written. Throws NOT_FOUND, CYCLE, CONFLICT (expectedRev), INVALID_INPUT.
+   */
   update(id: string, patch: UpdateInput, opts?: UpdateOptions): Promise<Task>;
   /** Claude Code's delete: raises the high-water mark, removes the task and every reference to it. */
   delete(id: string, opts?: UpdateOptions): Promise<Task>;
@@ -145,8 +173,8 @@ export interface TaskStore {
   claim(input: ClaimInput): Promise<Claim | null>;
   heartbeat(id: string, holder: HolderInput, leaseMs?: number): Promise<Claim>;
   release(id: string, holder: HolderInput): Promise<Task>;
-  complete(id: string, holder: HolderInput & { result?: string }): Promise<Task>;
-  fail(id: string, holder: HolderInput & { reason: string }): Promise<Task>;
+  complete(id: string, holder: CompleteInput): Promise<Task>;
+  fail(id: string, holder: FailInput): Promise<Task>;
   /** A failed (or stuck) task back to pending, unowned. */
   retry(id: string, opts?: UpdateOptions): Promise<Task>;
   /** Returns the tasks whose expired leases were released. */

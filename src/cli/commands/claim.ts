@@ -9,9 +9,12 @@ export const command: Command = {
   help: `Usage: tasklane claim [ID] [--owner NAME] [--lease DURATION]
 
 Claims a task in one atomic step: it becomes in_progress, owned by NAME, with a lease and a
-fencing token. Without ID, takes the best ready task (higher priority, then longer critical
-path, then smaller id); with ID, that task or an error. Two claimers never get the same task.
-Keep the lease alive with 'tasklane heartbeat'; an expired lease returns the task to ready.
+fencing token. Without ID, takes the first task 'tasklane ready' shows (higher priority, then
+longer critical path, then smaller id), except that tasks assigned to NAME (pending, owner NAME)
+come first; tasks assigned to someone else are never taken unless named. A task another
+claimer is taking at that moment is skipped for the next one. With ID, that task or an error.
+Two claimers never get the same task. Keep the lease alive with 'tasklane heartbeat'; a task
+whose lease ran out shows as expired and any claimer may take it.
 
 Options:
   --owner NAME        who claims (default: $TASKLANE_OWNER, else user@host)

@@ -1,11 +1,9 @@
 import { indexTasks, stateOf } from '../../model/graph.js';
-import { labelsOf, STATUSES, type TaskState } from '../../model/task.js';
+import { labelsOf, STATUSES, TASK_STATES } from '../../model/task.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printListing } from '../listing.js';
 import type { Command } from '../registry.js';
-
-const STATES: readonly TaskState[] = ['ready', 'blocked', 'assigned', 'in_progress', 'failed', 'completed'];
 
 export const command: Command = {
   summary: 'List tasks (open ones by default), with filters',
@@ -17,7 +15,8 @@ filter asks for them.
 
 Options:
   --status S[,S...]   pending, in_progress, completed (as Claude Code stores it)
-  --state S[,S...]    ready, blocked, assigned, in_progress, failed, completed (derived)
+  --state S[,S...]    ready, expired, blocked, assigned, in_progress, failed, completed
+                      (derived; expired: in_progress on a lease that ran out, claimable)
   --owner NAME        only tasks owned by NAME
   --label L           only tasks with label L
   --all               include completed tasks
@@ -40,16 +39,17 @@ JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "st
     const a = ctx.args;
     a.expectPositionals(0, 0, '');
     const statuses = new Set<string>(a.choices('status', STATUSES));
-    const states = new Set<string>(a.choices('state', STATES));
+    const states = new Set<string>(a.choices('state', TASK_STATES));
     const owner = a.string('owner');
     const label = a.string('label');
     const hideCompleted = !a.flag('all') && statuses.size === 0 && states.size === 0;
 
     const all = await ctx.store().list();
     const byId = indexTasks(all);
+    const now = new Date();
     let hidden = 0;
     const shown = all.filter((t) => {
-      const state = stateOf(t, byId);
+      const state = stateOf(t, byId, now);
       if (statuses.size > 0 && !statuses.has(t.status)) return false;
       if (states.size > 0 && !states.has(state)) return false;
       if (owner !== undefined && t.owner !== owner) return false;

@@ -1,4 +1,5 @@
-import { claimOrder, criticalPaths, indexTasks, readySet } from '../../model/graph.js';
+import { indexTasks } from '../../model/graph.js';
+import { claimQueue } from '../../model/transitions.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printListing } from '../listing.js';
@@ -8,9 +9,11 @@ export const command: Command = {
   summary: 'Tasks that can start now, best first',
   help: `Usage: tasklane ready
 
-Lists the ready tasks (pending, unowned, not failed, every blocker completed) in the order
-'tasklane claim' takes them: higher priority first, then the longer critical path (the chain
-of work waiting on the task), then the smaller id.
+Lists the tasks anyone may claim now, in the order 'tasklane claim' takes them: ready tasks
+(pending, unowned, not failed, every blocker completed) and expired ones (in_progress on a lease
+that ran out), higher priority first, then the longer critical path (the chain of work waiting
+on the task), then the smaller id. 'tasklane claim --owner NAME' takes the tasks assigned to
+NAME before these.
 
 Examples:
   tasklane ready
@@ -22,7 +25,7 @@ JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "st
     const ctx = context(io, 'ready', {});
     ctx.args.expectPositionals(0, 0, '');
     const byId = indexTasks(await ctx.store().list());
-    const ready = claimOrder(readySet(byId), criticalPaths(byId));
+    const ready = claimQueue(byId, new Date());
     printListing(ctx, ready, byId, { empty: 'Nothing is ready.' });
     return EXIT.OK;
   },

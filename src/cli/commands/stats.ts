@@ -14,7 +14,7 @@ Examples:
   tasklane stats
   tasklane stats --json | jq .byState.ready
 
-JSON (--json): {"list": ID, "total": N, "byState": {"ready": N, "blocked": N, "assigned": N,
+JSON (--json): {"list": ID, "total": N, "byState": {"ready": N, "expired": N, "blocked": N, "assigned": N,
 "in_progress": N, "failed": N, "completed": N}, "byStatus": {"pending": N, "in_progress": N,
 "completed": N}, "owners": {NAME: N, ...}}`,
 

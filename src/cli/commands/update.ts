@@ -8,12 +8,18 @@ import type { Command } from '../registry.js';
 import { singleTaskJson, taskLine } from '../task-view.js';
 
 export const command: Command = {
-  summary: 'Edit a task: subject, status, owner, priority, labels',
+  summary: 'Edit a task: subject, status, owner, priority, labels, dependencies',
   help: `Usage: tasklane update ID [options]
 
 Changes the given fields of a task and leaves the rest alone. For claiming and finishing work
 prefer claim / done / fail, which check who holds the task; update is the plain edit, like
-Claude Code's TaskUpdate.
+Claude Code's TaskUpdate. All the changes of one update are made together or not at all: an
+unknown id, a cycle or a bad value fails the whole update and changes nothing.
+
+Changing the owner of a claimed task (in_progress on a live lease) moves the claim: the new
+owner holds the lease, with a new token, and the old holder's heartbeat, done and fail are
+refused from then on. --no-owner ends the claim (the lease goes; the status stays unless
+--status is given). A status change always ends the claim.
 
 Options:
   --subject TEXT             new subject
@@ -25,6 +31,10 @@ Options:
   --priority N               new priority (higher is claimed first)
   --label L[,L...]           replace the labels (repeatable); --no-labels removes them all
   --estimate DURATION        seconds, or 90s, 15m, 2h
+  --add-blocks ID[,ID...]    this task comes to block these (repeatable)
+  --add-blocked-by ID[,ID...]  this task comes to wait for these (repeatable)
+  --rm-blocks ID[,ID...]     remove these from what this task blocks (repeatable)
+  --rm-blocked-by ID[,ID...] remove these from what this task waits for (repeatable)
   --meta KEY=VALUE           set user metadata KEY (VALUE parsed as JSON when it parses;
                              KEY=null deletes it; repeatable)
   --if-rev N                 only if the task is still at revision N (metadata.tasklane.rev);
@@ -33,6 +43,7 @@ Options:
 Examples:
   tasklane update 4 --priority 10 --label backend,api
   tasklane update 4 --status completed
+  tasklane update 4 --subject 'Ship it' --add-blocked-by 2,3
   tasklane update 4 --meta pr=123 --meta reviewer='"ana"' --if-rev 3 --json
 
 JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
@@ -52,6 +63,10 @@ JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
       estimate: { type: 'string' },
       meta: { type: 'string', multiple: true },
       'if-rev': { type: 'string' },
+      'add-blocks': { type: 'string', multiple: true },
+      'add-blocked-by': { type: 'string', multiple: true },
+      'rm-blocks': { type: 'string', multiple: true },
+      'rm-blocked-by': { type: 'string', multiple: true },
     });
     const a = ctx.args;
     a.expectPositionals(1, 1, 'ID');
@@ -80,6 +95,14 @@ JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
     if (estimate !== undefined) patch.estimate = estimate;
     const metadata = metaOption(ctx);
     if (metadata !== undefined) patch.metadata = metadata;
+    for (const [option, field] of [
+      ['add-blocks', 'addBlocks'],
+      ['add-blocked-by', 'addBlockedBy'],
+      ['rm-blocks', 'removeBlocks'],
+      ['rm-blocked-by', 'removeBlockedBy'],
+    ] as const) {
+      if (a.has(option)) patch[field] = a.list(option);
+    }
     if (Object.keys(patch).length === 0) {
       throw usageError('update: nothing to change; give at least one option (see tasklane update --help)');
     }

@@ -1,17 +1,22 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { claimOrder, criticalPaths, readySet } from '../../model/graph.js';
 import { priorityOf } from '../../model/task.js';
+import { claimQueue } from '../../model/transitions.js';
 import type { ToolContext } from '../context.js';
 import { text } from '../format.js';
 
-// The ready set in the order TaskClaim takes it: priority, then critical path, then id.
+// What anyone may claim now (ready, and expired leases) in the order TaskClaim takes it:
+// priority, then critical path, then id.
 export function register(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
     'TaskReady',
-    { description: 'List the tasks that can start now (unblocked, unowned), best first.', inputSchema: {} },
+    {
+      description:
+        'List the tasks that can start now (unblocked and unowned, or held on an expired lease), best first, in the order TaskClaim takes them.',
+      inputSchema: {},
+    },
     async () => {
       const byId = new Map((await ctx.store.list()).map((t) => [t.id, t]));
-      const ready = claimOrder(readySet(byId), criticalPaths(byId));
+      const ready = claimQueue(byId, new Date());
       if (ready.length === 0) return text('No task is ready.');
       const line = (t: (typeof ready)[number]): string => {
         const p = priorityOf(t);

@@ -6,6 +6,8 @@ import { text } from '../format.js';
 
 // Claude Code's TaskUpdate, with its semantics: metadata merged key by key (null deletes a key),
 // status "deleted" deletes the task and every reference to it, dependencies kept on both sides.
+// Fields and added edges are one store update: all of it is applied, or (an unknown id, a cycle)
+// none of it.
 export function register(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
     'TaskUpdate',
@@ -41,12 +43,16 @@ export function register(server: McpServer, ctx: ToolContext): void {
       if (args.owner !== undefined) patch.owner = args.owner === '' ? null : args.owner;
       if (args.metadata !== undefined) patch.metadata = args.metadata;
       changed.push(...Object.keys(patch));
-      if (changed.length > 0) await store.update(id, patch);
-      for (const other of args.addBlocks ?? []) await store.addDependency(id, other);
-      for (const other of args.addBlockedBy ?? []) await store.addDependency(other, id);
-      if (args.addBlocks?.length) changed.push('blocks');
-      if (args.addBlockedBy?.length) changed.push('blockedBy');
+      if (args.addBlocks?.length) {
+        patch.addBlocks = args.addBlocks;
+        changed.push('blocks');
+      }
+      if (args.addBlockedBy?.length) {
+        patch.addBlockedBy = args.addBlockedBy;
+        changed.push('blockedBy');
+      }
       if (changed.length === 0) return text(`Task #${id}: nothing to update`);
+      await store.update(id, patch);
       return text(`Updated task #${id} ${changed.join(', ')}`);
     },
   );

@@ -10,17 +10,27 @@ import {
   checkPriority,
   checkSubject,
   checkText,
+  claimTask,
   compareIds,
+  completeTask,
   cycleFor,
+  editTask,
+  failTask,
+  heartbeatTask,
+  isClaimable,
   isNumericId,
+  isTasklaneError,
+  type Lease,
   labelsOf,
   listDirName,
-  openBlockers,
+  type Moment,
+  reapTask,
+  releaseTask,
+  retryTask,
   revisionOf,
   serializeTask,
   stateOf,
   type Task,
-  type TaskIndex,
   TasklaneError,
   type TasklaneFields,
   type TaskState,
@@ -34,7 +44,9 @@ import type {
   ChangeKind,
   Claim,
   ClaimInput,
+  CompleteInput,
   CreateInput,
+  FailInput,
   HistoryQuery,
   HolderInput,
   JournalEntry,
@@ -98,12 +110,13 @@ export class FileStore implements TaskStore {
     const byId = this.scan();
     const wantState = filter.state !== undefined && filter.state.length > 0 ? new Set(filter.state) : undefined;
     const wantStatus = filter.status !== undefined && filter.status.length > 0 ? new Set(filter.status) : undefined;
+    const now = new Date();
     const out: Task[] = [];
     for (const task of byId.values()) {
       if (wantStatus !== undefined && !wantStatus.has(task.status)) continue;
       if (filter.owner !== undefined && task.owner !== filter.owner) continue;
       if (filter.label !== undefined && !labelsOf(task).includes(filter.label)) continue;
-      if (wantState !== undefined && !wantState.has(stateOf(task, byId))) continue;
+      if (wantState !== undefined && !wantState.has(stateOf(task, byId, now))) continue;
       out.push(task);
     }
     return out.sort((a, b) => compareIds(a.id, b.id));
@@ -111,8 +124,10 @@ export class FileStore implements TaskStore {
 
   async stats(): Promise<StoreStats> {
     const byId = this.scan();
+    const now = new Date();
     const byState: Record<TaskState, number> = {
       ready: 0,
+      expired: 0,
       blocked: 0,
       assigned: 0,
       in_progress: 0,
@@ -122,7 +137,7 @@ export class FileStore implements TaskStore {
     const byStatus: Record<Task['status'], number> = { pending: 0, in_progress: 0, completed: 0 };
     const owners: Record<string, number> = {};
     for (const task of byId.values()) {
-      byState[stateOf(task, byId)]++;
+      byState[stateOf(task, byId, now)]++;
       byStatus[task.status]++;
       if (task.owner !== undefined && task.status !== 'completed') owners[task.owner] = (owners[task.owner] ?? 0) + 1;
     }
@@ -235,47 +250,58 @@ export class FileStore implements TaskStore {
     checkLabels(patch.labels);
     checkEstimate(patch.estimate);
     if (patch.metadata !== undefined) checkMetadata(patch.metadata);
+    const edges = edgeChanges(taskId, patch);
 
-    return this.withTaskLock(taskId, async () => {
-      const task = this.mustRead(taskId);
-      if (opts.expectedRev !== undefined && revisionOf(task) !== opts.expectedRev) {
-        throw new TasklaneError(
-          'CONFLICT',
-          `task ${taskId} changed: it is at revision ${revisionOf(task)}, the update expected ${opts.expectedRev}`,
-          { task: taskId, list: this.listId },
-        );
-      }
-      let next: Task = { ...task };
-      if (patch.subject !== undefined) next.subject = patch.subject;
-      if (patch.description !== undefined) next.description = patch.description;
-      if (patch.activeForm !== undefined) next.activeForm = patch.activeForm;
-      if (patch.owner === null) delete next.owner;
-      else if (patch.owner !== undefined) next.owner = patch.owner;
-      if (patch.metadata !== undefined) {
-        const merged: Record<string, unknown> = { ...(task.metadata ?? {}) };
-        for (const [k, v] of Object.entries(patch.metadata)) {
-          if (v === null) delete merged[k];
-          else merged[k] = v;
-        }
-        next.metadata = merged;
-      }
-      const fields: TasklaneFields = { ...tasklaneFields(task) };
-      if (patch.priority !== undefined) fields.priority = patch.priority;
-      if (patch.labels !== undefined) fields.labels = patch.labels;
-      if (patch.estimate !== undefined) fields.estimate = patch.estimate;
-      let kind: ChangeKind = 'updated';
-      if (patch.status !== undefined && patch.status !== task.status) {
-        next.status = patch.status;
-        delete fields.lease;
-        if (patch.status === 'completed') {
-          fields.completedAt = new Date().toISOString();
-          kind = 'completed';
-        } else {
-          delete fields.completedAt;
+    if (edges.length === 0) {
+      return this.withTaskLock(taskId, async () => {
+        const task = this.mustRead(taskId);
+        this.checkRevision(task, opts);
+        const { task: next, kind } = editTask(task, patch, this.moment());
+        return this.write(next, kind, opts.actor);
+      });
+    }
+    // Fields and edges together, all or nothing: everything is checked against one view taken
+    // under the list lock (which every edge change holds) before the first write.
+    return this.withListLock(async () => {
+      const byId = new Map(this.scan());
+      for (const { field, other } of edges) {
+        if (!byId.has(other)) {
+          throw new TasklaneError('NOT_FOUND', `${field}: no task ${other} in list ${this.listId}`, {
+            task: other,
+            field,
+            list: this.listId,
+          });
         }
       }
-      next = withTasklaneFields(next, fields);
-      return this.write(next, kind, opts.actor);
+      if (!byId.has(taskId)) throw this.notFound(taskId);
+      const proposed = applyEdges(byId, taskId, edges);
+      for (const { field, other } of edges) {
+        if (field === 'addBlocks') assertNoCycle(proposed, taskId, other, this.listId);
+        if (field === 'addBlockedBy') assertNoCycle(proposed, other, taskId, this.listId);
+      }
+      const ids = [...new Set([taskId, ...edges.map((e) => e.other)])].sort(compareIds);
+      const handles: LockHandle[] = [];
+      try {
+        for (const lockId of ids) handles.push(await this.lockTask(lockId));
+        // Re-read under the task locks: Claude Code edits fields without the list lock.
+        const fresh = new Map<string, Task>();
+        for (const lockId of ids) fresh.set(lockId, this.mustRead(lockId));
+        const task = fresh.get(taskId) as Task;
+        this.checkRevision(task, opts);
+        const edited = editTask(task, patch, this.moment());
+        const after = applyEdges(new Map([...fresh, [taskId, edited.task]]), taskId, edges);
+        const main = this.write(after.get(taskId) as Task, edited.kind, opts.actor);
+        for (const otherId of ids) {
+          if (otherId === taskId) continue;
+          const before = fresh.get(otherId) as Task;
+          const next = after.get(otherId) as Task;
+          if (sameEdges(before, next)) continue;
+          this.write(next, 'dependency', opts.actor);
+        }
+        return main;
+      } finally {
+        for (const h of handles.reverse()) h.release();
+      }
     });
   }
 
@@ -349,6 +375,7 @@ export class FileStore implements TaskStore {
   }
 
   // ---- claims and leases ----
+  // Each transition: lock the task, read it, apply the model's transition, write.
 
   async claim(input: ClaimInput): Promise<Claim | null> {
     checkOwner(input.owner);
@@ -360,24 +387,22 @@ export class FileStore implements TaskStore {
     }
     if (input.taskId !== undefined) {
       const id = assertTaskId(input.taskId, 'taskId');
-      const handle = await this.lockTask(id);
-      try {
-        return this.claimLocked(id, input.owner, leaseMs, true) as Claim;
-      } finally {
-        handle.release();
-      }
+      return this.withTaskLock(id, async () => this.claimLocked(this.mustRead(id), input.owner, leaseMs));
     }
-    // Best ready task: candidates come from an in-memory view kept fresh from the journal; each is
-    // taken with a single lock attempt and re-checked under the lock, so a stale view only costs a skip.
+    // The first task of the claim queue, from an in-memory view kept fresh from the journal. A
+    // task whose lock another process holds is being taken: skip it and try the next (SQL's SKIP
+    // LOCKED) rather than wait. Each is re-checked under its lock, so a stale view only costs a skip.
     const index = this.claimIndex;
     for (let pass = 0; pass < 2; pass++) {
       index.refresh(pass > 0);
-      for (let id = index.next(new Date()); id !== undefined; id = index.next(new Date())) {
+      for (let id = index.next(new Date(), input.owner); id !== undefined; id = index.next(new Date(), input.owner)) {
         const handle = this.tryLockTask(id);
         if (handle !== undefined) {
           try {
-            const claim = this.claimLocked(id, input.owner, leaseMs, false);
-            if (claim !== undefined) return claim;
+            const task = this.read(id);
+            if (task !== undefined && this.claimableUnderLock(task, input.owner)) {
+              return this.claimLocked(task, input.owner, leaseMs);
+            }
           } finally {
             handle.release();
           }
@@ -391,124 +416,68 @@ export class FileStore implements TaskStore {
 
   async heartbeat(id: string, holder: HolderInput, leaseMs = DEFAULT_LEASE_MS): Promise<Claim> {
     const taskId = assertTaskId(id);
-    requireIdentity(holder, taskId);
     return this.withTaskLock(taskId, async () => {
-      const task = this.mustRead(taskId);
-      this.checkHolder(task, holder);
-      const fields = tasklaneFields(task);
-      if (task.status !== 'in_progress' || fields.lease === undefined || fields.failure !== undefined) {
-        throw new TasklaneError(
-          'NOT_OWNER',
-          `task ${taskId} has no active claim to heartbeat (state ${stateOf(task, new Map())})`,
-          {
-            task: taskId,
-          },
-        );
-      }
-      const now = Date.now();
-      const lease = {
-        ...fields.lease,
-        expiresAt: new Date(now + leaseMs).toISOString(),
-        heartbeatAt: new Date(now).toISOString(),
-      };
-      const next = this.write(withTasklaneFields(task, { ...fields, lease }), 'heartbeat', holder.owner);
+      const next = this.write(
+        heartbeatTask(this.mustRead(taskId), holder, leaseMs, this.moment()),
+        'heartbeat',
+        holder.owner,
+      );
+      const lease = tasklaneFields(next).lease as Lease;
       return { task: next, token: lease.token, expiresAt: lease.expiresAt };
     });
   }
 
   async release(id: string, holder: HolderInput): Promise<Task> {
     const taskId = assertTaskId(id);
-    requireIdentity(holder, taskId);
-    return this.withTaskLock(taskId, async () => {
-      const task = this.mustRead(taskId);
-      this.checkHolder(task, holder);
-      if (task.status === 'completed') {
-        throw new TasklaneError('CONFLICT', `task ${taskId} is completed; there is no claim to release`, {
-          task: taskId,
-        });
-      }
-      const fields = { ...tasklaneFields(task) };
-      delete fields.lease;
-      const { owner: _owner, ...rest } = task;
-      return this.write(withTasklaneFields({ ...rest, status: 'pending' }, fields), 'released', holder.owner);
-    });
+    return this.withTaskLock(taskId, async () =>
+      this.write(releaseTask(this.mustRead(taskId), holder, this.moment()), 'released', holder.owner),
+    );
   }
 
-  async complete(id: string, holder: HolderInput & { result?: string }): Promise<Task> {
+  async complete(id: string, holder: CompleteInput): Promise<Task> {
     const taskId = assertTaskId(id);
     checkText('result', holder.result);
-    return this.withTaskLock(taskId, async () => {
-      const task = this.mustRead(taskId);
-      this.checkHolder(task, holder);
-      const fields = { ...tasklaneFields(task) };
-      delete fields.lease;
-      if (fields.failure !== undefined) {
-        fields.failures = [...(fields.failures ?? []), fields.failure];
-        delete fields.failure;
-      }
-      fields.completedAt = new Date().toISOString();
-      if (holder.result !== undefined) fields.result = holder.result;
-      return this.write(withTasklaneFields({ ...task, status: 'completed' }, fields), 'completed', holder.owner);
-    });
+    if (holder.metadata !== undefined) checkMetadata(holder.metadata);
+    const outcome = {
+      ...(holder.result === undefined ? {} : { result: holder.result }),
+      ...(holder.metadata === undefined ? {} : { metadata: holder.metadata }),
+    };
+    return this.withTaskLock(taskId, async () =>
+      this.write(completeTask(this.mustRead(taskId), holder, outcome, this.moment()), 'completed', holder.owner),
+    );
   }
 
-  async fail(id: string, holder: HolderInput & { reason: string }): Promise<Task> {
+  async fail(id: string, holder: FailInput): Promise<Task> {
     const taskId = assertTaskId(id);
     checkText('reason', holder.reason, false);
-    return this.withTaskLock(taskId, async () => {
-      const task = this.mustRead(taskId);
-      this.checkHolder(task, holder);
-      if (task.status === 'completed') {
-        throw new TasklaneError('CONFLICT', `task ${taskId} is already completed; it cannot fail`, { task: taskId });
-      }
-      const fields = { ...tasklaneFields(task) };
-      delete fields.lease;
-      fields.failure = { reason: holder.reason, at: new Date().toISOString(), attempt: fields.attempts ?? 0 };
-      // Stays in_progress so Claude Code sessions do not pick it up; Tasklane shows it as failed.
-      return this.write(withTasklaneFields({ ...task, status: 'in_progress' }, fields), 'failed', holder.owner);
-    });
+    if (holder.metadata !== undefined) checkMetadata(holder.metadata);
+    return this.withTaskLock(taskId, async () =>
+      this.write(
+        failTask(this.mustRead(taskId), holder, holder.reason, this.moment(), holder.metadata),
+        'failed',
+        holder.owner,
+      ),
+    );
   }
 
   async retry(id: string, opts: UpdateOptions = {}): Promise<Task> {
     const taskId = assertTaskId(id);
-    return this.withTaskLock(taskId, async () => {
-      const task = this.mustRead(taskId);
-      const fields = { ...tasklaneFields(task) };
-      if (task.status === 'completed') {
-        throw new TasklaneError('CONFLICT', `task ${taskId} is completed; reopen it with update --status pending`, {
-          task: taskId,
-        });
-      }
-      if (fields.failure === undefined && fields.lease !== undefined && !leaseExpired(fields.lease.expiresAt)) {
-        throw new TasklaneError(
-          'CONFLICT',
-          `task ${taskId} is held by ${task.owner ?? fields.lease.owner} until ${fields.lease.expiresAt}; it has not failed`,
-          { task: taskId },
-        );
-      }
-      if (fields.failure !== undefined) fields.failures = [...(fields.failures ?? []), fields.failure];
-      delete fields.failure;
-      delete fields.lease;
-      const { owner: _owner, ...rest } = task;
-      return this.write(withTasklaneFields({ ...rest, status: 'pending' }, fields), 'retried', opts.actor);
-    });
+    return this.withTaskLock(taskId, async () =>
+      this.write(retryTask(this.mustRead(taskId), this.moment()), 'retried', opts.actor),
+    );
   }
 
   async reap(now: Date = new Date()): Promise<Task[]> {
     const reaped: Task[] = [];
     for (const task of this.scan().values()) {
-      const lease = tasklaneFields(task).lease;
-      if (task.status !== 'in_progress' || lease === undefined || !leaseExpired(lease.expiresAt, now)) continue;
+      if (reapTask(task, { now }) === undefined) continue;
+      // Skip a task another process is moving; the next reap sees it.
       const handle = this.tryLockTask(task.id);
       if (handle === undefined) continue;
       try {
         const fresh = this.read(task.id);
-        const fields = fresh === undefined ? undefined : { ...tasklaneFields(fresh) };
-        if (fresh === undefined || fields?.lease === undefined || fresh.status !== 'in_progress') continue;
-        if (!leaseExpired(fields.lease.expiresAt, now) || fields.failure !== undefined) continue;
-        delete fields.lease;
-        const { owner: _owner, ...rest } = fresh;
-        reaped.push(this.write(withTasklaneFields({ ...rest, status: 'pending' }, fields), 'released', 'reaper'));
+        const next = fresh === undefined ? undefined : reapTask(fresh, { now });
+        if (next !== undefined) reaped.push(this.write(next, 'released', 'reaper'));
       } finally {
         handle.release();
       }
@@ -719,97 +688,119 @@ export class FileStore implements TaskStore {
     }
   }
 
-  /** Claims task `id`, whose lock the caller holds. Throws NOT_CLAIMABLE when `strict`, else returns undefined. */
-  private claimLocked(id: string, owner: string, leaseMs: number, strict: boolean): Claim | undefined {
-    const task = strict ? this.mustRead(id) : this.read(id);
-    if (task === undefined) return undefined;
-    const blockers = new Map<string, Task>();
+  /** The time now and a fresh token, for the model's transitions. */
+  private moment(): Moment {
+    return { now: new Date(), token: globalThis.crypto.randomUUID() };
+  }
+
+  private checkRevision(task: Task, opts: UpdateOptions): void {
+    if (opts.expectedRev !== undefined && revisionOf(task) !== opts.expectedRev) {
+      throw new TasklaneError(
+        'CONFLICT',
+        `task ${task.id} changed: it is at revision ${revisionOf(task)}, the update expected ${opts.expectedRev}`,
+        { task: task.id, list: this.listId },
+      );
+    }
+  }
+
+  /**
+   * The task's blockers as read now. A blocker file that cannot be read (invalid JSON, a write
+   * in progress past the retries) is taken as an open blocker, with a warning: one corrupt file
+   * holds back only the tasks it blocks, not every claim.
+   */
+  private blockersOf(task: Task): Map<string, Task> {
+    const byId = new Map<string, Task>([[task.id, task]]);
     for (const b of task.blockedBy) {
-      const blocker = this.read(b);
-      if (blocker !== undefined) blockers.set(b, blocker);
+      try {
+        const blocker = this.read(b);
+        if (blocker !== undefined) byId.set(b, blocker);
+      } catch (err) {
+        if (!isTasklaneError(err)) throw err;
+        this.warnOnce(`task ${task.id}: its blocker #${b} cannot be read, so it counts as blocked (${err.message})`);
+        byId.set(b, { id: b, subject: '', description: '', status: 'pending', blocks: [task.id], blockedBy: [] });
+      }
     }
-    blockers.set(task.id, task);
-    const why = claimableState(task, blockers, new Date(), owner);
-    if (why !== undefined) {
-      if (!strict) return undefined;
-      throw new TasklaneError('NOT_CLAIMABLE', `task ${id} cannot be claimed: ${why}`, { task: id, list: this.listId });
+    return byId;
+  }
+
+  private claimableUnderLock(task: Task, owner: string): boolean {
+    return isClaimable(task, this.blockersOf(task), new Date(), owner);
+  }
+
+  /** Claims `task`, whose lock the caller holds; throws NOT_CLAIMABLE saying why not. */
+  private claimLocked(task: Task, owner: string, leaseMs: number): Claim {
+    let next: Task;
+    try {
+      next = claimTask(task, this.blockersOf(task), owner, leaseMs, this.moment());
+    } catch (err) {
+      if (isTasklaneError(err, 'NOT_CLAIMABLE')) {
+        throw new TasklaneError('NOT_CLAIMABLE', err.message, { task: task.id, list: this.listId });
+      }
+      throw err;
     }
-    const now = Date.now();
-    const fields = { ...tasklaneFields(task) };
-    const lease = {
-      owner,
-      token: globalThis.crypto.randomUUID(),
-      expiresAt: new Date(now + leaseMs).toISOString(),
-      heartbeatAt: new Date(now).toISOString(),
-    };
-    fields.lease = lease;
-    fields.attempts = (fields.attempts ?? 0) + 1;
-    fields.startedAt = new Date(now).toISOString();
-    const claimed = this.write(withTasklaneFields({ ...task, status: 'in_progress', owner }, fields), 'claimed', owner);
+    const claimed = this.write(next, 'claimed', owner);
+    const lease = tasklaneFields(claimed).lease as Lease;
     return { task: claimed, token: lease.token, expiresAt: lease.expiresAt };
   }
 
-  private checkHolder(task: Task, holder: HolderInput): void {
-    const lease = tasklaneFields(task).lease;
-    if (holder.owner !== undefined && task.owner !== holder.owner) {
-      throw new TasklaneError(
-        'NOT_OWNER',
-        `task ${task.id} is held by ${task.owner === undefined ? 'nobody' : JSON.stringify(task.owner)}, not ${JSON.stringify(holder.owner)}`,
-        { task: task.id },
-      );
-    }
-    if (holder.token !== undefined && lease?.token !== holder.token) {
-      throw new TasklaneError(
-        'NOT_OWNER',
-        `task ${task.id}: the claim token does not match (the lease was lost or taken over)`,
-        {
-          task: task.id,
-        },
-      );
-    }
-    if (
-      holder.owner === undefined &&
-      holder.token === undefined &&
-      lease !== undefined &&
-      !leaseExpired(lease.expiresAt)
-    ) {
-      throw new TasklaneError(
-        'NOT_OWNER',
-        `task ${task.id} is claimed by ${JSON.stringify(lease.owner)} until ${lease.expiresAt}; pass its owner to change it`,
-        { task: task.id },
-      );
-    }
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.onWarning(message);
   }
 }
 
-/** Why a task cannot be claimed now (undefined: it can). An expired lease counts as free. */
-function claimableState(task: Task, byId: TaskIndex, now: Date, owner?: string): string | undefined {
-  const fields = tasklaneFields(task);
-  if (task.status === 'completed') return 'it is completed';
-  if (fields.failure !== undefined) return `it failed (${fields.failure.reason}); retry it first`;
-  if (task.status === 'in_progress') {
-    if (fields.lease !== undefined && leaseExpired(fields.lease.expiresAt, now)) return undefined;
-    return `it is held by ${task.owner === undefined ? 'someone' : JSON.stringify(task.owner)}`;
-  }
-  if (task.owner !== undefined && task.owner !== '' && task.owner !== owner) {
-    return `it is assigned to ${JSON.stringify(task.owner)}`;
-  }
-  const open = openBlockers(task, byId);
-  if (open.length > 0) return `it is blocked by ${open.map((b) => `#${b}`).join(', ')}`;
-  return undefined;
+type EdgeField = 'addBlocks' | 'addBlockedBy' | 'removeBlocks' | 'removeBlockedBy';
+interface EdgeChange {
+  field: EdgeField;
+  other: string;
 }
 
-function leaseExpired(expiresAt: string, now: Date = new Date()): boolean {
-  return Date.parse(expiresAt) <= now.getTime();
+/** The edge changes of an update, ids checked; a task never blocks itself. */
+function edgeChanges(taskId: string, patch: UpdateInput): EdgeChange[] {
+  const out: EdgeChange[] = [];
+  for (const field of ['removeBlocks', 'removeBlockedBy', 'addBlocks', 'addBlockedBy'] as const) {
+    const ids = patch[field];
+    if (ids === undefined) continue;
+    if (!Array.isArray(ids)) {
+      throw new TasklaneError('INVALID_INPUT', `${field} must be an array of task ids`, { field, task: taskId });
+    }
+    for (const other of unique(ids.map((x) => assertTaskId(x, field)))) {
+      if (other === taskId && field.startsWith('add')) {
+        throw new TasklaneError('CYCLE', `task ${taskId} cannot block itself (${field} names its own id)`, {
+          task: taskId,
+          field,
+          cycle: [taskId, taskId],
+        });
+      }
+      out.push({ field, other });
+    }
+  }
+  return out;
 }
 
-function requireIdentity(holder: HolderInput, task: string): void {
-  if (holder.owner === undefined && holder.token === undefined) {
-    throw new TasklaneError('INVALID_INPUT', `task ${task}: give the owner (or claim token) that holds it`, {
-      task,
-      field: 'owner',
-    });
+/** A copy of `byId` with the edge changes applied on both sides (removals first, then additions). */
+function applyEdges(byId: ReadonlyMap<string, Task>, taskId: string, edges: EdgeChange[]): Map<string, Task> {
+  const out = new Map(byId);
+  const edit = (id: string, field: 'blocks' | 'blockedBy', other: string, add: boolean): void => {
+    const t = out.get(id);
+    if (t === undefined) return;
+    const has = t[field].includes(other);
+    if (add && !has) out.set(id, { ...t, [field]: [...t[field], other] });
+    if (!add && has) out.set(id, { ...t, [field]: t[field].filter((x) => x !== other) });
+  };
+  for (const { field, other } of edges) {
+    const add = field.startsWith('add');
+    // "taskId blocks other" for *Blocks, "other blocks taskId" for *BlockedBy.
+    const [blocker, blocked] = field.endsWith('BlockedBy') ? [other, taskId] : [taskId, other];
+    edit(blocker, 'blocks', blocked, add);
+    edit(blocked, 'blockedBy', blocker, add);
   }
+  return out;
+}
+
+function sameEdges(a: Task, b: Task): boolean {
+  return a.blocks.join('\n') === b.blocks.join('\n') && a.blockedBy.join('\n') === b.blockedBy.join('\n');
 }
 
 function unique(ids: string[]): string[] {
