@@ -35,6 +35,8 @@ import type {
   Claim,
   ClaimInput,
   CreateInput,
+  DoctorOptions,
+  DoctorReport,
   HistoryQuery,
   HolderInput,
   JournalEntry,
@@ -46,11 +48,12 @@ import type {
   WatchOptions,
 } from '../types.js';
 import { ClaimIndex } from './claim-index.js';
+import { runDoctor } from './doctor.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
 import { appendJournal, readJournal } from './journal.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
-import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, taskFileName } from './task-files.js';
+import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
 
 // The default store: Claude Code's own files, layout, bytes, ids and locks.
 // Writes of one task happen under its task lock; id allocation, dependency changes and deletes
@@ -199,7 +202,7 @@ export class FileStore implements TaskStore {
         fields,
       );
       if (blocks.length > 0 && blockedBy.length > 0) {
-        const byId = new Map(this.scan());
+        const byId = scanWhole(this.listDir, `check new task ${id}'s dependencies for a cycle`);
         byId.set(id, task);
         for (const blocker of blockedBy) {
           const cycle = cycleFor(byId, blocker, id);
@@ -318,7 +321,7 @@ export class FileStore implements TaskStore {
     const a = assertTaskId(blocker, 'blocker');
     const b = assertTaskId(blocked, 'blocked');
     await this.withListLock(async () => {
-      const byId = this.scan();
+      const byId = scanWhole(this.listDir, `check #${a} blocking #${b} for a cycle`);
       for (const [field, id] of [
         ['blocker', a],
         ['blocked', b],
@@ -332,8 +335,10 @@ export class FileStore implements TaskStore {
         }
       }
       assertNoCycle(byId, a, b, this.listId);
-      await this.link(a, 'blocks', b, opts.actor);
+      // The blockedBy side first: it decides readiness, so a crash between the two writes leaves
+      // the task blocked (never ready early) and a one-sided edge that cycle checks still count.
       await this.link(b, 'blockedBy', a, opts.actor);
+      await this.link(a, 'blocks', b, opts.actor);
     });
   }
 
@@ -577,6 +582,25 @@ export class FileStore implements TaskStore {
       }
       return restored;
     });
+  }
+
+  // ---- integrity ----
+
+  async doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+    return runDoctor(
+      {
+        listId: this.listId,
+        listDir: this.listDir,
+        withListLock: (fn) => this.withListLock(fn),
+        editTask: (id, edit, actor) =>
+          this.withTaskLock(id, async () => {
+            const task = this.read(id);
+            const next = task === undefined ? undefined : edit(task);
+            if (next !== undefined) this.write(next, 'dependency', actor);
+          }),
+      },
+      opts,
+    );
   }
 
   // ---- change feed ----
