@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import {
   assertNoCycle,
   assertTaskId,
+  checkDurationMs,
   checkEstimate,
   checkLabels,
+  checkMergedMetadata,
   checkMetadata,
   checkOwner,
   checkPriority,
+  checkStoredTask,
   checkSubject,
   checkText,
   compareIds,
@@ -260,6 +263,7 @@ export class FileStore implements TaskStore {
           if (v === null) delete merged[k];
           else merged[k] = v;
         }
+        checkMergedMetadata(taskId, merged, task.metadata);
         next.metadata = merged;
       }
       const fields: TasklaneFields = { ...tasklaneFields(task) };
@@ -358,11 +362,7 @@ export class FileStore implements TaskStore {
   async claim(input: ClaimInput): Promise<Claim | null> {
     checkOwner(input.owner);
     const leaseMs = input.leaseMs ?? DEFAULT_LEASE_MS;
-    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-      throw new TasklaneError('INVALID_INPUT', `lease must be a positive duration, got ${leaseMs} ms`, {
-        field: 'leaseMs',
-      });
-    }
+    checkDurationMs('leaseMs', leaseMs);
     if (input.taskId !== undefined) {
       const id = assertTaskId(input.taskId, 'taskId');
       const handle = await this.lockTask(id);
@@ -397,6 +397,7 @@ export class FileStore implements TaskStore {
   async heartbeat(id: string, holder: HolderInput, leaseMs = DEFAULT_LEASE_MS): Promise<Claim> {
     const taskId = assertTaskId(id);
     requireIdentity(holder, taskId);
+    checkDurationMs('leaseMs', leaseMs);
     return this.withTaskLock(taskId, async () => {
       const task = this.mustRead(taskId);
       this.checkHolder(task, holder);
@@ -670,6 +671,7 @@ export class FileStore implements TaskStore {
       rev: revisionOf(task) + (kind === 'created' ? 0 : 1),
       updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
     });
+    checkStoredTask(next);
     writeFileDurable(this.pathOf(next.id), serializeTask(next));
     appendJournal(this.journalPath, kind, next, actor);
     return next;

@@ -1,6 +1,14 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { isNumericId, parseTask, sanitizePathComponent, type Task, TasklaneError } from '../../model/index.js';
+import {
+  isNumericId,
+  LIMITS,
+  parseTask,
+  sanitizePathComponent,
+  type Task,
+  TasklaneError,
+  tooDeep,
+} from '../../model/index.js';
 import { sleepSync } from './durable.js';
 
 // Reading Claude Code's task files: one `<id>.json` per task in the list directory.
@@ -37,6 +45,16 @@ export function decodeTask(bytes: Buffer, file: string): Task {
   } catch (cause) {
     const detail = text.length === 0 ? 'empty file' : (cause as Error).message;
     throw new TasklaneError('INVALID_TASK', `${file}: not valid JSON (${detail})`, { file, cause });
+  }
+  // Before anything walks it recursively (JSON.stringify, a formatter): another program may write
+  // a file nested deep enough to overflow the stack.
+  const deep = tooDeep(value, LIMITS.nestingDepth);
+  if (deep !== undefined) {
+    throw new TasklaneError(
+      'INVALID_TASK',
+      `${file}: ${deep === '(root)' ? 'the task' : deep} nests more than ${LIMITS.nestingDepth} levels deep; the limit is ${LIMITS.nestingDepth}`,
+      { file, field: deep },
+    );
   }
   const task = parseTask(value, { file });
   const expected = taskFileName(task.id);
