@@ -1,5 +1,4 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { claimOrder, criticalPaths, readySet } from '../../model/graph.js';
 import { priorityOf } from '../../model/task.js';
 import type { ToolContext } from '../context.js';
 import { text } from '../format.js';
@@ -10,8 +9,7 @@ export function register(server: McpServer, ctx: ToolContext): void {
     'TaskReady',
     { description: 'List the tasks that can start now (unblocked, unowned), best first.', inputSchema: {} },
     async () => {
-      const byId = new Map((await ctx.store.list()).map((t) => [t.id, t]));
-      const ready = claimOrder(readySet(byId), criticalPaths(byId));
+      const ready = await ctx.store.ready();
       if (ready.length === 0) return text('No task is ready.');
       const line = (t: (typeof ready)[number]): string => {
         const p = priorityOf(t);

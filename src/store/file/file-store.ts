@@ -10,12 +10,15 @@ import {
   checkPriority,
   checkSubject,
   checkText,
+  claimOrder,
   compareIds,
+  criticalPaths,
   cycleFor,
   isNumericId,
   labelsOf,
   listDirName,
   openBlockers,
+  readySet,
   revisionOf,
   serializeTask,
   stateOf,
@@ -39,6 +42,7 @@ import type {
   HolderInput,
   JournalEntry,
   ListFilter,
+  ListSummary,
   StoreStats,
   TaskStore,
   UpdateInput,
@@ -49,6 +53,7 @@ import { ClaimIndex } from './claim-index.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
 import { appendJournal, readJournal } from './journal.js';
+import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, taskFileName } from './task-files.js';
 
@@ -61,6 +66,10 @@ export const DEFAULT_LEASE_MS = 60_000;
 export class FileStore implements TaskStore {
   readonly listId: string;
   readonly location: string;
+  readonly descriptor: string;
+  readonly artifactsDir: string;
+  /** The directory that holds one directory per list. */
+  readonly root: string;
   /** The list directory (Claude Code's `tasks/<list>`). */
   readonly listDir: string;
   /** Tasklane's append-only history of the list, outside the list directory. */
@@ -73,6 +82,9 @@ export class FileStore implements TaskStore {
     this.listId = where.list;
     this.listDir = where.listDir;
     this.location = where.listDir;
+    this.descriptor = where.descriptor;
+    this.artifactsDir = where.artifactsDir;
+    this.root = where.root;
     this.journalPath = join(where.root, '.tasklane', listDirName(where.list), 'journal.jsonl');
     this.onWarning = options.onWarning ?? (() => {});
   }
@@ -107,6 +119,15 @@ export class FileStore implements TaskStore {
       out.push(task);
     }
     return out.sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  async ready(): Promise<Task[]> {
+    const byId = this.scan();
+    return claimOrder(readySet(byId), criticalPaths(byId));
+  }
+
+  async lists(): Promise<ListSummary[]> {
+    return listSummaries(this.root);
   }
 
   async stats(): Promise<StoreStats> {
