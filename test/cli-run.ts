@@ -24,6 +24,7 @@ export interface RunOptions {
 }
 
 const SCRUB = [
+  'TASKLANE_STORE',
   'TASKLANE_DIR',
   'TASKLANE_LIST',
   'TASKLANE_OWNER',

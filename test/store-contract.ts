@@ -11,9 +11,10 @@ import {
 import type { TaskStore } from '../src/store/types.js';
 
 // The contract every TaskStore implementation must meet. Each store's test file calls
-// runStoreContract with a factory that returns a fresh, empty list.
+// runStoreContract with a factory that returns a fresh, empty list: in a fresh, empty store, or,
+// given `sameStoreAs`, another list in that store (for lists()).
 
-export type StoreFactory = (list?: string) => Promise<TaskStore> | TaskStore;
+export type StoreFactory = (list?: string, sameStoreAs?: TaskStore) => Promise<TaskStore> | TaskStore;
 
 async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -430,6 +431,48 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.equal(report.list, store.listId);
       assert.deepEqual(await store.doctor({ fix: true }), report);
       assert.deepEqual(await store.list(), before);
+    });
+
+    it('gives the ready tasks in the order claim takes them', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', priority: 5 });
+      const c = await store.create({ subject: 'C' });
+      await store.create({ subject: 'D', blockedBy: [a.id] });
+      const e = await store.create({ subject: 'E', blockedBy: [c.id] });
+      await store.create({ subject: 'F', blockedBy: [e.id] });
+      // B by priority, then C (a chain of two waits on it) before A (one), D, E and F are blocked.
+      assert.deepEqual(
+        (await store.ready()).map((t) => t.id),
+        [b.id, c.id, a.id],
+      );
+      const claim = await store.claim({ owner: 'w' });
+      assert.equal(claim?.task.id, b.id, 'claim takes the first ready task');
+      assert.deepEqual(
+        (await store.ready()).map((t) => t.id),
+        [c.id, a.id],
+      );
+    });
+
+    it('lists the lists of the store with counts by state and a last change time', async () => {
+      const one = await makeStore('first');
+      const two = await makeStore('second', one);
+      const a = await one.create({ subject: 'A' });
+      await one.create({ subject: 'B', blockedBy: [a.id] });
+      const c = await two.create({ subject: 'C' });
+      await two.claim({ owner: 'w', taskId: c.id });
+      const before = Date.now() - 600_000;
+      for (const store of [one, two]) {
+        const lists = await store.lists();
+        assert.deepEqual(
+          lists.map((l) => [l.id, l.total, l.byState.ready, l.byState.blocked, l.byState.in_progress]),
+          [
+            ['first', 2, 1, 1, 0],
+            ['second', 1, 0, 0, 1],
+          ],
+        );
+        for (const l of lists) assert.ok(l.lastChange !== undefined && Date.parse(l.lastChange) > before);
+      }
     });
   });
 }

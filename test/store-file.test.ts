@@ -7,7 +7,9 @@ import { openStore } from '../src/store/open.js';
 import { tempDir } from './helpers.js';
 import { runStoreContract } from './store-contract.js';
 
-runStoreContract('file store', (list = 'contract') => openStore({ dir: tempDir(), list }));
+runStoreContract('file store', (list = 'contract', sameStoreAs) =>
+  openStore(sameStoreAs === undefined ? tempDir() : sameStoreAs.descriptor, list),
+);
 
 it('a corrupt blocker file holds back only the tasks it blocks, not every claim (observation 6)', async () => {
   const dir = tempDir();

@@ -17,6 +17,7 @@ export type OptionSpecs = Record<string, OptionSpec>;
 
 /** Accepted by every command, before or after the command name. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
+  store: { type: 'string' },
   dir: { type: 'string' },
   list: { type: 'string' },
   json: { type: 'boolean' },
@@ -26,6 +27,8 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
 };
 
 export interface Globals {
+  /** A store descriptor (a directory or file:// URL); --dir DIR is the same as --store DIR. */
+  store?: string;
   dir?: string;
   list?: string;
   json: boolean;
@@ -198,6 +201,7 @@ export function parseCommand(io: CommandIO, command: string, options: OptionSpec
     json: values.json === true,
     color: colorWanted(io, values['no-color'] === true),
   };
+  if (typeof values.store === 'string') globals.store = values.store;
   if (typeof values.dir === 'string') globals.dir = values.dir;
   if (typeof values.list === 'string') globals.list = values.list;
   return new Args(command, values, parsed.positionals, globals);

@@ -23,6 +23,7 @@ register('restore', 'Bring back deleted or cleared tasks from the history', () =
 register('stats', 'Counts by state, status and owner', () => import('./commands/stats.js'));
 register('reap', 'Return tasks whose lease expired to ready', () => import('./commands/reap.js'));
 register('doctor', "Check the list's integrity; --fix repairs what is safe", () => import('./commands/doctor.js'));
+register('lists', 'The lists in the store, with counts and last change', () => import('./commands/lists.js'));
 register('demo', 'A short tour on a fresh example list', () => import('./commands/demo.js'));
 
 // change feed and MCP (issue 3)

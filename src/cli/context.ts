@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Task } from '../model/task.js';
+import { type Location, resolveLocation } from '../store/location.js';
 import { openStore } from '../store/open.js';
 import type { HolderInput, TaskStore } from '../store/types.js';
-import { type Args, type OptionSpecs, parseCommand, usageError } from './args.js';
+import { type Args, type Globals, type OptionSpecs, parseCommand, usageError } from './args.js';
 import { inert } from './inert-text.js';
 import { type Palette, palette } from './output.js';
 import type { CommandIO } from './registry.js';
 
-// What a command needs besides its arguments: the store for --dir/--list, the palette, the
-// caller's identity, and text read from files or stdin.
+// What a command needs besides its arguments: the store for --store/--dir/--list, the palette,
+// the caller's identity, and text read from files or stdin.
 
 export interface Context {
   io: CommandIO;
@@ -19,6 +20,25 @@ export interface Context {
   json: boolean;
   /** Opens the list's store (once); warnings about skipped files go to stderr. */
   store(): TaskStore;
+}
+
+/** Where the command's store and list are: --store or --dir, --list, the environment, the project (store/location.ts). */
+export function locationOf(io: CommandIO, globals: Pick<Globals, 'store' | 'dir' | 'list'>): Location {
+  return resolveLocation({
+    ...(globals.store === undefined ? {} : { store: globals.store }),
+    ...(globals.dir === undefined ? {} : { dir: globals.dir }),
+    ...(globals.list === undefined ? {} : { list: globals.list }),
+    cwd: io.cwd,
+    env: io.env,
+  });
+}
+
+/**
+ * The directory a plan file's identity is relative to: the project's (the one holding
+ * .tasklane) when the list lives in a `tasklane init` project, else the current directory.
+ */
+export function planBase(io: CommandIO, globals: Pick<Globals, 'store' | 'dir' | 'list'>): string {
+  return locationOf(io, globals).projectDir ?? io.cwd;
 }
 
 export function context(io: CommandIO, command: string, options: OptionSpecs): Context {
@@ -30,10 +50,9 @@ export function context(io: CommandIO, command: string, options: OptionSpecs): C
     p: palette(args.globals.color),
     json: args.globals.json,
     store() {
-      store ??= openStore(
-        { dir: args.globals.dir, list: args.globals.list, cwd: io.cwd, env: io.env },
-        { onWarning: (message) => io.stderr.write(`tasklane: warning: ${inert(message)}\n`) },
-      );
+      store ??= openStore(locationOf(io, args.globals), {
+        onWarning: (message) => io.stderr.write(`tasklane: warning: ${inert(message)}\n`),
+      });
       return store;
     },
   };

@@ -7,10 +7,9 @@ import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
 import type { BackoffOptions } from '../engine/retries.js';
 import { sessionName } from '../engine/tmux.js';
 import type { ExecConfig } from '../engine/worker.js';
-import { listDirName } from '../model/index.js';
-import { resolveLocation } from '../store/location.js';
 import { openStore } from '../store/open.js';
 import type { Args, OptionSpecs } from './args.js';
+import { locationOf } from './context.js';
 import type { CommandIO } from './registry.js';
 
 // The options `tasklane run` and `tasklane worker` share (which agent, how long, how often to
@@ -57,7 +56,8 @@ Running:
   --lease DURATION           claim lease, heartbeated at a third of it while the agent runs; a task
                              whose holder died is run again when it expires (default 60s)
   --grace DURATION           between SIGTERM and SIGKILL when an agent is stopped (default 5s)
-  --logs DIR                 where the per-task logs go (default <root>/.tasklane/<list>/logs)
+  --logs DIR                 where the per-task logs go (default the list's run artifacts,
+                             <root>/.tasklane/<list>/logs; see docs/cli.md)
   --tmux                     run each agent in a window of the tmux session tasklane-<list>
                              (attach with: tmux attach -t tasklane-<list>); output is still logged
   --worktree                 run each task in its own git worktree and branch tasklane/<list>/<id>,
@@ -85,16 +85,14 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
   });
   const templatePath = args.string('prompt-template');
   const template = templatePath === undefined ? DEFAULT_TEMPLATE : loadTemplate(resolve(io.cwd, templatePath));
-  const location = resolveLocation({ dir: args.globals.dir, list: args.globals.list, cwd: io.cwd, env: io.env });
-  const store = openStore(location, {
+  const store = openStore(locationOf(io, args.globals), {
     onWarning: (message) => events.emit({ type: 'warning', message }),
   });
-  const runDir = join(location.root, '.tasklane', listDirName(location.list));
+  const runDir = store.artifactsDir;
   const logs = args.string('logs');
   const timeout = args.seconds('timeout');
   const config: ExecConfig = {
     store,
-    root: location.root,
     runDir,
     logsDir: logs === undefined ? join(runDir, 'logs') : resolve(io.cwd, logs),
     agent: resolved.choice,
@@ -105,7 +103,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     leaseMs: Math.round((args.seconds('lease') ?? 60) * 1000),
     ...(timeout === undefined ? {} : { timeoutMs: Math.round(timeout * 1000) }),
     graceMs: Math.round((args.seconds('grace') ?? 5) * 1000),
-    ...(args.flag('tmux') ? { tmuxSession: sessionName(location.list) } : {}),
+    ...(args.flag('tmux') ? { tmuxSession: sessionName(store.listId) } : {}),
     worktree: args.flag('worktree'),
     events,
     binDir: selfOnPath(runDir),

@@ -8,13 +8,15 @@ import { type CommandIO, commands } from './registry.js';
 // The `tasklane` entry point. It loads only the command table; a command's module (and what it
 // imports: the store, the graph, the SDK) is loaded when that command runs.
 
-const GLOBAL_WITH_VALUE = new Set(['--dir', '--list']);
+const GLOBAL_WITH_VALUE = new Set(['--store', '--dir', '--list']);
 const GLOBAL_FLAGS = new Set(['--json', '--no-color', '-h', '--help', '--version']);
 
 const GLOBAL_HELP = `Global options (anywhere on the line):
-  --dir DIR      where lists live (env TASKLANE_DIR). Default: the nearest .tasklane/tasks made by
-                 'tasklane init', found by walking up from here; else $CLAUDE_CONFIG_DIR/tasks
-                 (~/.claude/tasks), where Claude Code keeps its own lists
+  --store STORE  the store that holds the lists (env TASKLANE_STORE): a directory or a file:// URL
+                 (postgres:// later). Default: TASKLANE_DIR; else the nearest .tasklane/tasks
+                 made by 'tasklane init', found by walking up from here; else
+                 $CLAUDE_CONFIG_DIR/tasks (~/.claude/tasks), where Claude Code keeps its own lists
+  --dir DIR      the same as --store DIR (env TASKLANE_DIR, below TASKLANE_STORE); not with --store
   --list ID      which list (env TASKLANE_LIST, then CLAUDE_CODE_TASK_LIST_ID; default "default")
   --json         machine-readable output on stdout (shapes: docs/cli.md)
   --no-color     plain text (also when NO_COLOR is set or stdout is not a terminal)

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields } from '../model/index.js';
+import { storeEnv } from '../store/descriptor.js';
 import type { Claim, TaskStore } from '../store/types.js';
 import {
   type AgentChoice,
@@ -27,9 +28,7 @@ import { prepareWorktree, type Worktree } from './worktree.js';
 
 export interface ExecConfig {
   store: TaskStore;
-  /** The list's root directory, given to agents as TASKLANE_DIR so their `tasklane` finds the same list. */
-  root: string;
-  /** Where logs, result files and tmux files go by default: <root>/.tasklane/<list>. */
+  /** Where logs, result files and tmux files go by default: the store's artifactsDir for the list. */
   runDir: string;
   logsDir: string;
   agent: AgentChoice;
@@ -173,7 +172,8 @@ export async function executeClaim(
     const inv = invocation(choice, prompt, cfg.agentOptions, sim);
     const env: NodeJS.ProcessEnv = {
       ...cfg.env,
-      TASKLANE_DIR: cfg.root,
+      // The same store and list for the agent's own `tasklane` (TASKLANE_DIR too, for older scripts, when it is a directory).
+      ...storeEnv(store),
       TASKLANE_LIST: store.listId,
       CLAUDE_CODE_TASK_LIST_ID: store.listId,
       TASKLANE_TASK_ID: id,

@@ -1,15 +1,28 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { listDirName } from '../model/index.js';
+import { listDirName, TasklaneError } from '../model/index.js';
+import { formatStoreDescriptor, parseStoreDescriptor } from './descriptor.js';
 
 // Where lists live and which list is meant, resolved the same way by every surface.
+//
+// The store, first that is given: --store or --dir (one of them; --dir DIR is --store DIR),
+// TASKLANE_STORE, TASKLANE_DIR, the nearest `tasklane init` project (.tasklane/tasks found by
+// walking up), Claude Code's own root ($CLAUDE_CONFIG_DIR/tasks, ~/.claude/tasks).
+// The list: --list, TASKLANE_LIST, CLAUDE_CODE_TASK_LIST_ID, "default".
 
 export const PROJECT_DIR = '.tasklane';
 export const DEFAULT_LIST = 'default';
+/**
+ * Tasklane's own directory inside a root, beside the list directories: `<root>/.tasklane/<list>/`
+ * holds a list's journal and its run artifacts. Never a list itself (its name starts with a dot).
+ */
+export const STATE_DIR = '.tasklane';
 
 export interface LocationInput {
-  /** --dir */
+  /** --store: a store descriptor (a directory path or file:// URL; see descriptor.ts). */
+  store?: string;
+  /** --dir: a directory, the older spelling of --store. Giving both is a usage error. */
   dir?: string;
   /** --list */
   list?: string;
@@ -21,11 +34,20 @@ export interface Location {
   /** The directory that holds one directory per list. */
   root: string;
   /** Where the root came from, for `--help`, `init` and error messages. */
-  rootSource: 'flag' | 'TASKLANE_DIR' | 'project' | 'claude';
+  rootSource: 'flag' | 'TASKLANE_STORE' | 'TASKLANE_DIR' | 'project' | 'claude';
+  /** The store descriptor that opens this same store from any process (with the list): the absolute root. */
+  descriptor: string;
   list: string;
   listSource: 'flag' | 'TASKLANE_LIST' | 'CLAUDE_CODE_TASK_LIST_ID' | 'default';
   /** The list's directory: root/<sanitized list id>. */
   listDir: string;
+  /**
+   * Where runs of this list keep their artifacts (logs/, results/, the agents' bin/):
+   * root/.tasklane/<sanitized list id>, beside the journal. `tasklane init` ignores it in git.
+   */
+  artifactsDir: string;
+  /** The directory holding `.tasklane` when the root is a `tasklane init` project's: plan paths are relative to it. */
+  projectDir?: string;
 }
 
 /** Walks up from cwd looking for a `.tasklane/tasks` directory made by `tasklane init`, as git finds `.git`. */
@@ -51,13 +73,27 @@ export function resolveLocation(input: LocationInput = {}): Location {
   const cwd = input.cwd ?? process.cwd();
   const nonEmpty = (v: string | undefined): v is string => v !== undefined && v !== '';
 
+  if (nonEmpty(input.store) && nonEmpty(input.dir)) {
+    throw new TasklaneError(
+      'USAGE',
+      '--store and --dir cannot be used together (--dir DIR is the same as --store DIR); give one',
+      { field: '--store' },
+    );
+  }
   let root: string;
   let rootSource: Location['rootSource'];
-  const project = nonEmpty(input.dir) || nonEmpty(env.TASKLANE_DIR) ? undefined : findProjectRoot(cwd);
-  if (nonEmpty(input.dir)) [root, rootSource] = [resolve(cwd, input.dir), 'flag'];
+  let projectDir: string | undefined;
+  const fromFile = (text: string, where: string): string => parseStoreDescriptor(text, cwd, where).root;
+  if (nonEmpty(input.store)) [root, rootSource] = [fromFile(input.store, '--store'), 'flag'];
+  else if (nonEmpty(input.dir)) [root, rootSource] = [resolve(cwd, input.dir), 'flag'];
+  else if (nonEmpty(env.TASKLANE_STORE))
+    [root, rootSource] = [fromFile(env.TASKLANE_STORE, 'TASKLANE_STORE'), 'TASKLANE_STORE'];
   else if (nonEmpty(env.TASKLANE_DIR)) [root, rootSource] = [resolve(cwd, env.TASKLANE_DIR), 'TASKLANE_DIR'];
-  else if (project !== undefined) [root, rootSource] = [project, 'project'];
-  else [root, rootSource] = [claudeTasksRoot(env), 'claude'];
+  else {
+    const project = findProjectRoot(cwd);
+    if (project !== undefined) [root, rootSource, projectDir] = [project, 'project', dirname(dirname(project))];
+    else [root, rootSource] = [claudeTasksRoot(env), 'claude'];
+  }
 
   let list: string;
   let listSource: Location['listSource'];
@@ -67,5 +103,15 @@ export function resolveLocation(input: LocationInput = {}): Location {
     [list, listSource] = [env.CLAUDE_CODE_TASK_LIST_ID, 'CLAUDE_CODE_TASK_LIST_ID'];
   else [list, listSource] = [DEFAULT_LIST, 'default'];
 
-  return { root, rootSource, list, listSource, listDir: join(root, listDirName(list)) };
+  const name = listDirName(list);
+  return {
+    root,
+    rootSource,
+    descriptor: formatStoreDescriptor({ kind: 'file', root }),
+    list,
+    listSource,
+    listDir: join(root, name),
+    artifactsDir: join(root, STATE_DIR, name),
+    ...(projectDir === undefined ? {} : { projectDir }),
+  };
 }

@@ -7,8 +7,25 @@ export interface OpenOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Opens the store for a location (the file store; PostgreSQL joins here later). Cheap: nothing is read until used. */
-export function openStore(where: Location | LocationInput = {}, options: OpenOptions = {}): TaskStore {
+/**
+ * Opens a store: from a descriptor (`openStore('/srv/lists', 'backend')`, `openStore('file:///srv/lists')`),
+ * or from where a surface resolves it (`--store`/`--dir`, `--list`, the environment, the project).
+ * Only the file store today; PostgreSQL joins here later. Cheap: nothing is read until used.
+ */
+export function openStore(descriptor: string, list?: string, options?: OpenOptions): TaskStore;
+export function openStore(where?: Location | LocationInput, options?: OpenOptions): TaskStore;
+export function openStore(
+  where: string | Location | LocationInput = {},
+  listOrOptions?: string | OpenOptions,
+  maybeOptions?: OpenOptions,
+): TaskStore {
+  if (typeof where === 'string') {
+    const list = typeof listOrOptions === 'string' ? listOrOptions : undefined;
+    // An explicit descriptor stands alone: only the list may still come from the environment.
+    const location = resolveLocation({ store: where, ...(list === undefined ? {} : { list }) });
+    return new FileStore(location, maybeOptions ?? {});
+  }
+  const options = typeof listOrOptions === 'object' ? listOrOptions : (maybeOptions ?? {});
   const location = 'listDir' in where ? where : resolveLocation(where);
   return new FileStore(location, options);
 }

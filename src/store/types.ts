@@ -193,16 +193,40 @@ export interface DoctorOptions {
   actor?: string;
 }
 
+/** One list of a store, for a list switcher (`tasklane lists`). */
+export interface ListSummary {
+  /** The list's id as stored (for the file store, its directory name). */
+  id: string;
+  total: number;
+  byState: Record<TaskState, number>;
+  /** When a task of the list last changed (ISO 8601), if the store knows; absent for an empty list. */
+  lastChange?: string;
+}
+
 export interface TaskStore {
   /** The list id as given (not sanitized). */
   readonly listId: string;
   /** A human-readable location, e.g. the directory or database. */
   readonly location: string;
+  /**
+   * The store descriptor that opens this same store from another process (`TASKLANE_STORE`,
+   * `--store`); with `TASKLANE_LIST` set to listId it names this list. The executor hands both to its agents.
+   */
+  readonly descriptor: string;
+  /**
+   * A local directory for this list's run artifacts (agent logs, result files, the agents' bin/),
+   * never inside the list itself. The executor creates what it needs below it.
+   */
+  readonly artifactsDir: string;
 
   create(input: CreateInput, opts?: UpdateOptions): Promise<Task>;
   /** Throws NOT_FOUND. */
   get(id: string): Promise<Task>;
   list(filter?: ListFilter): Promise<Task[]>;
+  /** The ready tasks in the order `claim` takes them (the model's claim order). */
+  ready(): Promise<Task[]>;
+  /** Every list in this store (this one included, once it exists), by id. */
+  lists(): Promise<ListSummary[]>;
   /**
    * Changes fields and edges all or nothing: every id, cycle and value is checked before anything
    * is written. Throws NOT_FOUND, CYCLE, CONFLICT (expectedRev), INVALID_INPUT.

@@ -1,6 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { blockedSet, claimOrder, criticalPaths, indexTasks, readySet, topologicalOrder } from '../../model/graph.js';
 import { estimateOf, type Task } from '../../model/task.js';
 import { openStore } from '../../store/open.js';
@@ -28,14 +28,15 @@ const PLAN: { subject: string; estimate: number; after: number[] }[] = [
 
 export const command: Command = {
   summary: 'A short tour on a fresh example list',
-  help: `Usage: tasklane demo [--dir DIR] [--list ID]
+  help: `Usage: tasklane demo [--store DIR | --dir DIR] [--list ID]
 
 Builds an example list (a small project: design, API, UI, tests, docs, CI, release), then shows
 what is ready, what is blocked and on what, a topological order and the critical path, and
 claims and completes a few tasks so you can watch others become ready. It needs nothing set up.
 
-By default the list goes in a new temporary directory, never in your real lists; with --dir it
-goes in DIR (list "demo" unless --list says otherwise), which must not already hold that list.
+By default the list goes in a new temporary directory, never in your real lists; with --store
+(or --dir) it goes in DIR (list "demo" unless --list says otherwise), which must not already
+hold that list.
 
 Examples:
   tasklane demo
@@ -49,9 +50,15 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
     const ctx = context(io, 'demo', {});
     ctx.args.expectPositionals(0, 0, '');
     const g = ctx.args.globals;
-    const dir = g.dir !== undefined ? resolve(io.cwd, g.dir) : mkdtempSync(join(tmpdir(), 'tasklane-demo-'));
     const list = g.list ?? 'demo';
-    const store = openStore({ dir, list, cwd: io.cwd, env: {} });
+    const given = g.store !== undefined || g.dir !== undefined;
+    const store = openStore({
+      ...(given ? { store: g.store, dir: g.dir } : { dir: mkdtempSync(join(tmpdir(), 'tasklane-demo-')) }),
+      list,
+      cwd: io.cwd,
+      env: {},
+    });
+    const dir = store.descriptor;
     const existing = await store.list();
     if (existing.length > 0) {
       throw usageError(`demo: list ${JSON.stringify(list)} in ${dir} already has tasks; give another --list or --dir`);

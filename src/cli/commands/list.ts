@@ -1,5 +1,6 @@
-import { indexTasks, stateOf } from '../../model/graph.js';
-import { labelsOf, STATUSES, TASK_STATES } from '../../model/task.js';
+import { indexTasks } from '../../model/graph.js';
+import { STATUSES, TASK_STATES, type Task, type TaskState } from '../../model/task.js';
+import type { ListFilter } from '../../store/types.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printListing } from '../listing.js';
@@ -44,23 +45,19 @@ JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "st
     const label = a.string('label');
     const hideCompleted = !a.flag('all') && statuses.size === 0 && states.size === 0;
 
-    const all = await ctx.store().list();
-    const byId = indexTasks(all);
-    const now = new Date();
-    let hidden = 0;
-    const shown = all.filter((t) => {
-      const state = stateOf(t, byId, now);
-      if (statuses.size > 0 && !statuses.has(t.status)) return false;
-      if (states.size > 0 && !states.has(state)) return false;
-      if (owner !== undefined && t.owner !== owner) return false;
-      if (label !== undefined && !labelsOf(t).includes(label)) return false;
-      if (hideCompleted && state === 'completed') {
-        hidden++;
-        return false;
-      }
-      return true;
-    });
     const store = ctx.store();
+    const all = await store.list();
+    const byId = indexTasks(all);
+    // The store filters (one rule for states, in the model); only hiding completed tasks is ours.
+    const filter: ListFilter = {
+      ...(statuses.size > 0 ? { status: [...statuses] as Task['status'][] } : {}),
+      ...(states.size > 0 ? { state: [...states] as TaskState[] } : {}),
+      ...(owner === undefined ? {} : { owner }),
+      ...(label === undefined ? {} : { label }),
+    };
+    const matching = Object.keys(filter).length === 0 ? all : await store.list(filter);
+    const shown = hideCompleted ? matching.filter((t) => t.status !== 'completed') : matching;
+    const hidden = matching.length - shown.length;
     printListing(ctx, shown, byId, {
       empty:
         all.length === 0 ? `No tasks in list ${JSON.stringify(store.listId)} (${store.location}).` : 'No tasks match.',

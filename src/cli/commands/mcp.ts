@@ -6,12 +6,12 @@ import { packageVersion } from '../version.js';
 
 export const command: Command = {
   summary: 'Serve the list to any agent over MCP (stdio)',
-  help: `Usage: tasklane mcp [--dir DIR] [--list ID]
+  help: `Usage: tasklane mcp [--store STORE | --dir DIR] [--list ID]
 
 Runs an MCP server on stdin/stdout for one list, for Claude Code, Codex, Cursor, Gemini CLI or
 any MCP client. The list is chosen as for every command: --list, else TASKLANE_LIST, else
-CLAUDE_CODE_TASK_LIST_ID, else "default"; the directory by --dir, else TASKLANE_DIR, else the
-nearest 'tasklane init' project, else ~/.claude/tasks.
+CLAUDE_CODE_TASK_LIST_ID, else "default"; the store by --store (or --dir), else TASKLANE_STORE,
+else TASKLANE_DIR, else the nearest 'tasklane init' project, else ~/.claude/tasks.
 
 Tools: TaskCreate, TaskGet, TaskUpdate, TaskList (Claude Code's own, same names and inputs),
 TaskClaim (atomic), TaskComplete, TaskFail, TaskReady, TaskWait.

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { planWithAgent } from '../../engine/plan/agent.js';
 import { type ApplyResult, applyPlan } from '../../engine/plan/apply.js';
 import { loadPlan, type PlanFormat } from '../../engine/plan/load.js';
 import { type PlanSpec, planEdges, planOrder, specForOutput } from '../../engine/plan/spec.js';
 import { TasklaneError } from '../../model/index.js';
-import { resolveLocation } from '../../store/location.js';
-import { type Context, context } from '../context.js';
+import { type Context, context, planBase } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { type Cell, formatSeconds, formatTable, oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
@@ -158,13 +157,7 @@ function readPlanText(ctx: Context, file: string): string {
  */
 function defaultSource(ctx: Context, file: string): string {
   if (file === '-') return 'stdin';
-  const location = resolveLocation({
-    dir: ctx.args.globals.dir,
-    list: ctx.args.globals.list,
-    cwd: ctx.io.cwd,
-    env: ctx.io.env,
-  });
-  const base = location.rootSource === 'project' ? dirname(dirname(location.root)) : ctx.io.cwd;
+  const base = planBase(ctx.io, ctx.args.globals);
   const absolute = resolve(ctx.io.cwd, file);
   const rel = relative(base, absolute);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return absolute.split(sep).join('/');

@@ -1,5 +1,4 @@
 import { indexTasks } from '../../model/graph.js';
-import { claimQueue } from '../../model/transitions.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printListing } from '../listing.js';
@@ -24,8 +23,9 @@ JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "st
   async run(io) {
     const ctx = context(io, 'ready', {});
     ctx.args.expectPositionals(0, 0, '');
-    const byId = indexTasks(await ctx.store().list());
-    const ready = claimQueue(byId, new Date());
+    const store = ctx.store();
+    const ready = await store.ready();
+    const byId = indexTasks(await store.list());
     printListing(ctx, ready, byId, { empty: 'Nothing is ready.' });
     return EXIT.OK;
   },

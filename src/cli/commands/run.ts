@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js';
 import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
 import { EngineEvents } from '../../engine/events.js';
 import { applyPlan } from '../../engine/plan/apply.js';
 import { loadPlan } from '../../engine/plan/load.js';
 import { TasklaneError } from '../../model/index.js';
-import { resolveLocation } from '../../store/location.js';
-import { parseCommand } from '../args.js';
+import { type Globals, parseCommand } from '../args.js';
+import { planBase } from '../context.js';
 import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
 import { EXIT } from '../exit-codes.js';
 import { inert, jsonInert } from '../inert-text.js';
@@ -124,7 +124,7 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
 /** Turns the plan into tasks first, with the same plan identity as `tasklane plan` gives it. */
 async function importPlan(
   io: CommandIO,
-  globals: { dir?: string; list?: string },
+  globals: Globals,
   file: string,
   store: Parameters<typeof applyPlan>[0],
 ): Promise<void> {
@@ -148,8 +148,7 @@ async function importPlan(
     );
   }
   // Same identity as `tasklane plan` (its defaultSource): the path relative to the project, else to cwd.
-  const location = resolveLocation({ dir: globals.dir, list: globals.list, cwd: io.cwd, env: io.env });
-  const base = location.rootSource === 'project' ? dirname(dirname(location.root)) : io.cwd;
+  const base = planBase(io, globals);
   const rel = relative(base, path);
   const source =
     rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path.split(sep).join('/') : rel.split(sep).join('/');

@@ -1,6 +1,5 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { priorityOf } from '../../model/task.js';
-import { claimQueue } from '../../model/transitions.js';
 import type { ToolContext } from '../context.js';
 import { text } from '../format.js';
 
@@ -15,8 +14,7 @@ export function register(server: McpServer, ctx: ToolContext): void {
       inputSchema: {},
     },
     async () => {
-      const byId = new Map((await ctx.store.list()).map((t) => [t.id, t]));
-      const ready = claimQueue(byId, new Date());
+      const ready = await ctx.store.ready();
       if (ready.length === 0) return text('No task is ready.');
       const line = (t: (typeof ready)[number]): string => {
         const p = priorityOf(t);

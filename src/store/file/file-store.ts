@@ -12,6 +12,7 @@ import {
   checkStoredTask,
   checkSubject,
   checkText,
+  claimQueue,
   claimTask,
   compareIds,
   completeTask,
@@ -55,6 +56,7 @@ import type {
   HolderInput,
   JournalEntry,
   ListFilter,
+  ListSummary,
   StoreStats,
   TaskStore,
   UpdateInput,
@@ -66,6 +68,7 @@ import { runDoctor } from './doctor.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
 import { appendJournal, readJournal } from './journal.js';
+import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
 
@@ -78,6 +81,10 @@ export const DEFAULT_LEASE_MS = 60_000;
 export class FileStore implements TaskStore {
   readonly listId: string;
   readonly location: string;
+  readonly descriptor: string;
+  readonly artifactsDir: string;
+  /** The directory that holds one directory per list. */
+  readonly root: string;
   /** The list directory (Claude Code's `tasks/<list>`). */
   readonly listDir: string;
   /** Tasklane's append-only history of the list, outside the list directory. */
@@ -90,6 +97,9 @@ export class FileStore implements TaskStore {
     this.listId = where.list;
     this.listDir = where.listDir;
     this.location = where.listDir;
+    this.descriptor = where.descriptor;
+    this.artifactsDir = where.artifactsDir;
+    this.root = where.root;
     this.journalPath = join(where.root, '.tasklane', listDirName(where.list), 'journal.jsonl');
     this.onWarning = options.onWarning ?? (() => {});
   }
@@ -125,6 +135,14 @@ export class FileStore implements TaskStore {
       out.push(task);
     }
     return out.sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  async ready(): Promise<Task[]> {
+    return claimQueue(this.scan(), new Date());
+  }
+
+  async lists(): Promise<ListSummary[]> {
+    return listSummaries(this.root);
   }
 
   async stats(): Promise<StoreStats> {
