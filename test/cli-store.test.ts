@@ -51,6 +51,24 @@ describe('store descriptor', () => {
     assert.equal(where([], {}), join(project, '.tasklane', 'tasks'));
   });
 
+  it("names a plan relative to the project whether the project's store is found or given", () => {
+    const project = tempDir();
+    ok(run(['init'], { cwd: project }));
+    mkdirSync(join(project, 'plans'));
+    writeFileSync(join(project, 'plans', 'p.md'), '- Design\n- Build\n');
+    const found = ok(run(['plan', 'plans/p.md', '--json'], { cwd: project })).json();
+    assert.equal(found.source, 'plans/p.md');
+    // An agent of a run in this project gets the store as TASKLANE_STORE, from any directory.
+    const given = ok(
+      run(['plan', join(project, 'plans', 'p.md'), '--json'], {
+        cwd: tempDir(),
+        env: { TASKLANE_STORE: join(project, '.tasklane', 'tasks') },
+      }),
+    ).json();
+    assert.equal(given.source, 'plans/p.md');
+    assert.deepEqual(given.created, [], 'the same plan: nothing created twice');
+  });
+
   it('refuses --store with --dir, naming both, and changes nothing', () => {
     const [a, b] = [tempDir(), tempDir()];
     const r = run(['--store', a, '--dir', b, 'create', 'Where?']);

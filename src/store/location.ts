@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { listDirName, TasklaneError } from '../model/index.js';
 import { formatStoreDescriptor, parseStoreDescriptor } from './descriptor.js';
 
@@ -91,9 +91,11 @@ export function resolveLocation(input: LocationInput = {}): Location {
   else if (nonEmpty(env.TASKLANE_DIR)) [root, rootSource] = [resolve(cwd, env.TASKLANE_DIR), 'TASKLANE_DIR'];
   else {
     const project = findProjectRoot(cwd);
-    if (project !== undefined) [root, rootSource, projectDir] = [project, 'project', dirname(dirname(project))];
+    if (project !== undefined) [root, rootSource] = [project, 'project'];
     else [root, rootSource] = [claudeTasksRoot(env), 'claude'];
   }
+  // A project's root however it was named (found, or handed to an agent as TASKLANE_STORE).
+  if (basename(root) === 'tasks' && basename(dirname(root)) === PROJECT_DIR) projectDir = dirname(dirname(root));
 
   let list: string;
   let listSource: Location['listSource'];
