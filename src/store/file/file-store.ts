@@ -265,7 +265,8 @@ export class FileStore implements TaskStore {
     return this.withListLock(async () => {
       const byId = new Map(this.scan());
       for (const { field, other } of edges) {
-        if (!byId.has(other)) {
+        // Removing a reference to a task that is gone is allowed: it tidies a dangling id.
+        if (field.startsWith('add') && !byId.has(other)) {
           throw new TasklaneError('NOT_FOUND', `${field}: no task ${other} in list ${this.listId}`, {
             task: other,
             field,
@@ -279,7 +280,7 @@ export class FileStore implements TaskStore {
         if (field === 'addBlocks') assertNoCycle(proposed, taskId, other, this.listId);
         if (field === 'addBlockedBy') assertNoCycle(proposed, other, taskId, this.listId);
       }
-      const ids = [...new Set([taskId, ...edges.map((e) => e.other)])].sort(compareIds);
+      const ids = [...new Set([taskId, ...edges.map((e) => e.other)])].filter((x) => byId.has(x)).sort(compareIds);
       const handles: LockHandle[] = [];
       try {
         for (const lockId of ids) handles.push(await this.lockTask(lockId));
