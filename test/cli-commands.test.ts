@@ -417,7 +417,7 @@ describe('where lists live', () => {
 });
 
 const CORE = ['init', 'create', 'show', 'list', 'ready', 'blocked', 'update', 'dep', 'claim', 'heartbeat'];
-const CORE2 = ['release', 'done', 'fail', 'retry', 'delete', 'history', 'restore', 'stats', 'reap', 'demo'];
+const CORE2 = ['release', 'done', 'fail', 'retry', 'delete', 'history', 'restore', 'stats', 'reap', 'demo', 'doctor'];
 
 describe('help, version, colour, usage', () => {
   it('tasklane --help lists every command, global options and exit codes', () => {

@@ -263,3 +263,113 @@ test('the server exits by itself when its client goes away (stdin closed)', asyn
   clearTimeout(killer);
   assert.equal(code, 0);
 });
+
+test('Claude Code tools refuse unknown keys with an isError result naming the key; nothing changes', async () => {
+  const dir = tempDir();
+  const client = await connect(dir);
+  await ok(client, 'TaskCreate', { subject: 'A', description: '' });
+  const cases: [string, Record<string, unknown>][] = [
+    ['TaskCreate', { subject: 'B', description: '', blockedBy: ['1'] }],
+    ['TaskGet', { taskId: '1', verbose: true }],
+    ['TaskUpdate', { taskId: '1', subject: 'renamed', addBlockedby: ['2'] }],
+    ['TaskList', { status: 'pending' }],
+    ['TaskClaim', { owner: 'x', lease: 60 }],
+  ];
+  for (const [name, args] of cases) {
+    const unknown = Object.keys(args).at(-1) as string;
+    const r = await call(client, name, args);
+    assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} is refused: ${r.text}`);
+    assert.match(r.text, new RegExp(`Unrecognized key.*"${unknown}"`), `${name} names ${unknown}`);
+  }
+  assert.equal(await ok(client, 'TaskList'), '#1 [pending] A', 'nothing was created, renamed or claimed');
+});
+
+/** `tasklane mcp` driven line by line, to send what no well-behaved client would. */
+function rawServer(dir: string): {
+  send: (line: string | Buffer) => Promise<void>;
+  answer: (id: number | null) => Promise<Record<string, unknown>>;
+  exited: () => boolean;
+  stop: () => void;
+} {
+  const child = spawn(process.execPath, [cliPath, 'mcp', '--dir', dir, '--list', 'm'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  const answers: Record<string, unknown>[] = [];
+  let buffered = '';
+  let wake = (): void => {};
+  child.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const l of lines) if (l.trim() !== '') answers.push(JSON.parse(l));
+    wake();
+  });
+  child.on('exit', () => wake());
+  return {
+    send: (line) =>
+      new Promise((resolve, reject) =>
+        child.stdin.write(typeof line === 'string' ? `${line}\n` : Buffer.concat([line, Buffer.from('\n')]), (e) =>
+          e ? reject(e) : resolve(),
+        ),
+      ),
+    answer: (id) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = answers.find((a) => a.id === id);
+          if (found !== undefined) resolve(found);
+          else if (exited) reject(new Error(`the server exited before answering ${id}`));
+        };
+        wake = check;
+        check();
+      }),
+    exited: () => exited,
+    stop: () => child.kill('SIGKILL'),
+  };
+}
+
+const rpc = (id: number, method: string, params: Record<string, unknown>): string =>
+  JSON.stringify({ jsonrpc: '2.0', id, method, params });
+
+test('a request line over the limit, or not UTF-8, is answered with an error; the server keeps serving', async () => {
+  const dir = tempDir();
+  const s = rawServer(dir);
+  try {
+    await s.send(
+      rpc(1, 'initialize', {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 't', version: '1' },
+      }),
+    );
+    await s.answer(1);
+    await s.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    // 20 MB, with the id last as the SDK's client writes it.
+    const huge = `{"method":"tools/call","params":{"name":"TaskCreate","arguments":{"subject":"big","description":"${'x'.repeat(20 * 1024 * 1024)}"}},"jsonrpc":"2.0","id":2}`;
+    await s.send(huge);
+    const tooLong = (await s.answer(2)) as { error?: { code: number; message: string } };
+    assert.equal(tooLong.error?.code, -32600);
+    assert.match(tooLong.error?.message ?? '', /over the 8\.0 MiB limit/);
+    // Bytes that are not UTF-8 inside the subject: refused, not stored as U+FFFD.
+    const bad = Buffer.concat([
+      Buffer.from(
+        `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"TaskCreate","arguments":{"subject":"caf`,
+      ),
+      Buffer.from([0xe9]),
+      Buffer.from(`","description":""}}}`),
+    ]);
+    await s.send(bad);
+    const notUtf8 = (await s.answer(3)) as { error?: { code: number; message: string } };
+    assert.equal(notUtf8.error?.code, -32700);
+    assert.match(notUtf8.error?.message ?? '', /not valid UTF-8/);
+    await s.send(rpc(4, 'tools/call', { name: 'TaskList', arguments: {} }));
+    const list = (await s.answer(4)) as { result?: { content: { text: string }[] } };
+    assert.equal(list.result?.content[0]?.text, 'No tasks found', 'still serving; nothing was created');
+    assert.equal(s.exited(), false);
+  } finally {
+    s.stop();
+  }
+});

@@ -415,5 +415,21 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.equal(stats.byState.ready, 1);
       assert.deepEqual(stats.owners, { w: 1 });
     });
+
+    it('doctor reports a list kept through the store as consistent, and --fix on it changes nothing', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      const c = await store.create({ subject: 'C', blockedBy: [b.id], blocks: [] });
+      await store.addDependency(a.id, c.id);
+      await store.delete(b.id);
+      const before = await store.list();
+      const report = await store.doctor();
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.consistent, true);
+      assert.equal(report.list, store.listId);
+      assert.deepEqual(await store.doctor({ fix: true }), report);
+      assert.deepEqual(await store.list(), before);
+    });
   });
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { TasklaneError } from '../model/errors.js';
+import { formatDuration, LIMITS } from '../model/limits.js';
 import type { CommandIO } from './registry.js';
 import { closest } from './suggest.js';
 
@@ -100,7 +101,7 @@ export class Args {
     return n;
   }
 
-  /** A positive duration in seconds: `90`, `90s`, `15m`, `1.5h`. */
+  /** A positive duration in seconds: `90`, `90s`, `15m`, `1.5h`, at most LIMITS.durationMs (24 days). */
   seconds(name: string): number | undefined {
     const s = this.string(name);
     if (s === undefined) return undefined;
@@ -109,6 +110,13 @@ export class Args {
     if (!Number.isFinite(n) || n <= 0) {
       throw usageError(
         `--${name} must be a positive duration in seconds, or with a unit (90s, 15m, 2h); got ${JSON.stringify(s)}`,
+        `--${name}`,
+      );
+    }
+    // Past 2^31 ms Node's timers fire at once: a timeout would kill at once, a lease loop would spin.
+    if (n * 1000 > LIMITS.durationMs) {
+      throw usageError(
+        `--${name} is ${formatDuration(n * 1000)}; the longest duration is ${formatDuration(LIMITS.durationMs)} (${LIMITS.durationMs / 1000} s)`,
         `--${name}`,
       );
     }

@@ -22,6 +22,7 @@ register('history', "The list's change history, or one task's", () => import('./
 register('restore', 'Bring back deleted or cleared tasks from the history', () => import('./commands/restore.js'));
 register('stats', 'Counts by state, status and owner', () => import('./commands/stats.js'));
 register('reap', 'Return tasks whose lease expired to ready', () => import('./commands/reap.js'));
+register('doctor', "Check the list's integrity; --fix repairs what is safe", () => import('./commands/doctor.js'));
 register('demo', 'A short tour on a fresh example list', () => import('./commands/demo.js'));
 
 // change feed and MCP (issue 3)

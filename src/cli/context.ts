@@ -5,6 +5,7 @@ import type { Task } from '../model/task.js';
 import { openStore } from '../store/open.js';
 import type { HolderInput, TaskStore } from '../store/types.js';
 import { type Args, type OptionSpecs, parseCommand, usageError } from './args.js';
+import { inert } from './inert-text.js';
 import { type Palette, palette } from './output.js';
 import type { CommandIO } from './registry.js';
 
@@ -31,7 +32,7 @@ export function context(io: CommandIO, command: string, options: OptionSpecs): C
     store() {
       store ??= openStore(
         { dir: args.globals.dir, list: args.globals.list, cwd: io.cwd, env: io.env },
-        { onWarning: (message) => io.stderr.write(`tasklane: warning: ${message}\n`) },
+        { onWarning: (message) => io.stderr.write(`tasklane: warning: ${inert(message)}\n`) },
       );
       return store;
     },

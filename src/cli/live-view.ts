@@ -1,12 +1,14 @@
 import type { LiveStatus } from '../engine/coordinator.js';
 import type { EngineEvent, EngineEvents } from '../engine/events.js';
 import { formatMs } from '../engine/worker.js';
+import { inert } from './inert-text.js';
 import type { Palette } from './output.js';
 
 // Progress of a run on stderr (stdout is kept for the aggregated result). On a terminal: a live
 // view redrawn at most 10 times a second, one line per running agent (task, elapsed, last
 // activity) under the finished tasks, and an overall bar with an estimate of the time left.
-// Otherwise: one plain line per start, finish, retry and warning.
+// Otherwise: one plain line per start, finish, retry and warning. Subjects, failure reasons and
+// agent output are passed through inert(): they are data, never terminal control.
 
 export interface ProgressView {
   stop(): void;
@@ -34,7 +36,7 @@ class PlainView implements ProgressView {
     this.off = o.events.on((e) => {
       // The tally is only on finish lines; the status walks the whole list, so not for every event.
       const line = plainLine(e, e.type === 'finish' ? o.status?.() : undefined);
-      if (line !== undefined) o.stderr.write(`tasklane: ${line}\n`);
+      if (line !== undefined) o.stderr.write(`tasklane: ${inert(line)}\n`);
     });
   }
   stop(): void {
@@ -95,13 +97,15 @@ class LiveView implements ProgressView {
     let line: string | undefined;
     if (e.type === 'finish') {
       const took = p.dim(formatMs(e.durationMs));
-      if (e.outcome === 'completed') line = `${p.green('✓')} #${e.taskId} ${e.subject} ${took}`;
+      const task = inert(`#${e.taskId} ${e.subject}`);
+      const reason = inert(e.reason ?? '');
+      if (e.outcome === 'completed') line = `${p.green('✓')} ${task} ${took}`;
       else if (e.outcome === 'failed') {
         const retry = e.retryInMs === undefined ? '' : p.dim(` (retry in ${formatMs(e.retryInMs)})`);
-        line = `${p.red('✗')} #${e.taskId} ${e.subject}: ${e.reason ?? ''}${retry}`;
-      } else line = `${p.yellow('•')} #${e.taskId} ${e.subject}: ${e.outcome} (${e.reason ?? ''})`;
-    } else if (e.type === 'warning') line = `${p.yellow('warning:')} ${e.message}`;
-    else if (e.type === 'stopping') line = `${p.yellow('stopping:')} ${e.reason}; no new tasks will start`;
+        line = `${p.red('✗')} ${task}: ${reason}${retry}`;
+      } else line = `${p.yellow('•')} ${task}: ${e.outcome} (${reason})`;
+    } else if (e.type === 'warning') line = `${p.yellow('warning:')} ${inert(e.message)}`;
+    else if (e.type === 'stopping') line = `${p.yellow('stopping:')} ${inert(e.reason)}; no new tasks will start`;
     if (line !== undefined) {
       this.clear();
       this.o.stderr.write(`${this.fit(line)}\n`);
@@ -121,13 +125,13 @@ class LiveView implements ProgressView {
     const rows = Math.max(3, (positive(this.o.stderr.rows) ?? 24) - 2);
     const lines: string[] = [];
     const agents = s.agents.slice(0, rows - 1);
-    const width = Math.max(4, ...agents.map((a) => a.id.length + 1));
+    const width = Math.max(4, ...agents.map((a) => inert(a.id).length + 1));
     for (const a of agents) {
       const elapsed = a.phase === 'claiming' ? 'claiming' : seconds(now - a.startedAt);
       const activity =
-        a.lastLine === undefined ? '' : p.dim(`  ${a.lastLine} (${seconds(now - (a.lastAt ?? now))} ago)`);
+        a.lastLine === undefined ? '' : p.dim(`  ${inert(a.lastLine)} (${seconds(now - (a.lastAt ?? now))} ago)`);
       lines.push(
-        `  ${p.blue('▸')} ${`#${a.id}`.padEnd(width)} ${clip(a.subject, 40).padEnd(40)} ${elapsed.padStart(7)}${activity}`,
+        `  ${p.blue('▸')} ${`#${inert(a.id)}`.padEnd(width)} ${clip(a.subject, 40).padEnd(40)} ${elapsed.padStart(7)}${activity}`,
       );
     }
     if (s.agents.length > agents.length) lines.push(p.dim(`    … and ${s.agents.length - agents.length} more`));
@@ -150,7 +154,7 @@ class LiveView implements ProgressView {
     if (s.ready > 0) parts.push(`${s.ready} ready`);
     parts.push(s.failed > 0 ? p.red(`${s.failed} failed`) : '0 failed');
     parts.push(`${seconds(now - s.startedAt)} elapsed`);
-    if (s.stopping !== undefined) parts.push(p.yellow(`stopping (${s.stopping})`));
+    if (s.stopping !== undefined) parts.push(p.yellow(`stopping (${inert(s.stopping)})`));
     const text = parts.join(' · ');
     // The bar gives up width (down to 8 cells) before the text does.
     const width = (positive(this.o.stderr.columns) ?? 80) - 1;
@@ -192,7 +196,7 @@ function seconds(ms: number): string {
 }
 
 function clip(text: string, n: number): string {
-  const one = text.replace(/\s+/g, ' ');
+  const one = inert(text).replace(/\s+/g, ' ');
   return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
 }
 

@@ -2,6 +2,7 @@
 import './commands.js';
 import { isTasklaneError, TasklaneError } from '../model/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { inert, jsonInert } from './inert-text.js';
 import { type CommandIO, commands } from './registry.js';
 
 // The `tasklane` entry point. It loads only the command table; a command's module (and what it
@@ -102,7 +103,8 @@ function fail(io: CommandIO, json: boolean, thrown: unknown): number {
   const err = systemError(thrown) ?? thrown;
   const code = isTasklaneError(err) ? err.code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
-  io.stderr.write(`tasklane: error: ${message}\n`);
+  // Messages quote task text, file names and arguments: shown, never obeyed by the terminal.
+  io.stderr.write(`tasklane: error: ${inert(message, { multiline: true })}\n`);
   if (code === 'INTERNAL' && err instanceof Error && err.stack !== undefined) {
     io.stderr.write(
       io.env.TASKLANE_DEBUG ? `${err.stack}\n` : 'tasklane: this is a bug; set TASKLANE_DEBUG=1 to see where\n',
@@ -110,7 +112,7 @@ function fail(io: CommandIO, json: boolean, thrown: unknown): number {
   }
   if (json) {
     const body = isTasklaneError(err) ? err.toJSON() : { code, message };
-    io.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
+    io.stdout.write(`${jsonInert(JSON.stringify({ error: body }, null, 2))}\n`);
   }
   return isTasklaneError(err) ? exitCodeFor(err.code) : EXIT.ERROR;
 }

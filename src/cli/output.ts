@@ -1,4 +1,5 @@
 import type { TaskState } from '../model/task.js';
+import { inert, jsonInert } from './inert-text.js';
 import type { CommandIO } from './registry.js';
 
 // Writing to the terminal: JSON for scripts, aligned tables with optional ANSI colour for people.
@@ -55,9 +56,9 @@ export function paintState(p: Palette, state: TaskState): Paint {
   }
 }
 
-/** Prints a value as the documented JSON shape: two-space indent, one trailing newline. */
+/** Prints a value as the documented JSON shape: two-space indent, one trailing newline, inert on a terminal. */
 export function printJson(io: CommandIO, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(`${jsonInert(JSON.stringify(value, null, 2))}\n`);
 }
 
 export function println(io: CommandIO, line = ''): void {
@@ -110,9 +111,9 @@ export function formatTable(
   return [head, ...cells.map((r) => line(r, headers.length - 1))].join('\n');
 }
 
-/** Newlines and tabs in a table cell would break the alignment. */
+/** Text for one line of a table or message: newlines and tabs would break the alignment, control characters the terminal. */
 export function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ');
+  return inert(text);
 }
 
 /** "90 s", "15 min", "2 h", "1.5 h": estimates and critical paths for people. */

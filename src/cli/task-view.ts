@@ -2,6 +2,7 @@ import { isTasklaneError } from '../model/errors.js';
 import { openBlockers, stateOf } from '../model/graph.js';
 import { labelsOf, orderTask, priorityOf, type Task, type TaskState, tasklaneFields } from '../model/task.js';
 import type { TaskStore } from '../store/types.js';
+import { inert } from './inert-text.js';
 import { type Cell, formatSeconds, formatTable, oneLine, type Palette, paintState } from './output.js';
 import type { CommandIO } from './registry.js';
 
@@ -65,18 +66,18 @@ export function taskTable(
 
 /** One line naming a task and its state: `#4 Write API [ready]`. */
 export function taskLine(task: Task, state: TaskState, p: Palette): string {
-  return `${p.bold(`#${task.id}`)} ${oneLine(task.subject)} ${paintState(p, state)(`[${state}]`)}`;
+  return `${p.bold(`#${oneLine(task.id)}`)} ${oneLine(task.subject)} ${paintState(p, state)(`[${state}]`)}`;
 }
 
 /** The full view of one task for `show`. */
 export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palette): string {
   const f = tasklaneFields(task);
   const state = stateOf(task, byId);
-  const rows: [string, string][] = [];
+  const rows: [string, string][] = [[`state`, paintState(p, state)(state)]];
+  // Every value may hold text from the task file: one line, control characters made visible.
   const add = (label: string, value: string | undefined): void => {
-    if (value !== undefined && value !== '') rows.push([label, value]);
+    if (value !== undefined && value !== '') rows.push([label, oneLine(value)]);
   };
-  add('state', paintState(p, state)(state));
   add('status', task.status);
   add('owner', task.owner);
   add('active form', task.activeForm);
@@ -95,8 +96,7 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('blocks', task.blocks.map((id) => `#${id}`).join(', '));
   if (f.attempts !== undefined) add('attempts', String(f.attempts));
   if (f.lease !== undefined) add('lease', `${f.lease.owner} until ${f.lease.expiresAt}`);
-  if (f.failure !== undefined)
-    add('failure', `${oneLine(f.failure.reason)} (attempt ${f.failure.attempt}, ${f.failure.at})`);
+  if (f.failure !== undefined) add('failure', `${f.failure.reason} (attempt ${f.failure.attempt}, ${f.failure.at})`);
   if (f.failures !== undefined && f.failures.length > 0) add('earlier failures', String(f.failures.length));
   add('created', f.createdAt);
   add('updated', f.updatedAt);
@@ -104,12 +104,13 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('completed', f.completedAt);
   if (f.rev !== undefined) add('revision', String(f.rev));
   const user = Object.keys(task.metadata ?? {}).filter((k) => k !== 'tasklane');
-  for (const k of user) add(`meta ${k}`, JSON.stringify(task.metadata?.[k]));
+  for (const k of user) add(`meta ${oneLine(k)}`, JSON.stringify(task.metadata?.[k]));
   const labelWidth = Math.max(...rows.map(([l]) => l.length));
-  const out = [`${p.bold(`#${task.id}`)} ${p.bold(oneLine(task.subject))}`];
+  const out = [`${p.bold(`#${oneLine(task.id)}`)} ${p.bold(oneLine(task.subject))}`];
   for (const [label, value] of rows) out.push(`  ${p.dim(label.padEnd(labelWidth))}  ${value}`);
-  if (task.description !== '') out.push('', p.bold('Description'), indent(task.description));
-  if (f.result !== undefined) out.push('', p.bold('Result'), indent(f.result));
+  if (task.description !== '')
+    out.push('', p.bold('Description'), indent(inert(task.description, { multiline: true })));
+  if (f.result !== undefined) out.push('', p.bold('Result'), indent(inert(f.result, { multiline: true })));
   return out.join('\n');
 }
 

@@ -8,6 +8,7 @@ import {
   stateOf,
   type Task,
   tasklaneFields,
+  timerDelay,
 } from '../model/index.js';
 import type { Change, Claim } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
@@ -443,7 +444,7 @@ export class Coordinator {
           this.leaseTimer = undefined;
           void this.floor();
         },
-        at - now + 20,
+        timerDelay(at - now + 20), // a lease past 24 days would overflow the timer and spin
       ),
     };
   }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { timerDelay } from '../model/limits.js';
 import { err, ok, type Result } from './result.js';
 
 // One agent process: spawned from an argument vector as the leader of its own process group, its
@@ -121,7 +122,7 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
       group.terminate();
     };
     const timeout =
-      spec.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), Math.max(1, spec.timeoutMs));
+      spec.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), timerDelay(spec.timeoutMs));
     const onAbort = () => stop('cancelled');
     if (spec.signal?.aborted) stop('cancelled');
     else spec.signal?.addEventListener('abort', onAbort, { once: true });

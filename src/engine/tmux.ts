@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { sanitizePathComponent } from '../model/index.js';
+import { sanitizePathComponent, timerDelay } from '../model/index.js';
 import { err, ok } from './result.js';
 import { GroupKiller, type RunOutput, type RunResult, type RunSpec } from './runner.js';
 
@@ -141,7 +141,7 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
     void group.settled().then(() => setTimeout(() => waiter.kill(), 100).unref());
   };
   const timeout =
-    spec.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), Math.max(1, spec.timeoutMs));
+    spec.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), timerDelay(spec.timeoutMs));
   const onAbort = () => stop('cancelled');
   const onHard = () => stop('cancelled', true);
   if (spec.signal?.aborted) onAbort();

@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { type ZodRawShape, z } from 'zod';
 import type { TaskStore } from '../store/types.js';
 import type { ToolContext } from './context.js';
 import { registerListResource } from './resource.js';
@@ -30,7 +31,8 @@ export function createMcpServer(store: TaskStore, opts: { owner: string; version
     },
   );
   const ctx: ToolContext = { store, owner: opts.owner };
-  for (const tool of [create, get, update, list, claim, complete, fail, ready, wait]) tool.register(server, ctx);
+  const strict = strictInputs(server);
+  for (const tool of [create, get, update, list, claim, complete, fail, ready, wait]) tool.register(strict, ctx);
   const stopFeed = registerListResource(server, store);
   return {
     server,
@@ -39,4 +41,20 @@ export function createMcpServer(store: TaskStore, opts: { owner: string; version
       await server.close();
     },
   };
+}
+
+/**
+ * The server as the tools see it: each tool's input shape becomes a strict object, so a call with
+ * a key the tool does not know (a misspelt `addBlockedby`) is refused with an isError result that
+ * names the key, as Claude Code's own tools refuse it, instead of being dropped while the rest of
+ * the call goes through.
+ */
+function strictInputs(server: McpServer): McpServer {
+  type Register = (name: string, config: { inputSchema?: unknown }, cb: unknown) => unknown;
+  const register = server.registerTool.bind(server) as unknown as Register;
+  const registerTool: Register = (name, config, cb) =>
+    register(name, { ...config, inputSchema: z.strictObject((config.inputSchema ?? {}) as ZodRawShape) }, cb);
+  return new Proxy(server, {
+    get: (target, key) => (key === 'registerTool' ? registerTool : Reflect.get(target, key)),
+  });
 }

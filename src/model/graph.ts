@@ -1,3 +1,4 @@
+import { dependencyEdges } from './edges.js';
 import { TasklaneError } from './errors.js';
 import { MinHeap } from './heap.js';
 import { compareIds } from './ids.js';
@@ -58,17 +59,20 @@ export function blockedSet(byId: TaskIndex, now: Date = new Date()): { task: Tas
 
 /**
  * Would the edge `blocker blocks blocked` close a cycle? Returns the cycle as a path that starts
- * and ends at `blocker` (e.g. ["3","5","3"]), or undefined when the edge is safe.
+ * and ends at `blocker` (e.g. ["3","5","3"]), or undefined when the edge is safe. The snapshot
+ * must be whole: a caller whose scan skipped an unreadable file cannot trust a "safe".
  */
 export function cycleFor(byId: TaskIndex, blocker: string, blocked: string): string[] | undefined {
   if (blocker === blocked) return [blocker, blocker];
-  // Search from `blocked` along blocks edges for `blocker`; a path back means a cycle.
+  // Search from `blocked` for `blocker`; a path back means a cycle. An edge counts when either
+  // task records it, so a one-sided edge (a crash between its two writes) cannot let a cycle in.
+  const edges = dependencyEdges(byId);
   const parent = new Map<string, string>();
   const stack = [blocked];
   const seen = new Set([blocked]);
   while (stack.length > 0) {
     const id = stack.pop() as string;
-    for (const next of byId.get(id)?.blocks ?? []) {
+    for (const next of edges.get(id) ?? []) {
       if (seen.has(next)) continue;
       seen.add(next);
       parent.set(next, id);

@@ -1,4 +1,5 @@
 import { TasklaneError } from './errors.js';
+import { type Task, tasklaneFields } from './task.js';
 
 // Bounds on what one task may hold. A task file is read whole by every session on every scan,
 // so a runaway agent must not be able to write a 10 MB description into the list.
@@ -10,7 +11,69 @@ export const LIMITS = {
   labelChars: 100,
   labels: 50,
   metadataBytes: 256 * 1024,
+  /**
+   * Levels of arrays and objects in a task (the task object itself is one). Deeper input, or a
+   * file another program wrote deeper, is refused before anything recursive (JSON.stringify, a
+   * formatter) walks it: 20,000 levels overflowed the stack of show, list --json and claim.
+   */
+  nestingDepth: 100,
+  /** A whole task as stored. Each field has its own limit; this bounds what grows by repetition (failure history). */
+  taskBytes: 8 * 1024 * 1024,
+  /**
+   * The longest duration (lease, timeout, wait): 24 days. Node's timers hold at most 2^31-1 ms
+   * (24.8 days) and fire at once past it, so `--timeout 9999999` killed the agent immediately.
+   */
+  durationMs: 24 * 24 * 3600 * 1000,
 } as const;
+
+/** The longest delay a Node timer can hold; a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer delay that Node honours: at least 1 ms, at most MAX_TIMER_MS (a caller re-arms a clamped timer). */
+export function timerDelay(ms: number): number {
+  if (!Number.isFinite(ms)) return MAX_TIMER_MS;
+  return Math.min(Math.max(1, Math.ceil(ms)), MAX_TIMER_MS);
+}
+
+/** Refuses a duration in milliseconds that is not positive or is past LIMITS.durationMs. */
+export function checkDurationMs(field: string, ms: unknown): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    fail(field, `must be a positive duration, got ${JSON.stringify(ms)} ms`);
+  }
+  if ((ms as number) > LIMITS.durationMs) {
+    fail(field, `is ${formatDuration(ms as number)}; the longest duration is ${formatDuration(LIMITS.durationMs)}`);
+  }
+}
+
+/** "115.7 days", "3.5 h", "90 s". */
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 3600) return `${Number(s.toFixed(1))} s`;
+  if (s < 48 * 3600) return `${Number((s / 3600).toFixed(1))} h`;
+  return `${Number((s / 86400).toFixed(1))} days`;
+}
+
+/**
+ * The top-level key under which `value` nests more than `max` levels, "(root)" when the value
+ * itself does, or undefined when it is within the limit. Iterative: the point is to look before
+ * anything recursive does. A scalar is 0 levels, `{}` and `[]` are 1.
+ */
+export function tooDeep(value: unknown, max: number): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (max < 1) return '(root)';
+  const top = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+  for (const [key, child] of top) {
+    const stack: [unknown, number][] = [[child, 1]];
+    while (stack.length > 0) {
+      const [v, depth] = stack.pop() as [unknown, number];
+      if (v === null || typeof v !== 'object') continue;
+      if (depth + 1 > max) return key;
+      if (Array.isArray(v)) for (const item of v) stack.push([item, depth + 1]);
+      else for (const item of Object.values(v)) stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
 
 function fail(field: string, message: string): never {
   throw new TasklaneError('INVALID_INPUT', `${field} ${message}`, { field });
@@ -72,9 +135,66 @@ export function checkMetadata(value: unknown): void {
   if (Object.hasOwn(value as object, 'tasklane')) {
     fail('metadata.tasklane', 'is reserved for Tasklane; use --priority, --label, --estimate instead');
   }
+  // Before JSON.stringify below, which recurses. Metadata sits one level inside the task.
+  const deep = tooDeep(value, LIMITS.nestingDepth - 1);
+  if (deep !== undefined) {
+    fail(`metadata.${deep}`, `nests more than ${LIMITS.nestingDepth - 1} levels deep (the limit for metadata)`);
+  }
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
   if (bytes > LIMITS.metadataBytes)
     fail('metadata', `is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.metadataBytes)}`);
+}
+
+/**
+ * The user metadata a task would hold after a merge (every key but Tasklane's own): each patch is
+ * within the limit, but repeated patches must not grow the stored task past it. A task already
+ * over (written by another program) may still shrink or stay as it is.
+ */
+export function checkMergedMetadata(
+  task: string,
+  after: Record<string, unknown>,
+  before?: Record<string, unknown>,
+): void {
+  const size = userMetadataBytes(after);
+  if (size <= LIMITS.metadataBytes || size <= userMetadataBytes(before)) return;
+  throw new TasklaneError(
+    'INVALID_INPUT',
+    `metadata of task ${task} would be ${formatBytes(size)} after this change; the limit is ${formatBytes(LIMITS.metadataBytes)} (delete keys with KEY=null)`,
+    { field: 'metadata', task },
+  );
+}
+
+function userMetadataBytes(metadata: Record<string, unknown> | undefined): number {
+  if (metadata === undefined) return 0;
+  const { tasklane: _own, ...user } = metadata;
+  return Buffer.byteLength(JSON.stringify(user), 'utf8');
+}
+
+/**
+ * A task about to be stored: the bound on the whole record, which catches what grows by repetition
+ * (each failure reason is within its limit, the history of them must be too). The message names the
+ * largest parts so the user knows what to trim.
+ */
+export function checkStoredTask(task: Task): void {
+  const bytes = Buffer.byteLength(JSON.stringify(task), 'utf8');
+  if (bytes <= LIMITS.taskBytes) return;
+  const fields = tasklaneFields(task);
+  const parts: [string, number][] = [
+    ['description', Buffer.byteLength(task.description, 'utf8')],
+    ['metadata', userMetadataBytes(task.metadata)],
+    ['result', Buffer.byteLength(fields.result ?? '', 'utf8')],
+    ['failure history', Buffer.byteLength(JSON.stringify(fields.failures ?? []), 'utf8')],
+  ];
+  const largest = parts
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 2)
+    .map(([name, n]) => `${name} ${formatBytes(n)}`)
+    .join(', ');
+  throw new TasklaneError(
+    'INVALID_INPUT',
+    `task ${task.id} would be ${formatBytes(bytes)} stored; the limit is ${formatBytes(LIMITS.taskBytes)} (largest: ${largest})`,
+    { task: task.id },
+  );
 }
 
 export function formatBytes(n: number): string {

@@ -1,5 +1,6 @@
 import { TasklaneError } from './errors.js';
 import { claimOrder, criticalPaths, openBlockers, stateOf, type TaskIndex } from './graph.js';
+import { checkMergedMetadata } from './limits.js';
 import {
   type Failure,
   type Lease,
@@ -323,5 +324,7 @@ function mergeMetadata(task: Task, patch: Record<string, unknown> | undefined): 
     if (v === null) delete merged[k];
     else merged[k] = v;
   }
+  // Each patch is within the limit; repeated patches must not grow the stored task past it.
+  checkMergedMetadata(task.id, merged, task.metadata);
   return { ...task, metadata: merged };
 }

@@ -148,6 +148,51 @@ export interface StoreStats {
   owners: Record<string, number>;
 }
 
+/** What `doctor` looks for. */
+export type DoctorProblemKind =
+  /** A task file that fails Claude Code's schema (or Tasklane's limits); never rewritten by doctor. */
+  | 'invalid-file'
+  /** A task's blocks or blockedBy names a task that does not exist. */
+  | 'missing-reference'
+  /** An edge recorded on one of its two tasks only (a crash between the two writes). */
+  | 'one-sided-edge'
+  /** Tasks that block each other in a ring; never broken by doctor. */
+  | 'cycle'
+  /** A write's temp file left by a process that died. */
+  | 'temp-file'
+  /** A lock left by a process that died, or stale by age. */
+  | 'stale-lock';
+
+export interface DoctorProblem {
+  kind: DoctorProblemKind;
+  /** One line naming what is wrong. */
+  message: string;
+  task?: string;
+  file?: string;
+  /** For `cycle`: the ids along it, first repeated at the end. */
+  cycle?: string[];
+  /** What `fix` did about it; absent when the problem was left as found. */
+  fixed?: string;
+  /** For a problem left as found: what a person can do about it. */
+  advice?: string;
+}
+
+export interface DoctorReport {
+  list: string;
+  location: string;
+  /** Every problem found, each with what was done about it. */
+  problems: DoctorProblem[];
+  /** No problem is left: none was found, or every one was fixed. */
+  consistent: boolean;
+}
+
+export interface DoctorOptions {
+  /** Repair what is safe to repair. Default false: only look. */
+  fix?: boolean;
+  /** Journal attribution of repairs. */
+  actor?: string;
+}
+
 export interface TaskStore {
   /** The list id as given (not sanitized). */
   readonly listId: string;
@@ -184,6 +229,8 @@ export interface TaskStore {
   /** Brings back tasks from the journal. Without ids, every task the journal knows that is now absent. */
   restore(ids?: string[], opts?: UpdateOptions): Promise<Task[]>;
   stats(): Promise<StoreStats>;
+  /** Checks the list's integrity (edges on both sides, references, cycles, invalid records, debris); with `fix`, repairs what is safe. */
+  doctor(opts?: DoctorOptions): Promise<DoctorReport>;
 
   watch(opts?: WatchOptions): AsyncIterable<Change>;
   close(): Promise<void>;

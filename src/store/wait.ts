@@ -1,5 +1,6 @@
 import { TasklaneError } from '../model/errors.js';
 import { stateOf } from '../model/graph.js';
+import { timerDelay } from '../model/limits.js';
 import type { Task, TaskState } from '../model/task.js';
 import type { TaskStore } from './types.js';
 
@@ -39,7 +40,7 @@ export async function waitForTasks(
       : setTimeout(() => {
           timedOut = true;
           controller.abort();
-        }, opts.timeoutMs);
+        }, timerDelay(opts.timeoutMs));
   try {
     // The feed first (it fixes its starting point), then the list the verdict is read from.
     const feed = store.watch({ signal: controller.signal });

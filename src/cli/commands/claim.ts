@@ -1,6 +1,6 @@
 import { context, defaultOwner } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { printJson, println } from '../output.js';
+import { oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { singleTaskJson, taskLine } from '../task-view.js';
 
@@ -53,11 +53,13 @@ JSON (--json): {"task": TASK, "token": TOKEN, "expiresAt": ISO-TIME}; nothing to
       printJson(io, { task, token: claim.token, expiresAt: claim.expiresAt });
       return EXIT.OK;
     }
-    println(io, `Claimed ${taskLine(task, task.state, ctx.p)} as ${ctx.p.bold(owner)}`);
+    println(io, `Claimed ${taskLine(task, task.state, ctx.p)} as ${ctx.p.bold(oneLine(owner))}`);
     println(io, `  lease until ${claim.expiresAt}; token ${claim.token}`);
     println(
       io,
-      ctx.p.dim(`  next: tasklane heartbeat ${task.id} --owner ${owner}  |  tasklane done ${task.id} --owner ${owner}`),
+      ctx.p.dim(
+        oneLine(`  next: tasklane heartbeat ${task.id} --owner ${owner}  |  tasklane done ${task.id} --owner ${owner}`),
+      ),
     );
     return EXIT.OK;
   },

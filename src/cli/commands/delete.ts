@@ -1,6 +1,6 @@
 import { context, taskIdArg } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { printJson, println } from '../output.js';
+import { oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { singleTaskJson } from '../task-view.js';
 
@@ -26,7 +26,10 @@ JSON (--json): {"task": TASK}, the task as it was before deletion.`,
     const out = await singleTaskJson(store, task);
     if (ctx.json) printJson(io, out);
     else
-      println(io, `Deleted ${ctx.p.bold(`#${task.id}`)} ${task.subject} (tasklane restore ${task.id} brings it back)`);
+      println(
+        io,
+        `Deleted ${ctx.p.bold(`#${task.id}`)} ${oneLine(task.subject)} (tasklane restore ${task.id} brings it back)`,
+      );
     return EXIT.OK;
   },
 };

@@ -1,7 +1,7 @@
 import { usageError } from '../args.js';
 import { context, holderFor, taskIdArg, textOption } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { printJson, println } from '../output.js';
+import { oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { singleTaskJson, taskLine } from '../task-view.js';
 
@@ -41,7 +41,7 @@ JSON (--json): {"task": TASK}.`,
     const task = await store.fail(id, { ...holder, reason });
     const out = await singleTaskJson(store, task);
     if (ctx.json) printJson(io, out);
-    else println(io, `Failed ${taskLine(task, out.task.state, ctx.p)}: ${reason}`);
+    else println(io, `Failed ${taskLine(task, out.task.state, ctx.p)}: ${oneLine(reason)}`);
     return EXIT.OK;
   },
 };

@@ -8,7 +8,7 @@ import { TasklaneError } from '../../model/index.js';
 import { resolveLocation } from '../../store/location.js';
 import { type Context, context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { type Cell, formatSeconds, formatTable, printJson, println } from '../output.js';
+import { type Cell, formatSeconds, formatTable, oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 const FORMATS: Record<string, PlanFormat> = { md: 'md', markdown: 'md', json: 'json', yaml: 'yaml', yml: 'yaml' };
@@ -208,7 +208,7 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
     return d;
   };
 
-  const title = spec.title === undefined ? '' : ` "${spec.title}"`;
+  const title = spec.title === undefined ? '' : ` "${oneLine(spec.title)}"`;
   const edgeCount = result.edges.length;
   println(
     io,
@@ -284,7 +284,7 @@ function printApplied(ctx: Context, result: ApplyResult, list: string): void {
 
 function printStale(ctx: Context, result: ApplyResult): void {
   if (result.stale.length === 0) return;
-  const names = result.stale.map((t) => `#${t.id} ${JSON.stringify(t.subject)}`).join(', ');
+  const names = result.stale.map((t) => `#${t.id} ${oneLine(JSON.stringify(t.subject))}`).join(', ');
   ctx.io.stderr.write(
     `tasklane: note: ${result.stale.length} task${result.stale.length === 1 ? '' : 's'} made from an earlier version of this plan ${result.stale.length === 1 ? 'is' : 'are'} no longer in it and ${result.stale.length === 1 ? 'was' : 'were'} left as ${result.stale.length === 1 ? 'it is' : 'they are'}: ${names}\n`,
   );

@@ -10,6 +10,7 @@ import { resolveLocation } from '../../store/location.js';
 import { parseCommand } from '../args.js';
 import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
 import { EXIT } from '../exit-codes.js';
+import { inert, jsonInert } from '../inert-text.js';
 import { progressView } from '../live-view.js';
 import { palette } from '../output.js';
 import type { Command, CommandIO } from '../registry.js';
@@ -108,7 +109,12 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
       await store.close();
     }
     const result = aggregate(report);
-    io.stdout.write(args.globals.json ? renderJson(result) : renderMarkdown(result));
+    // The markdown holds agents' results: on a terminal, shown and never obeyed (a file gets it exact).
+    const markdown = (): string => {
+      const text = renderMarkdown(result);
+      return io.stdout.isTTY === true ? inert(text, { multiline: true }) : text;
+    };
+    io.stdout.write(args.globals.json ? jsonInert(renderJson(result)) : markdown());
     if (report.interrupted === 'SIGINT') return 130;
     if (report.interrupted === 'SIGTERM') return 143;
     return report.ok ? EXIT.OK : EXIT.ERROR;

@@ -1,7 +1,7 @@
 import type { TaskState } from '../../model/task.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { paintState, printJson, println } from '../output.js';
+import { oneLine, paintState, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 export const command: Command = {
@@ -28,11 +28,14 @@ JSON (--json): {"list": ID, "total": N, "byState": {"ready": N, "expired": N, "b
       return EXIT.OK;
     }
     const p = ctx.p;
-    println(io, `${p.bold(`List ${JSON.stringify(stats.list)}`)}: ${stats.total} tasks (${store.location})`);
+    println(
+      io,
+      `${p.bold(`List ${oneLine(JSON.stringify(stats.list))}`)}: ${stats.total} tasks (${oneLine(store.location)})`,
+    );
     const states = Object.entries(stats.byState) as [TaskState, number][];
     println(io, `  ${states.map(([s, n]) => `${paintState(p, s)(s)} ${n}`).join('   ')}`);
     const owners = Object.entries(stats.owners);
-    if (owners.length > 0) println(io, `  owners: ${owners.map(([o, n]) => `${o} (${n})`).join(', ')}`);
+    if (owners.length > 0) println(io, `  owners: ${owners.map(([o, n]) => `${oneLine(o)} (${n})`).join(', ')}`);
     return EXIT.OK;
   },
 };

@@ -2,6 +2,7 @@ import type { Task } from '../../model/task.js';
 import type { ChangeKind } from '../../store/types.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { jsonInert } from '../inert-text.js';
 import { oneLine, type Palette, paintState, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { taskJson } from '../task-view.js';
@@ -76,9 +77,15 @@ Examples:
         if (!kinds.has(change.kind)) continue;
         const task = taskJson(change.task, byId);
         if (ctx.json) {
-          io.stdout.write(
-            `${JSON.stringify({ kind: change.kind, list: change.list, taskId: change.taskId, rev: change.rev, at: change.at, task })}\n`,
-          );
+          const line = {
+            kind: change.kind,
+            list: change.list,
+            taskId: change.taskId,
+            rev: change.rev,
+            at: change.at,
+            task,
+          };
+          io.stdout.write(`${jsonInert(JSON.stringify(line))}\n`);
         } else {
           println(io, changeLine(change.kind, change.at, task, change.rev, ctx.p));
         }
@@ -95,7 +102,7 @@ Examples:
 function changeLine(kind: ChangeKind, at: string, task: ReturnType<typeof taskJson>, rev: number, p: Palette): string {
   const time = at.length >= 23 ? at.slice(11, 23) : at;
   const paint = kind === 'deleted' ? p.red : paintState(p, task.state);
-  const owner = task.owner === undefined ? '' : ` ${task.owner}`;
+  const owner = task.owner === undefined ? '' : ` ${oneLine(task.owner)}`;
   const state = kind === 'deleted' ? '' : ` ${paint(`[${task.state}]`)}`;
-  return `${p.dim(time)}  ${paint(kind.padEnd(10))} ${p.bold(`#${task.id}`)} ${oneLine(task.subject)}${state}${p.dim(`${owner}  r${rev}`)}`;
+  return `${p.dim(time)}  ${paint(kind.padEnd(10))} ${p.bold(`#${oneLine(task.id)}`)} ${oneLine(task.subject)}${state}${p.dim(`${owner}  r${rev}`)}`;
 }

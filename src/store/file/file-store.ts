@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import {
   assertNoCycle,
   assertTaskId,
+  checkDurationMs,
   checkEstimate,
   checkLabels,
   checkMetadata,
   checkOwner,
   checkPriority,
+  checkStoredTask,
   checkSubject,
   checkText,
   claimTask,
@@ -46,6 +48,8 @@ import type {
   ClaimInput,
   CompleteInput,
   CreateInput,
+  DoctorOptions,
+  DoctorReport,
   FailInput,
   HistoryQuery,
   HolderInput,
@@ -58,11 +62,12 @@ import type {
   WatchOptions,
 } from '../types.js';
 import { ClaimIndex } from './claim-index.js';
+import { runDoctor } from './doctor.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
 import { appendJournal, readJournal } from './journal.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
-import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, taskFileName } from './task-files.js';
+import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
 
 // The default store: Claude Code's own files, layout, bytes, ids and locks.
 // Writes of one task happen under its task lock; id allocation, dependency changes and deletes
@@ -214,7 +219,7 @@ export class FileStore implements TaskStore {
         fields,
       );
       if (blocks.length > 0 && blockedBy.length > 0) {
-        const byId = new Map(this.scan());
+        const byId = scanWhole(this.listDir, `check new task ${id}'s dependencies for a cycle`);
         byId.set(id, task);
         for (const blocker of blockedBy) {
           const cycle = cycleFor(byId, blocker, id);
@@ -263,7 +268,10 @@ export class FileStore implements TaskStore {
     // Fields and edges together, all or nothing: everything is checked against one view taken
     // under the list lock (which every edge change holds) before the first write.
     return this.withListLock(async () => {
-      const byId = new Map(this.scan());
+      // A cycle check never trusts a scan that skipped a file (one being rewritten in place).
+      const byId = edges.some((e) => e.field.startsWith('add'))
+        ? scanWhole(this.listDir, `check the edges of #${taskId} for a cycle`)
+        : new Map(this.scan());
       for (const { field, other } of edges) {
         // Removing a reference to a task that is gone is allowed: it tidies a dangling id.
         if (field.startsWith('add') && !byId.has(other)) {
@@ -345,7 +353,7 @@ export class FileStore implements TaskStore {
     const a = assertTaskId(blocker, 'blocker');
     const b = assertTaskId(blocked, 'blocked');
     await this.withListLock(async () => {
-      const byId = this.scan();
+      const byId = scanWhole(this.listDir, `check #${a} blocking #${b} for a cycle`);
       for (const [field, id] of [
         ['blocker', a],
         ['blocked', b],
@@ -359,8 +367,10 @@ export class FileStore implements TaskStore {
         }
       }
       assertNoCycle(byId, a, b, this.listId);
-      await this.link(a, 'blocks', b, opts.actor);
+      // The blockedBy side first: it decides readiness, so a crash between the two writes leaves
+      // the task blocked (never ready early) and a one-sided edge that cycle checks still count.
       await this.link(b, 'blockedBy', a, opts.actor);
+      await this.link(a, 'blocks', b, opts.actor);
     });
   }
 
@@ -381,11 +391,7 @@ export class FileStore implements TaskStore {
   async claim(input: ClaimInput): Promise<Claim | null> {
     checkOwner(input.owner);
     const leaseMs = input.leaseMs ?? DEFAULT_LEASE_MS;
-    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-      throw new TasklaneError('INVALID_INPUT', `lease must be a positive duration, got ${leaseMs} ms`, {
-        field: 'leaseMs',
-      });
-    }
+    checkDurationMs('leaseMs', leaseMs);
     if (input.taskId !== undefined) {
       const id = assertTaskId(input.taskId, 'taskId');
       return this.withTaskLock(id, async () => this.claimLocked(this.mustRead(id), input.owner, leaseMs));
@@ -417,6 +423,7 @@ export class FileStore implements TaskStore {
 
   async heartbeat(id: string, holder: HolderInput, leaseMs = DEFAULT_LEASE_MS): Promise<Claim> {
     const taskId = assertTaskId(id);
+    checkDurationMs('leaseMs', leaseMs);
     return this.withTaskLock(taskId, async () => {
       const next = this.write(
         heartbeatTask(this.mustRead(taskId), holder, leaseMs, this.moment()),
@@ -549,6 +556,25 @@ export class FileStore implements TaskStore {
     });
   }
 
+  // ---- integrity ----
+
+  async doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+    return runDoctor(
+      {
+        listId: this.listId,
+        listDir: this.listDir,
+        withListLock: (fn) => this.withListLock(fn),
+        editTask: (id, edit, actor) =>
+          this.withTaskLock(id, async () => {
+            const task = this.read(id);
+            const next = task === undefined ? undefined : edit(task);
+            if (next !== undefined) this.write(next, 'dependency', actor);
+          }),
+      },
+      opts,
+    );
+  }
+
   // ---- change feed ----
 
   watch(options: WatchOptions = {}): AsyncIterable<Change> {
@@ -616,6 +642,7 @@ export class FileStore implements TaskStore {
       rev: revisionOf(task) + (kind === 'created' ? 0 : 1),
       updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
     });
+    checkStoredTask(next);
     writeFileDurable(this.pathOf(next.id), serializeTask(next));
     appendJournal(this.journalPath, kind, next, actor);
     return next;

@@ -1,6 +1,14 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { isNumericId, parseTask, sanitizePathComponent, type Task, TasklaneError } from '../../model/index.js';
+import {
+  isNumericId,
+  LIMITS,
+  parseTask,
+  sanitizePathComponent,
+  type Task,
+  TasklaneError,
+  tooDeep,
+} from '../../model/index.js';
 import { sleepSync } from './durable.js';
 
 // Reading Claude Code's task files: one `<id>.json` per task in the list directory.
@@ -37,6 +45,16 @@ export function decodeTask(bytes: Buffer, file: string): Task {
   } catch (cause) {
     const detail = text.length === 0 ? 'empty file' : (cause as Error).message;
     throw new TasklaneError('INVALID_TASK', `${file}: not valid JSON (${detail})`, { file, cause });
+  }
+  // Before anything walks it recursively (JSON.stringify, a formatter): another program may write
+  // a file nested deep enough to overflow the stack.
+  const deep = tooDeep(value, LIMITS.nestingDepth);
+  if (deep !== undefined) {
+    throw new TasklaneError(
+      'INVALID_TASK',
+      `${file}: ${deep === '(root)' ? 'the task' : deep} nests more than ${LIMITS.nestingDepth} levels deep; the limit is ${LIMITS.nestingDepth}`,
+      { file, field: deep },
+    );
   }
   const task = parseTask(value, { file });
   const expected = taskFileName(task.id);
@@ -111,6 +129,40 @@ export function scanList(listDir: string): Scan {
     }
   }
   return { tasks, invalid, maxFileId };
+}
+
+/**
+ * Every task of the list, for a check that must see them all (a cycle check): an edge recorded
+ * only in a skipped file could close a cycle. An invalid file may be another program's write in
+ * progress (Claude Code up to 2.1.112 writes in place), so it is re-read for a moment; if it stays
+ * invalid the check is refused, naming the file, rather than answered from a partial scan.
+ */
+export function scanWhole(listDir: string, purpose: string, retries = 3): Map<string, Task> {
+  const { tasks, invalid } = scanList(listDir);
+  for (const first of invalid) {
+    const file = first.file as string;
+    let last: TasklaneError = first;
+    let settled = false;
+    for (let attempt = 0; attempt < retries && !settled; attempt++) {
+      sleepSync(25 * (attempt + 1));
+      try {
+        const task = readTaskFile(file, 0);
+        if (task !== undefined) tasks.set(task.id, task);
+        settled = true;
+      } catch (err) {
+        if (!(err instanceof TasklaneError)) throw err;
+        last = err;
+      }
+    }
+    if (!settled) {
+      throw new TasklaneError(
+        'INVALID_TASK',
+        `cannot ${purpose}: ${last.message}. A cycle check must see every task; if another program is rewriting the file, try again, else repair or move it (tasklane doctor lists such files)`,
+        { file, cause: last },
+      );
+    }
+  }
+  return tasks;
 }
 
 export function maxNumericFileId(listDir: string): number {
