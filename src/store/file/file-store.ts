@@ -299,15 +299,24 @@ export class FileStore implements TaskStore {
         this.checkRevision(task, opts);
         const edited = editTask(task, patch, this.moment());
         const after = applyEdges(new Map([...fresh, [taskId, edited.task]]), taskId, edges);
-        const main = this.write(after.get(taskId) as Task, edited.kind, opts.actor);
-        for (const otherId of ids) {
-          if (otherId === taskId) continue;
-          const before = fresh.get(otherId) as Task;
-          const next = after.get(otherId) as Task;
-          if (sameEdges(before, next)) continue;
-          this.write(next, 'dependency', opts.actor);
+        const writes = ids
+          .filter((id) => id === taskId || !sameEdges(fresh.get(id) as Task, after.get(id) as Task))
+          .map((id) => ({
+            id,
+            task: after.get(id) as Task,
+            gainsBlocker: gainsBlocker(fresh.get(id) as Task, after.get(id) as Task),
+          }));
+        // Every task is checked before the first write, so a size limit cannot stop the update halfway.
+        for (const w of writes) checkStoredTask(w.task);
+        // Tasks gaining a blocker first: blockedBy decides readiness, so a crash between the writes
+        // leaves a task blocked (never ready early) and a one-sided edge the cycle checks still count.
+        writes.sort((a, b) => Number(b.gainsBlocker) - Number(a.gainsBlocker));
+        let main: Task | undefined;
+        for (const w of writes) {
+          const written = this.write(w.task, w.id === taskId ? edited.kind : 'dependency', opts.actor);
+          if (w.id === taskId) main = written;
         }
-        return main;
+        return main as Task;
       } finally {
         for (const h of handles.reverse()) h.release();
       }
@@ -825,6 +834,11 @@ function applyEdges(byId: ReadonlyMap<string, Task>, taskId: string, edges: Edge
     edit(blocked, 'blockedBy', blocker, add);
   }
   return out;
+}
+
+/** Whether `after` waits for a task `before` did not. */
+function gainsBlocker(before: Task, after: Task): boolean {
+  return after.blockedBy.some((id) => !before.blockedBy.includes(id));
 }
 
 function sameEdges(a: Task, b: Task): boolean {
