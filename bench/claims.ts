@@ -1,26 +1,44 @@
 import { spawn } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { listDirName } from '../src/model/index.js';
 import { scanList } from '../src/store/file/task-files.js';
 import { generateTasks, writeTasklaneList } from './lib/data.js';
-import { CA_VAR, freshDir, median, NODE, printMachine, REPO, saveResults } from './lib/measure.js';
+import { freshDir, load, median, NODE, printMachine, REPO, saveResults } from './lib/measure.js';
 
-// Issue 2: 8 processes claiming at once sustain at least 500 claims per second in total.
-// Each run copies a fresh list of independent (all ready) tasks, starts the processes together,
-// and each claims the best ready task until none is left. Claims per second = tasks / wall time
-// from the first spawn to the last exit (Node start-up included). Also shown: the claim window
-// (first claim started to last claim ended). Every run checks that no task was claimed twice and
-// that the files say the same. One single-process run per environment is the baseline.
+// Claims per second with 1 and with N (default 8) claiming processes, for an old build and this
+// one side by side. Each run copies a fresh list of independent (all ready) tasks, starts the
+// processes together, and each claims the best ready task until none is left. Claims per second
+// = tasks / wall time from the first spawn to the last exit (Node start-up included); also shown,
+// the claim window (first claim started to last claim ended). Every run checks that no task was
+// claimed twice and that the files say the same.
 //
-//   npx tsc -p . && node dist/bench/claims.js [procs] [tasks] [runs]
+// These machines drift 2-3x between hours, so runs are interleaved: each round runs every
+// (build, processes) pair once, in an order that rotates from round to round, and the ratios
+// that matter (N processes over 1, new over old) are taken within a round and then medianed.
+// Target (issue 7): N=8 processes claim at least 1.5x what one process claims.
+//
+//   npx tsc -p . && node dist/bench/claims.js [tasks] [rounds] [procs] [old-build-dist]
+//   (defaults: 2000 tasks, 3 rounds, 8 processes, /work/base/dist or $BENCH_OLD_DIST)
 
-const procs = Number(process.argv[2] ?? 8);
-const taskCount = Number(process.argv[3] ?? 4000);
-const runs = Number(process.argv[4] ?? 3);
+const taskCount = Number(process.argv[2] ?? 2000);
+const rounds = Number(process.argv[3] ?? 3);
+const procs = Number(process.argv[4] ?? 8);
+const oldDist = process.argv[5] ?? process.env.BENCH_OLD_DIST ?? '/work/base/dist';
 const LIST = 'bench';
 const worker = join(REPO, 'dist', 'bench', 'lib', 'claim-worker.js');
 const now = () => performance.timeOrigin + performance.now();
+
+/** A build's store entry point: its store/open.js (what the claim worker always loaded), else its index. */
+function storeModule(dist: string): string {
+  const open = join(dist, 'src', 'store', 'open.js');
+  return existsSync(open) ? open : join(dist, 'src', 'index.js');
+}
+const builds = [
+  { name: 'old', module: storeModule(oldDist) },
+  { name: 'new', module: storeModule(join(REPO, 'dist')) },
+] as const;
+type BuildName = (typeof builds)[number]['name'];
 
 interface Report {
   owner: string;
@@ -31,6 +49,7 @@ interface Report {
 }
 
 interface RunResult {
+  build: BuildName;
   procs: number;
   claims: number;
   wallMs: number;
@@ -39,6 +58,7 @@ interface RunResult {
   perSecondInWindow: number;
   perProcess: number[];
   startupMs: number[];
+  load: string;
 }
 
 const machineInfo = printMachine();
@@ -47,13 +67,13 @@ const template = join(base, 'template');
 writeTasklaneList(template, LIST, generateTasks(taskCount, 7, 0));
 
 /** Runs `n` claimers on a fresh copy of the list and checks the outcome. */
-async function run(n: number, env: NodeJS.ProcessEnv, tag: string): Promise<RunResult> {
+async function run(build: (typeof builds)[number], n: number, tag: string): Promise<RunResult> {
   const root = join(base, `run-${tag}`);
   rmSync(root, { recursive: true, force: true });
   cpSync(template, root, { recursive: true });
   const t0 = now();
   const children = Array.from({ length: n }, (_, i) =>
-    spawn(NODE, [worker, root, LIST, `w${i}`], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(NODE, [worker, root, LIST, `w${i}`, build.module], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   const reports = await Promise.all(
     children.map(
@@ -90,6 +110,7 @@ async function run(n: number, env: NodeJS.ProcessEnv, tag: string): Promise<RunR
 
   const windowMs = Math.max(...reports.map((r) => r.lastEnd)) - Math.min(...reports.map((r) => r.firstStart));
   return {
+    build: build.name,
     procs: n,
     claims: owners.size,
     wallMs,
@@ -98,31 +119,55 @@ async function run(n: number, env: NodeJS.ProcessEnv, tag: string): Promise<RunR
     perSecondInWindow: (owners.size / windowMs) * 1000,
     perProcess: reports.map((r) => r.ids.length),
     startupMs: reports.map((r) => Math.round(r.loaded)),
+    load: load(),
   };
 }
 
 const show = (r: RunResult): string =>
-  `${r.procs} proc: ${r.claims} claims in ${(r.wallMs / 1000).toFixed(2)} s = ${r.perSecond.toFixed(0)} claims/s ` +
+  `${r.build} ${r.procs} proc: ${r.claims} claims in ${(r.wallMs / 1000).toFixed(2)} s = ${r.perSecond.toFixed(0)} claims/s ` +
   `(claim window ${(r.windowMs / 1000).toFixed(2)} s = ${r.perSecondInWindow.toFixed(0)}/s; ` +
-  `per process ${r.perProcess.join(',')}; start-up ms ${r.startupMs.join(',')})`;
+  `per process ${r.perProcess.join(',')}; start-up ms ${r.startupMs.join(',')}; load ${r.load})`;
 
-const all: Record<string, { runs: RunResult[]; medianPerSecond: number; single: RunResult }> = {};
-console.log(`\n${taskCount} ready tasks, ${procs} processes, ${runs} runs per environment`);
-for (const [label, env] of [
-  ['environment as is', process.env],
-  [`without ${CA_VAR}`, { ...process.env, [CA_VAR]: undefined }],
-] as const) {
-  console.log(`\n[${label}]`);
-  const results: RunResult[] = [];
-  for (let i = 0; i < runs; i++) {
-    const r = await run(procs, env, `${i}`);
-    results.push(r);
-    console.log(`run ${i + 1}: ${show(r)}`);
+console.log(`\n${taskCount} ready tasks; 1 and ${procs} processes; old build ${oldDist}; ${rounds} rounds`);
+const pairs = builds.flatMap((build) => [1, procs].map((n) => ({ build, n })));
+const results: RunResult[][] = [];
+for (let round = 0; round < rounds; round++) {
+  // Rotate the order so no pair always runs first (a cold cache) or last (a warmer, busier machine).
+  const order = pairs.map((_, i) => pairs[(i + round) % pairs.length] as (typeof pairs)[number]);
+  const got: RunResult[] = [];
+  console.log(`\nround ${round + 1}`);
+  for (const { build, n } of order) {
+    const r = await run(build, n, `${round}-${build.name}-${n}`);
+    got.push(r);
+    console.log(`  ${show(r)}`);
   }
-  const med = median(results.map((r) => r.perSecond));
-  console.log(`median: ${med.toFixed(0)} claims/s (>= 500: ${med >= 500 ? 'MET' : 'NOT MET'})`);
-  const single = await run(1, env, 'single');
-  console.log(`baseline, one process: ${show(single)}`);
-  all[label] = { runs: results, medianPerSecond: med, single };
+  results.push(got);
 }
-console.log(`results: ${saveResults(`claims-${procs}x${taskCount}`, { machine: machineInfo, taskCount, procs, all })}`);
+
+const pick = (rs: RunResult[], build: BuildName, n: number, key: 'perSecond' | 'perSecondInWindow'): number =>
+  (rs.find((r) => r.build === build && r.procs === n) as RunResult)[key];
+const summary: Record<string, number> = {};
+for (const key of ['perSecond', 'perSecondInWindow'] as const) {
+  const label = key === 'perSecond' ? 'wall (with start-up)' : 'claim window';
+  console.log(`\nmedians over ${rounds} rounds, ${label}:`);
+  for (const b of builds) {
+    for (const n of [1, procs]) {
+      const m = median(results.map((rs) => pick(rs, b.name, n, key)));
+      summary[`${key}.${b.name}.${n}`] = m;
+      console.log(`  ${b.name} ${n} proc: ${m.toFixed(0)} claims/s`);
+    }
+    const scale = median(results.map((rs) => pick(rs, b.name, procs, key) / pick(rs, b.name, 1, key)));
+    summary[`${key}.${b.name}.scale`] = scale;
+    console.log(`  ${b.name}: ${procs} proc / 1 proc = ${scale.toFixed(2)}x (median of per-round ratios)`);
+  }
+  for (const n of [1, procs]) {
+    const ratio = median(results.map((rs) => pick(rs, 'new', n, key) / pick(rs, 'old', n, key)));
+    summary[`${key}.newOverOld.${n}`] = ratio;
+    console.log(`  new / old, ${n} proc: ${ratio.toFixed(2)}x`);
+  }
+}
+const met = (summary['perSecond.new.scale'] as number) >= 1.5;
+console.log(`\ntarget: ${procs} processes >= 1.5x one process (new build, wall): ${met ? 'MET' : 'NOT MET'}`);
+console.log(
+  `results: ${saveResults(`claims-${procs}x${taskCount}`, { machine: machineInfo, taskCount, procs, rounds, oldDist, summary, results })}`,
+);

@@ -205,7 +205,7 @@ describe('bad input on the command line is refused, named, and changes nothing',
       /--status must be one of pending, in_progress, completed; got "done"/,
     );
     refused(dir, () => tl(['update', '1', '--status', 'deleted']), 2, /tasklane delete 1/);
-    refused(dir, () => tl(['list', '--state', 'stuck']), 2, /--state must be one of ready, blocked/);
+    refused(dir, () => tl(['list', '--state', 'stuck']), 2, /--state must be one of ready, expired, blocked/);
     refused(dir, () => tl(['update', '1']), 2, /nothing to change/);
     refused(dir, () => tl(['update', '1', '--if-rev', 'x', '--subject', 'y']), 2, /--if-rev must be a whole number/);
     refused(

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import type { FileStore } from '../src/store/file/file-store.js';
 import { openStore } from '../src/store/open.js';
+import { start } from './fixtures/store/procs.js';
 import { tempDir } from './helpers.js';
 import { runStoreContract } from './store-contract.js';
 
@@ -30,4 +31,20 @@ it('a corrupt blocker file holds back only the tasks it blocks, not every claim 
   await assert.rejects(store.claim({ owner: 'w', taskId: waiting.id }), /blocked by #1/);
   assert.equal(await store.claim({ owner: 'w' }), null);
   assert.equal((await store.get(waiting.id)).status, 'pending');
+});
+
+it('a claim skips a task whose lock another live process holds and takes the next, without waiting', async () => {
+  const dir = tempDir();
+  const store = openStore({ dir, list: 'skip' }) as FileStore;
+  for (let i = 1; i <= 3; i++) await store.create({ subject: `task ${i}` });
+  const holder = start('lock-holder', [join(store.listDir, '1.json')]);
+  try {
+    await holder.line((l) => l === 'locked');
+    const claim = await store.claim({ owner: 'w' });
+    assert.equal(claim?.task.id, '2', 'the first ready task is being taken by another process: skip it');
+    assert.equal((await store.get('1')).status, 'pending');
+  } finally {
+    holder.child.kill('SIGKILL');
+    await holder.exit;
+  }
 });

@@ -215,7 +215,7 @@ export class Coordinator {
       if (state === 'completed') s.completed++;
       else if (state === 'failed') s.failed++;
       else if (state === 'in_progress') s.elsewhere++;
-      else if (state === 'ready') s.ready++;
+      else if (state === 'ready' || state === 'expired') s.ready++;
       else s.blocked++;
     }
     const eta = this.estimate(now);

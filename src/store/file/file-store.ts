@@ -291,7 +291,8 @@ export class FileStore implements TaskStore {
         ? scanWhole(this.listDir, `check the edges of #${taskId} for a cycle`)
         : new Map(this.scan());
       for (const { field, other } of edges) {
-        if (!byId.has(other)) {
+        // Removing a reference to a task that is gone is allowed: it tidies a dangling id.
+        if (field.startsWith('add') && !byId.has(other)) {
           throw new TasklaneError('NOT_FOUND', `${field}: no task ${other} in list ${this.listId}`, {
             task: other,
             field,
@@ -305,7 +306,7 @@ export class FileStore implements TaskStore {
         if (field === 'addBlocks') assertNoCycle(proposed, taskId, other, this.listId);
         if (field === 'addBlockedBy') assertNoCycle(proposed, other, taskId, this.listId);
       }
-      const ids = [...new Set([taskId, ...edges.map((e) => e.other)])].sort(compareIds);
+      const ids = [...new Set([taskId, ...edges.map((e) => e.other)])].filter((x) => byId.has(x)).sort(compareIds);
       const handles: LockHandle[] = [];
       try {
         for (const lockId of ids) handles.push(await this.lockTask(lockId));
@@ -316,15 +317,24 @@ export class FileStore implements TaskStore {
         this.checkRevision(task, opts);
         const edited = editTask(task, patch, this.moment());
         const after = applyEdges(new Map([...fresh, [taskId, edited.task]]), taskId, edges);
-        const main = this.write(after.get(taskId) as Task, edited.kind, opts.actor);
-        for (const otherId of ids) {
-          if (otherId === taskId) continue;
-          const before = fresh.get(otherId) as Task;
-          const next = after.get(otherId) as Task;
-          if (sameEdges(before, next)) continue;
-          this.write(next, 'dependency', opts.actor);
+        const writes = ids
+          .filter((id) => id === taskId || !sameEdges(fresh.get(id) as Task, after.get(id) as Task))
+          .map((id) => ({
+            id,
+            task: after.get(id) as Task,
+            gainsBlocker: gainsBlocker(fresh.get(id) as Task, after.get(id) as Task),
+          }));
+        // Every task is checked before the first write, so a size limit cannot stop the update halfway.
+        for (const w of writes) checkStoredTask(w.task);
+        // Tasks gaining a blocker first: blockedBy decides readiness, so a crash between the writes
+        // leaves a task blocked (never ready early) and a one-sided edge the cycle checks still count.
+        writes.sort((a, b) => Number(b.gainsBlocker) - Number(a.gainsBlocker));
+        let main: Task | undefined;
+        for (const w of writes) {
+          const written = this.write(w.task, w.id === taskId ? edited.kind : 'dependency', opts.actor);
+          if (w.id === taskId) main = written;
         }
-        return main;
+        return main as Task;
       } finally {
         for (const h of handles.reverse()) h.release();
       }
@@ -842,6 +852,11 @@ function applyEdges(byId: ReadonlyMap<string, Task>, taskId: string, edges: Edge
     edit(blocked, 'blockedBy', blocker, add);
   }
   return out;
+}
+
+/** Whether `after` waits for a task `before` did not. */
+function gainsBlocker(before: Task, after: Task): boolean {
+  return after.blockedBy.some((id) => !before.blockedBy.includes(id));
 }
 
 function sameEdges(a: Task, b: Task): boolean {
