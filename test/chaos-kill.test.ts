@@ -34,6 +34,8 @@ function random(seed: number): () => number {
 
 interface Outcome {
   args: string[];
+  /** From spawn to exit. */
+  ms: number;
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -41,6 +43,7 @@ interface Outcome {
 }
 
 function runCli(dir: string, env: NodeJS.ProcessEnv, args: string[], killAfterMs?: number): Promise<Outcome> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, '--dir', dir, '--list', 'chaos', ...args, '--json'], {
       env,
@@ -58,7 +61,7 @@ function runCli(dir: string, env: NodeJS.ProcessEnv, args: string[], killAfterMs
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
-      resolve({ args, code, signal, stdout, stderr });
+      resolve({ args, ms: Date.now() - started, code, signal, stdout, stderr });
     });
   });
 }
@@ -140,23 +143,35 @@ for (const seed of SEEDS) {
       if (o.args[0] === 'claim') known.claimed.push(out.task.id);
     };
 
-    for (let i = 0; i < 5; i++) noteAck(await runCli(dir, env, ['create', `seed task ${i}`]));
+    const durations: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const o = await runCli(dir, env, ['create', `seed task ${i}`]);
+      durations.push(o.ms);
+      noteAck(o);
+    }
     let kills = 0;
     let rounds = 0;
     for (; kills < KILLS && rounds < MAX_ROUNDS; rounds++) {
       const ops = Array.from({ length: CONCURRENT }, () => operation(rnd, known));
-      // CLI start-up takes ~150-400 ms here; the kill lands anywhere from start-up to the last write.
-      const killAfter = 80 + Math.floor(rnd() * 450);
+      // Most of a CLI process's life is start-up; its writes come at the end. Aim the kill at the
+      // last part of a typical run (measured as the test goes, the machine's speed drifts).
+      const typical =
+        [...durations.slice(-30)].sort((a, b) => a - b)[Math.floor(Math.min(durations.length, 30) / 2)] ?? 400;
+      const killAfter = Math.floor(typical * (0.55 + 0.5 * rnd()));
       const outcomes = await Promise.all(ops.map((args, k) => runCli(dir, env, args, k === 0 ? killAfter : undefined)));
       for (const o of outcomes) {
         if (o.signal === 'SIGKILL') kills++;
-        else noteAck(o);
+        else {
+          durations.push(o.ms);
+          noteAck(o);
+        }
         assert.doesNotMatch(o.stderr, /this is a bug/, `${where}: ${o.args.join(' ')}\n${o.stderr}`);
       }
       ageLeftLocks(listDir); // no process runs now: a lock left is a killed holder's
     }
     assert.equal(kills, KILLS, `${where}: only ${kills} kills landed in ${rounds} rounds`);
 
+    const leftTemp = readdirSync(listDir).filter((n) => n.includes('.tmp-')).length;
     const doctor = await runCli(dir, env, ['doctor']);
     const found: Json[] = JSON.parse(doctor.stdout).problems;
     assert.deepEqual(
@@ -165,7 +180,7 @@ for (const seed of SEEDS) {
       `${where}: a cycle or an invalid file after the kills`,
     );
     t.diagnostic(
-      `${where}: ${rounds} rounds, ${kills} kills, ${acknowledged.length} acknowledged; doctor found ${found.map((p) => p.kind).join(', ') || 'nothing'}`,
+      `${where}: ${rounds} rounds, ${kills} kills, ${acknowledged.length} acknowledged; doctor found ${found.map((p) => p.kind).join(', ') || 'nothing'}; ${leftTemp} temp files left by killed writes`,
     );
     if (doctor.code !== 0) {
       const fix = await runCli(dir, env, ['doctor', '--fix']);
