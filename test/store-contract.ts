@@ -417,6 +417,26 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.deepEqual(stats.owners, { w: 1 });
     });
 
+    it('bounds what grows by repetition or nests too deep: merged metadata, metadata depth, lease length', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const chunk = 'x'.repeat(100 * 1024);
+      await store.update(a.id, { metadata: { a: chunk } });
+      await store.update(a.id, { metadata: { b: chunk } });
+      await rejectsWith(store.update(a.id, { metadata: { c: chunk } }), 'INVALID_INPUT', /after this change/);
+      assert.deepEqual(Object.keys((await store.get(a.id)).metadata ?? {}).sort(), ['a', 'b', 'tasklane']);
+      let deep: unknown = 1;
+      for (let i = 0; i < 20_000; i++) deep = [deep];
+      await rejectsWith(store.create({ subject: 'B', metadata: { deep } }), 'INVALID_INPUT', /levels deep/);
+      await rejectsWith(store.update(a.id, { metadata: { deep } }), 'INVALID_INPUT', /levels deep/);
+      await rejectsWith(
+        store.claim({ owner: 'w', taskId: a.id, leaseMs: 25 * 24 * 3600 * 1000 }),
+        'INVALID_INPUT',
+        /longest duration/,
+      );
+      assert.equal((await store.get(a.id)).status, 'pending');
+    });
+
     it('doctor reports a list kept through the store as consistent, and --fix on it changes nothing', async () => {
       const store = await makeStore();
       const a = await store.create({ subject: 'A' });

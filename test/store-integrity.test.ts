@@ -157,6 +157,23 @@ describe('one-sided edges (observation 5)', () => {
   });
 });
 
+describe('restore and cycles', () => {
+  it('restore leaves out an edge that would close a cycle made while the task was deleted, and says so', () => {
+    const l = setup(3);
+    assert.equal(l.tl(['dep', 'add', '1', '2']).status, 0);
+    assert.equal(l.tl(['dep', 'add', '2', '3']).status, 0);
+    assert.equal(l.tl(['delete', '2']).status, 0);
+    assert.equal(l.tl(['dep', 'add', '3', '1']).status, 0); // no cycle while 2 is gone
+    const r = l.tl(['restore', '2']);
+    assert.equal(r.status, 0, explain(r));
+    assert.match(r.stderr, /left out #2 blocking #3: it would close a cycle/);
+    assert.deepEqual([l.read('2').blockedBy, l.read('2').blocks], [['1'], []]);
+    assert.deepEqual(l.read('1').blocks, ['2'], 'the kept edge is back on both sides');
+    const doctor = l.tl(['doctor']);
+    assert.equal(doctor.status, 0, explain(doctor));
+  });
+});
+
 describe('graph over edges recorded on either side', () => {
   const task = (id: string, blocks: string[], blockedBy: string[]): Task => ({
     id,

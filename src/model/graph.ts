@@ -103,6 +103,31 @@ export function assertNoCycle(byId: TaskIndex, blocker: string, blocked: string,
 }
 
 /**
+ * A task being put back (restore) with each of its edges that would close a cycle among `byId`
+ * left out, in order; `byId` must not hold the task. Edges to it that other tasks still record
+ * count, as in every cycle check. Returns the task to write and the edges left out.
+ */
+export function withoutCyclicEdges(byId: TaskIndex, task: Task): { task: Task; dropped: [string, string][] } {
+  const graph = new Map(byId);
+  let kept: Task = { ...task, blocks: [], blockedBy: [] };
+  graph.set(task.id, kept);
+  const dropped: [string, string][] = [];
+  const edges = [
+    ...task.blockedBy.map((other) => ({ blocker: other, blocked: task.id, field: 'blockedBy' as const, other })),
+    ...task.blocks.map((other) => ({ blocker: task.id, blocked: other, field: 'blocks' as const, other })),
+  ];
+  for (const { blocker, blocked, field, other } of edges) {
+    if (cycleFor(graph, blocker, blocked) !== undefined) {
+      dropped.push([blocker, blocked]);
+      continue;
+    }
+    kept = { ...kept, [field]: [...kept[field], other] };
+    graph.set(task.id, kept);
+  }
+  return { task: kept, dropped };
+}
+
+/**
  * Topological order (blockers first), ties broken by id. Tasks caught in a cycle (which Claude Code
  * can write, having no check) come last, in id order, and are reported.
  */

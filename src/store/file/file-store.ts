@@ -38,6 +38,7 @@ import {
   type TasklaneFields,
   type TaskState,
   tasklaneFields,
+  withoutCyclicEdges,
   withTasklaneFields,
 } from '../../model/index.js';
 import type { Location } from '../location.js';
@@ -553,6 +554,7 @@ export class FileStore implements TaskStore {
         targets = [...last.keys()].filter((id) => !present.has(id)).sort(compareIds);
       }
       const exists = new Set([...present.keys(), ...targets]);
+      const graph = new Map(present); // edges added since a task was deleted must not close a cycle through it
       const restored: Task[] = [];
       for (const id of targets) {
         const snapshot = last.get(id) as Task;
@@ -560,24 +562,27 @@ export class FileStore implements TaskStore {
         delete fields.lease;
         fields.rev = (fields.rev ?? 0) + 1;
         fields.updatedAt = new Date().toISOString();
-        const task = withTasklaneFields(
-          {
-            ...snapshot,
-            blocks: snapshot.blocks.filter((x) => exists.has(x)),
-            blockedBy: snapshot.blockedBy.filter((x) => exists.has(x)),
-          },
-          fields,
+        const { task, dropped } = withoutCyclicEdges(
+          graph,
+          withTasklaneFields(
+            {
+              ...snapshot,
+              blocks: snapshot.blocks.filter((x) => exists.has(x)),
+              blockedBy: snapshot.blockedBy.filter((x) => exists.has(x)),
+            },
+            fields,
+          ),
         );
+        for (const [a, b] of dropped) this.onWarning(`restore: left out #${a} blocking #${b}: it would close a cycle`);
+        graph.set(id, task);
         writeFileDurable(this.pathOf(id), serializeTask(task));
         appendJournal(this.journalPath, 'restored', task, opts.actor);
         restored.push(task);
       }
-      // Put back the other side of each edge on tasks that were not restored.
+      // Put back the other side of each edge (restored tasks' snapshots may predate an edge's other side).
       for (const task of restored) {
-        for (const other of task.blockedBy)
-          if (present.has(other)) await this.link(other, 'blocks', task.id, opts.actor);
-        for (const other of task.blocks)
-          if (present.has(other)) await this.link(other, 'blockedBy', task.id, opts.actor);
+        for (const other of task.blockedBy) await this.link(other, 'blocks', task.id, opts.actor);
+        for (const other of task.blocks) await this.link(other, 'blockedBy', task.id, opts.actor);
       }
       return restored;
     });
