@@ -30,6 +30,8 @@ import {
 // caught by a timer set to the earliest one, and a slow safety floor reaps and looks again.
 
 export type FailurePolicy = 'continue' | 'stop' | 'kill';
+/** What stopped a run from outside: Ctrl-C, SIGTERM, a closed terminal, or a closed output pipe. */
+export type InterruptSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGPIPE';
 export const FAILURE_POLICIES: readonly FailurePolicy[] = ['continue', 'stop', 'kill'];
 
 export interface CoordinatorOptions extends ExecConfig {
@@ -96,7 +98,7 @@ export interface RunReport {
   alreadyCompleted: number;
   /** Why the run stopped early: a failure under stop/kill, or a signal. */
   stopped?: string;
-  interrupted?: 'SIGINT' | 'SIGTERM';
+  interrupted?: InterruptSignal;
   /** Every task in `tasks` completed. */
   ok: boolean;
 }
@@ -114,7 +116,7 @@ export class Coordinator {
   private readonly retrier: Retrier;
   private feed: ChangeFeed | undefined;
   private stopping: string | undefined;
-  private interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  private interrupted: InterruptSignal | undefined;
   private startedAt = 0;
   private done = false;
   private resolveDone: () => void = () => {};
@@ -182,10 +184,11 @@ export class Coordinator {
     };
   }
 
-  /** Ctrl-C / SIGTERM: start nothing more, stop the agents (SIGTERM, SIGKILL after the grace period), release their tasks. */
-  interrupt(signal: 'SIGINT' | 'SIGTERM'): void {
+  /** Ctrl-C / SIGTERM / SIGHUP / a closed pipe: start nothing more, stop the agents (SIGTERM, SIGKILL after the grace period), release their tasks. */
+  interrupt(signal: InterruptSignal): void {
     if (this.interrupted !== undefined) {
-      this.hard.abort(); // second signal: SIGKILL now
+      // A second Ctrl-C: SIGKILL now. Not a pipe that reports its closing again on each write.
+      if (signal !== 'SIGPIPE') this.hard.abort();
       return;
     }
     this.interrupted = signal;

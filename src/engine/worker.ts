@@ -196,7 +196,8 @@ export async function executeClaim(
       graceMs: cfg.graceMs,
       signal: cancel,
       hardSignal: signals.hard,
-      onActivity: (line: string) => cfg.events.emit({ type: 'activity', taskId: id, line, at: Date.now() }),
+      onLine: (line: string) =>
+        cfg.events.emit({ type: 'activity', taskId: id, line: line.slice(0, 300), at: Date.now() }),
       onSpawn: (pid: number) => cfg.events.emit({ type: 'spawn', taskId: id, pid }),
     };
     result =

@@ -13,6 +13,7 @@ import { EXIT } from '../exit-codes.js';
 import { progressView } from '../live-view.js';
 import { palette } from '../output.js';
 import type { Command, CommandIO } from '../registry.js';
+import { handleRunSignals, SIGNAL_EXIT } from '../run-signals.js';
 
 export const command: Command = {
   summary: 'Run the list with parallel agents until every task is done; print one aggregated result',
@@ -37,13 +38,14 @@ Options:
   --retry-failed             put tasks that had failed before this run back to pending first
 ${EXECUTOR_HELP}
 
-Ctrl-C (or SIGTERM) stops starting tasks, signals the agents' process groups, SIGKILLs what is
-left after the grace period, releases their tasks and prints what was done. A second Ctrl-C
-kills at once.
+Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or a closed stdout/stderr stop starting tasks,
+SIGTERM every process the agents started (including ones that left their process group),
+SIGKILL what is left after the grace period, release their tasks and print what was done. A
+second Ctrl-C kills at once. Ctrl-Z stops the agents with the run; fg resumes them.
 
 Exit status: 0 when every task of the run completed; 1 when any failed, was left blocked by a
 failure, was cancelled (--on-failure kill), was held by another session at the end or was not
-run; 130 on Ctrl-C, 143 on SIGTERM; 2 for bad usage.
+run; 130 on Ctrl-C, 143 on SIGTERM, 129 on SIGHUP, 141 on a closed output; 2 for bad usage.
 
 Examples:
   tasklane run examples/webapp.md -j 4 --preset sim      # the demo: simulated agents
@@ -52,7 +54,7 @@ Examples:
   tasklane run --json | jq '.tasks[] | {id, status}'
 
 JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "failed",
-"blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"?, "alreadyCompleted",
+"blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"? (SIGINT|SIGTERM|SIGHUP|SIGPIPE), "alreadyCompleted",
 "totals": {"inputTokens"?, "outputTokens"?, "costUsd"?}, "tasks": [{"id", "subject", "status",
 "result"?, "failure"?, "blockedBy"?, "durationMs"?, "attempts", "owner"?, "inputTokens"?,
 "outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch"}}]}.`,
@@ -95,22 +97,18 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
       p: palette(color),
     });
 
-    const onSignal = (signal: NodeJS.Signals) => coordinator.interrupt(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const offSignals = handleRunSignals((signal) => coordinator.interrupt(signal));
     let report: Awaited<ReturnType<Coordinator['run']>>;
     try {
       report = await coordinator.run();
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       view.stop();
       await store.close();
     }
     const result = aggregate(report);
     io.stdout.write(args.globals.json ? renderJson(result) : renderMarkdown(result));
-    if (report.interrupted === 'SIGINT') return 130;
-    if (report.interrupted === 'SIGTERM') return 143;
+    offSignals();
+    if (report.interrupted !== undefined) return SIGNAL_EXIT[report.interrupted];
     return report.ok ? EXIT.OK : EXIT.ERROR;
   },
 };
