@@ -65,9 +65,12 @@ export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
     counts[a.status]++;
     if (a.inputTokens !== undefined) totals.inputTokens = (totals.inputTokens ?? 0) + a.inputTokens;
     if (a.outputTokens !== undefined) totals.outputTokens = (totals.outputTokens ?? 0) + a.outputTokens;
-    if (a.costUsd !== undefined) totals.costUsd = round6((totals.costUsd ?? 0) + a.costUsd);
+    // Summed as reported and rounded once, at the end: rounding each step drifts (five tasks of
+    // 0.0044186 made 0.022095 instead of 0.022093).
+    if (a.costUsd !== undefined) totals.costUsd = (totals.costUsd ?? 0) + a.costUsd;
     return a;
   });
+  if (totals.costUsd !== undefined) totals.costUsd = roundCost(totals.costUsd);
   return {
     list: report.list,
     ok: report.ok,
@@ -231,6 +234,7 @@ function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function round6(n: number): number {
+/** A total cost to a millionth of a dollar: done once, on the sum, for display. */
+function roundCost(n: number): number {
   return Math.round(n * 1e6) / 1e6;
 }

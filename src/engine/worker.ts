@@ -185,6 +185,12 @@ export async function executeClaim(
     // Claude Code refuses to start inside another Claude Code session unless this is unset.
     if (inv.preset === 'claude') delete env.CLAUDECODE;
     const header = `\n--- tasklane: task ${id} attempt ${attempt} by ${owner} at ${new Date().toISOString()}\n--- ${inv.argv.join(' ')}\n`;
+    // A streaming agent's events say what it does now; any other agent's lines are shown as they are.
+    const reader = inv.stream?.();
+    const onLine = (line: string, from: 'stdout' | 'stderr') => {
+      const activity = reader !== undefined && from === 'stdout' ? reader.line(line) : line.slice(0, 300);
+      if (activity !== undefined) cfg.events.emit({ type: 'activity', taskId: id, line: activity, at: Date.now() });
+    };
     const spec = {
       argv: inv.argv,
       cwd,
@@ -196,8 +202,7 @@ export async function executeClaim(
       graceMs: cfg.graceMs,
       signal: cancel,
       hardSignal: signals.hard,
-      onLine: (line: string) =>
-        cfg.events.emit({ type: 'activity', taskId: id, line: line.slice(0, 300), at: Date.now() }),
+      onLine,
       onSpawn: (pid: number) => cfg.events.emit({ type: 'spawn', taskId: id, pid }),
     };
     result =
@@ -209,7 +214,8 @@ export async function executeClaim(
             window: `${id}`,
             workDir: join(cfg.runDir, 'tmux'),
           });
-    if (result.ok) output = inv.parseOutput(result.value.stdout);
+    if (reader !== undefined) output = reader.output();
+    else if (result.ok) output = inv.parseOutput(result.value.stdout);
     else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
   } catch (e) {
     // Setting up failed (a blocker unreadable, the worktree): a failure of the task, not of the run.
@@ -241,7 +247,7 @@ export async function executeClaim(
   text = capResult(text, logPath);
 
   let failure: { reason: string; retryable: boolean } | undefined;
-  if (!result.ok) failure = describeFailure(result.error);
+  if (!result.ok) failure = describeFailure(result.error, output.isError === true ? output.result : undefined);
   else if (output.isError === true) {
     failure = { reason: `the agent reported an error: ${firstLine(text) || '(no message)'}`, retryable: true };
   }
@@ -299,10 +305,12 @@ function copyUsage(output: AgentOutput, run: AgentRunInfo): void {
   if (output.sessionId !== undefined) run.sessionId = output.sessionId;
 }
 
-export function describeFailure(f: RunFailure): { reason: string; retryable: boolean } {
+/** Why a run failed, in one line. `agentError`: the error the agent reported itself (Claude Code's is_error result), which says more than its stderr. */
+export function describeFailure(f: RunFailure, agentError?: string): { reason: string; retryable: boolean } {
   switch (f.reason) {
     case 'exit': {
-      const last = lastLine(f.stderrTail);
+      const said = agentError === undefined ? '' : firstLine(agentError);
+      const last = said === '' ? lastLine(f.stderrTail) : said;
       return { reason: `exit ${f.exitCode}${last === '' ? '' : `: ${last}`}`, retryable: true };
     }
     case 'signal':
