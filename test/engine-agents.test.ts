@@ -178,6 +178,44 @@ describe('--tmux and --worktree', () => {
     assert.match(rec.prompt, /from the pane/);
   });
 
+  it('says once that agents share the checkout in a git repository with -j above 1 and no --worktree', async () => {
+    const repo = tempDir('tasklane-repo-');
+    execFileSync('git', ['-C', repo, 'init', '-q']);
+    const warning = /agents will work in the same checkout \(.*\) at once.*--worktree/g;
+    const f = await makeList([{ subject: 'One' }, { subject: 'Two' }]);
+    const shared = await cli(runArgs(f, ['-j', '2']), f.env, repo);
+    assert.equal(shared.code, 0, shared.stderr);
+    assert.equal(shared.stderr.match(warning)?.length, 1, shared.stderr);
+    for (const extra of [
+      ['-j', '1'],
+      ['-j', '2', '--worktree'],
+      ['-j', '2', '--preset', 'sim'],
+    ]) {
+      const g = await makeList([{ subject: 'One' }]);
+      if (extra.includes('--worktree')) {
+        execFileSync('git', [
+          '-C',
+          repo,
+          '-c',
+          'user.email=t@example.com',
+          '-c',
+          'user.name=t',
+          'commit',
+          '-q',
+          '--allow-empty',
+          '-m',
+          'start',
+        ]);
+      }
+      const r = await cli(runArgs(g, extra), g.env, repo);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, warning, extra.join(' '));
+    }
+    const outside = await makeList([{ subject: 'Not in a repository' }]);
+    const r = await cli(runArgs(outside, ['-j', '2']), outside.env, tempDir('tasklane-plain-'));
+    assert.doesNotMatch(r.stderr, warning);
+  });
+
   it('--worktree runs each task in its own git worktree and branch, recorded in its result', async () => {
     const repo = tempDir('tasklane-repo-');
     const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' });

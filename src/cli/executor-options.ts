@@ -42,7 +42,7 @@ export const EXECUTOR_HELP = `Agent:
                              from the command's name; anything unknown is 'stdin'). 'sim' runs the
                              simulated agent for every task, whatever --agent says.
   --sim-if-missing           if the default 'claude' is not installed, run the simulated agent
-                             instead of refusing (what 'npm run demo' does)
+                             instead of refusing
   --permission-mode MODE     claude preset: what Claude Code may do without asking (its --permission-mode):
                                default      read files only (claude -p then cannot edit anything)
                                acceptEdits  also edit files in its working directory, and mkdir, touch,

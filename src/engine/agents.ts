@@ -151,8 +151,8 @@ export interface Resolved {
 /**
  * Resolves the agent for a run. A command that is not installed is an error, the default
  * `claude` included: a run that quietly completed real tasks with simulated results would be
- * worse than no run. With `simIfMissing` (the README's demo), a missing default `claude` falls
- * back to the simulated agent with a notice, so the first command runs anywhere.
+ * worse than no run. With `simIfMissing`, a missing default `claude` falls back to the simulated
+ * agent with a notice.
  */
 export function resolveAgent(input: ResolveInput): Resolved {
   if (input.preset === 'sim') return { choice: { command: simCommand(), preset: 'sim', source: 'preset' } };

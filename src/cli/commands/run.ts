@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js';
+import { sharedCheckoutWarning } from '../../engine/checkout.js';
 import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
 import { EngineEvents } from '../../engine/events.js';
 import { applyPlan } from '../../engine/plan/apply.js';
@@ -86,6 +87,13 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
     const live = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
     const color = live && !args.flag('no-color') && (io.env.NO_COLOR ?? '') === '';
     if (setup.notice !== undefined) io.stderr.write(`tasklane: ${setup.notice}\n`);
+    const shared = sharedCheckoutWarning({
+      cwd: io.cwd,
+      slots: setup.slots,
+      worktree: setup.config.worktree,
+      simulated: setup.agent.preset === 'sim',
+    });
+    if (shared !== undefined) io.stderr.write(`tasklane: warning: ${shared}\n`);
     io.stderr.write(
       `tasklane: running list "${store.listId}" with up to ${setup.slots} agents at once (${agentLabel(setup.agent)})\n`,
     );
