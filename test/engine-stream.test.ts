@@ -71,7 +71,11 @@ describe('the Claude Code stream', () => {
     assert.match(activity.at(-1) ?? '', /^error: API Error: 400 /);
     const task = await f.store.get('1');
     assert.match(tasklaneFields(task).failure?.reason ?? '', /^exit 1: API Error: 400 .*prompt is too long/);
-    assert.equal((task.metadata?.agentRun as { costUsd?: number } | undefined)?.costUsd, 0.01, 'a failed run still costs');
+    assert.equal(
+      (task.metadata?.agentRun as { costUsd?: number } | undefined)?.costUsd,
+      0.01,
+      'a failed run still costs',
+    );
   });
 
   it('names each tool by its target, on one inert line', () => {
