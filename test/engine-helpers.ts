@@ -23,6 +23,7 @@ export interface StandIn {
   grandchild?: boolean;
   setsidChild?: boolean;
   lingerChild?: boolean;
+  editSelf?: 'owner' | 'pending' | 'delete' | 'fileOwner';
   result?: string;
   stdoutOnly?: boolean;
   subtask?: { subject: string; ms?: number };

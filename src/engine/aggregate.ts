@@ -32,6 +32,8 @@ export interface AggregateTask {
   costUsd?: number;
   log?: string;
   worktree?: { path: string; branch: string };
+  /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
+  note?: string;
 }
 
 export interface Aggregate {
@@ -44,6 +46,8 @@ export interface Aggregate {
   alreadyCompleted: number;
   totals: { inputTokens?: number; outputTokens?: number; costUsd?: number };
   tasks: AggregateTask[];
+  /** Notes about tasks of the run that are gone from the list (deleted while their agent ran). */
+  notes?: string[];
 }
 
 export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
@@ -71,6 +75,10 @@ export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
     return a;
   });
   if (totals.costUsd !== undefined) totals.costUsd = roundCost(totals.costUsd);
+  const listed = new Set(report.tasks.map((t) => t.id));
+  const notes = [...report.records]
+    .filter(([id, r]) => !listed.has(id) && r.note !== undefined)
+    .map(([, r]) => r.note as string);
   return {
     list: report.list,
     ok: report.ok,
@@ -81,6 +89,7 @@ export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
     alreadyCompleted: report.alreadyCompleted,
     totals,
     tasks,
+    ...(notes.length === 0 ? {} : { notes }),
   };
 }
 
@@ -116,6 +125,7 @@ function describe(
   }
   const log = record?.log ?? run?.log;
   if (log !== undefined) out.log = log;
+  if (record?.note !== undefined) out.note = record.note;
   return out;
 }
 
@@ -175,6 +185,7 @@ export function renderMarkdown(a: Aggregate): string {
   if (a.interrupted !== undefined)
     lines.push('', `Interrupted by ${a.interrupted}: running agents were stopped and their tasks released.`);
   else if (a.stopped !== undefined) lines.push('', `Stopped early: ${a.stopped}.`);
+  for (const note of a.notes ?? []) lines.push('', `Note: ${note}.`);
   if (a.tasks.length === 0) {
     lines.push('', 'There was nothing to run.');
     return `${lines.join('\n')}\n`;
@@ -203,6 +214,7 @@ export function renderMarkdown(a: Aggregate): string {
     else if (t.status === 'cancelled') lines.push('Stopped before it finished; it is pending again.');
     else if (t.status === 'in_progress') lines.push(`Held by ${t.owner ?? 'another session'} when the run ended.`);
     else lines.push('Not run.');
+    if (t.note !== undefined) lines.push('', `Note: ${t.note}.`);
     if (facts.length > 0) lines.push('', `(${facts.join('; ')})`);
   }
   return `${lines.join('\n')}\n`;

@@ -56,6 +56,8 @@ export interface TaskRecord {
   durationMs: number;
   log?: string;
   agent?: AgentRunInfo;
+  /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
+  note?: string;
 }
 
 export interface RunningTask {
@@ -353,6 +355,7 @@ export class Coordinator {
     record.durationMs += outcome.durationMs;
     if ('task' in outcome && outcome.task !== undefined) this.apply(outcome.task);
     if ('run' in outcome) record.agent = outcome.run;
+    if ('note' in outcome && outcome.note !== undefined) record.note = outcome.note;
     this.finishSlot(entry); // before reporting, so the tallies a listener reads are current
     this.report(entry, outcome);
   }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields } from '../model/index.js';
-import type { Claim, TaskStore } from '../store/types.js';
+import type { Claim, HolderInput, TaskStore } from '../store/types.js';
 import {
   type AgentChoice,
   type AgentOptions,
@@ -13,6 +13,7 @@ import {
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
 import type { EngineEvent, EngineEvents } from './events.js';
+import { judgeClaim } from './own-edits.js';
 import { type BlockerResult, formatBlockers, formatDescription, renderPrompt } from './prompt.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
@@ -69,13 +70,22 @@ export interface AgentRunInfo {
   worktree?: Worktree;
 }
 
+/** `note`: what was done to the task while its agent ran, without a claim (own-edits.ts). */
 export type TaskOutcome =
-  | { kind: 'completed'; task: Task; durationMs: number; run: AgentRunInfo }
-  | { kind: 'failed'; task: Task; reason: string; retryable: boolean; durationMs: number; run: AgentRunInfo }
+  | { kind: 'completed'; task: Task; durationMs: number; run: AgentRunInfo; note?: string }
+  | {
+      kind: 'failed';
+      task: Task;
+      reason: string;
+      retryable: boolean;
+      durationMs: number;
+      run: AgentRunInfo;
+      note?: string;
+    }
   /** Stopped on request; the task was released back to pending. */
   | { kind: 'cancelled'; task?: Task; durationMs: number }
   /** The claim was lost (lease expired and taken over, task deleted): nothing was written. */
-  | { kind: 'lost'; reason: string; durationMs: number };
+  | { kind: 'lost'; reason: string; durationMs: number; note?: string };
 
 /** Results longer than this are cut in the task (the log keeps everything): every scan reads every task. */
 export const RESULT_LIMIT = 100_000;
@@ -118,19 +128,32 @@ export async function executeClaim(
   }
   const run: AgentRunInfo = { preset: choice.preset, log: logPath };
 
-  // Lease heartbeat at a third of the lease; losing the claim stops the agent.
+  // Lease heartbeat at a third of the lease. A refused heartbeat stops the agent only when another
+  // claim took the task: an agent (or session) that edited the task (owner, status) or deleted it
+  // leaves the attempt running, and what it did is noted (own-edits.ts).
   const lost = new AbortController();
   let lostReason: string | undefined;
+  let current: HolderInput = holder;
+  const notes = new Map<string, string>();
   let beating: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(
     () => {
-      beating = store.heartbeat(id, holder, cfg.leaseMs).catch((e: unknown) => {
-        if (isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND')) {
+      beating = store.heartbeat(id, current, cfg.leaseMs).catch(async (e: unknown) => {
+        if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
+          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+          return;
+        }
+        const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
+        if (verdict === undefined) return;
+        if (verdict.kind === 'taken') {
           lostReason = `the claim was lost: ${(e as Error).message}`;
           lost.abort();
-        } else {
-          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+          return;
         }
+        if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
+        notes.set(verdict.kind, verdict.note);
+        // The lease is still ours by its token: keep it alive without insisting on the owner.
+        if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
       });
     },
     Math.max(50, Math.floor(cfg.leaseMs / 3)),
@@ -231,7 +254,7 @@ export async function executeClaim(
   if (lostReason !== undefined) return { kind: 'lost', reason: lostReason, durationMs: elapsed() };
   if (!result.ok && result.error.reason === 'cancelled') {
     try {
-      const released = await store.release(id, holder);
+      const released = await store.release(id, current);
       return { kind: 'cancelled', task: released, durationMs: elapsed() };
     } catch {
       return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over
@@ -252,15 +275,16 @@ export async function executeClaim(
     failure = { reason: `the agent reported an error: ${firstLine(text) || '(no message)'}`, retryable: true };
   }
 
-  try {
+  const write = async (by: HolderInput): Promise<TaskOutcome> => {
     if (hasRunInfo(run) || failure !== undefined) {
       await store.update(id, { metadata: { agentRun: { ...run } } }, { actor: owner });
     }
+    const note = noteOf(notes);
     if (failure === undefined) {
-      const done = await store.complete(id, { ...holder, result: text });
-      return { kind: 'completed', task: done, durationMs: elapsed(), run };
+      const done = await store.complete(id, { ...by, result: text });
+      return { kind: 'completed', task: done, durationMs: elapsed(), run, ...note };
     }
-    const failed = await store.fail(id, { ...holder, reason: failure.reason });
+    const failed = await store.fail(id, { ...by, reason: failure.reason });
     return {
       kind: 'failed',
       task: failed,
@@ -268,17 +292,48 @@ export async function executeClaim(
       retryable: failure.retryable,
       durationMs: elapsed(),
       run,
+      ...note,
     };
+  };
+  const refused = (e: unknown) =>
+    isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND') || isTasklaneError(e, 'CONFLICT');
+  const lostBeforeWrite = (e: unknown): TaskOutcome => ({
+    kind: 'lost',
+    reason: `the claim was lost before the result was recorded: ${(e as Error).message}`,
+    durationMs: elapsed(),
+    ...noteOf(notes),
+  });
+  try {
+    return await write(current);
   } catch (e) {
-    if (isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND') || isTasklaneError(e, 'CONFLICT')) {
-      return {
-        kind: 'lost',
-        reason: `the claim was lost before the result was recorded: ${(e as Error).message}`,
-        durationMs: elapsed(),
-      };
+    if (!refused(e)) throw e;
+    // Refused: was the task taken, edited or deleted while the agent ran?
+    const verdict = await judgeClaim(store, id, claim.token, owner);
+    if (verdict.kind === 'taken') return lostBeforeWrite(e);
+    notes.set(verdict.kind, verdict.note);
+    if (verdict.kind === 'deleted') {
+      return { kind: 'lost', reason: verdict.note, durationMs: elapsed(), ...noteOf(notes) };
     }
-    throw e;
+    if (verdict.task.status === 'completed') {
+      // Marked completed by hand (or by the agent): the attempt is over, nothing more to write.
+      return { kind: 'completed', task: verdict.task, durationMs: elapsed(), run, ...noteOf(notes) };
+    }
+    try {
+      if (verdict.leaseKept) return await write({ token: claim.token });
+      // The claim was released by the edit: take it again to record this attempt's result.
+      const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
+      if (again === null) return lostBeforeWrite(e);
+      return await write({ owner, token: again.token });
+    } catch (e2) {
+      if (refused(e2) || isTasklaneError(e2, 'NOT_CLAIMABLE')) return lostBeforeWrite(e2);
+      throw e2;
+    }
   }
+}
+
+/** The notes of an attempt (what was done to its task while it ran), as one line for the outcome. */
+function noteOf(notes: Map<string, string>): { note?: string } {
+  return notes.size === 0 ? {} : { note: [...notes.values()].join('; ') };
 }
 
 /** What is worth a write of its own: token counts, cost, a worktree, anything from a real agent. */
