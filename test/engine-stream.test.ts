@@ -26,7 +26,7 @@ async function runClaudeStandin(extraEnv: NodeJS.ProcessEnv) {
     runDir,
     logsDir: join(runDir, 'logs'),
     agent: { command: [process.execPath, CLAUDE_STANDIN], preset: 'claude', source: 'flag' },
-    agentOptions: { dangerouslySkipPermissions: false },
+    agentOptions: { dangerouslySkipPermissions: false, stream: true },
     template: DEFAULT_TEMPLATE,
     cwd: f.dir,
     env: { ...process.env, ...f.env, ...extraEnv },

@@ -63,10 +63,16 @@ describe('agent commands and presets', () => {
   it('gives each preset its exact argument vector, the prompt always on stdin', () => {
     const claude = invocation({ command: ['claude'], preset: 'claude', source: 'default' }, 'P', {
       dangerouslySkipPermissions: false,
+      stream: true,
     });
     assert.deepEqual(claude.argv, ['claude', '-p', '--output-format', 'stream-json', '--verbose']);
     assert.equal(claude.stdin, 'P');
-    const skip = { dangerouslySkipPermissions: true };
+    const once = invocation({ command: ['claude'], preset: 'claude', source: 'default' }, 'P', {
+      dangerouslySkipPermissions: false,
+    });
+    assert.deepEqual(once.argv, ['claude', '-p', '--output-format', 'json'], 'a one-shot call (plan --agent)');
+    assert.equal(once.stream, undefined);
+    const skip = { dangerouslySkipPermissions: true, stream: true };
     assert.deepEqual(invocation({ command: ['claude'], preset: 'claude', source: 'flag' }, 'P', skip).argv, [
       'claude',
       '-p',
@@ -75,7 +81,7 @@ describe('agent commands and presets', () => {
       '--verbose',
       '--dangerously-skip-permissions',
     ]);
-    const mode = { dangerouslySkipPermissions: false, permissionMode: 'acceptEdits' as const };
+    const mode = { dangerouslySkipPermissions: false, permissionMode: 'acceptEdits' as const, stream: true };
     assert.deepEqual(invocation({ command: ['claude'], preset: 'claude', source: 'flag' }, 'P', mode).argv, [
       'claude',
       '-p',

@@ -111,6 +111,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     agentOptions: {
       dangerouslySkipPermissions: args.flag('dangerously-skip-permissions'),
       ...permissionModeOf(args),
+      stream: true,
     },
     template,
     cwd: io.cwd,

@@ -25,6 +25,8 @@ export interface AgentOptions {
   dangerouslySkipPermissions: boolean;
   /** Claude Code's --permission-mode (claude preset only). Undefined: Claude Code's own default. */
   permissionMode?: PermissionMode;
+  /** claude preset: stream events as it works (stream-json), for a live view. The executor sets it; a one-shot caller (plan --agent) need not. */
+  stream?: boolean;
 }
 
 /**
@@ -222,14 +224,13 @@ export function invocation(
           ...choice.command,
           '-p',
           '--output-format',
-          'stream-json',
-          '--verbose',
+          ...(opts.stream === true ? ['stream-json', '--verbose'] : ['json']),
           ...(opts.permissionMode === undefined ? [] : ['--permission-mode', opts.permissionMode]),
           ...(skip ? ['--dangerously-skip-permissions'] : []),
         ],
         stdin: prompt,
         parseOutput: parseClaudeOutput,
-        stream: claudeStreamReader,
+        ...(opts.stream === true ? { stream: claudeStreamReader } : {}),
       };
     case 'codex': {
       // `codex exec -` reads the prompt from stdin and prints only the final message on stdout.
