@@ -21,7 +21,7 @@ function claudeCall(records: string, id: string): ClaudeCall {
 }
 
 describe('the Claude Code preset', () => {
-  it('passes -p --output-format json, the prompt on stdin, the list in the environment, and records tokens and cost', async () => {
+  it('passes -p --output-format stream-json --verbose, the prompt on stdin, the list in the environment, and records tokens and cost', async () => {
     const f = await makeList([{ subject: 'Ask Claude' }]);
     const r = await cli(
       [
@@ -67,7 +67,8 @@ describe('the Claude Code preset', () => {
     assert.deepEqual(claudeCall(f.records, '1').argv, [
       '-p',
       '--output-format',
-      'json',
+      'stream-json',
+      '--verbose',
       '--dangerously-skip-permissions',
     ]);
   });
@@ -94,7 +95,48 @@ describe('the Claude Code preset', () => {
     assert.equal(bad.code, 1);
     const out = JSON.parse(bad.stdout);
     assert.equal(out.tasks[0].status, 'failed');
-    assert.equal(out.tasks[0].failure, 'the agent reported an error: I could not do it');
+    // The agent's own error (is_error on stdout, exit 1, nothing on stderr), not just "exit 1".
+    assert.match(out.tasks[0].failure, /^exit 1: API Error: 400 \{"type":"error".*prompt is too long/);
+  });
+
+  it('passes --permission-mode on, and refuses bypassPermissions under any name but --dangerously-skip-permissions', async () => {
+    const f = await makeList([{ subject: 'Edit files' }]);
+    const agent = `"${process.execPath}" "${CLAUDE_STANDIN}"`;
+    const base = ['run', '--dir', f.dir, '--list', f.list, '--agent', agent, '--preset', 'claude'];
+    const r = await cli([...base, '--permission-mode', 'acceptEdits'], { ...f.env, EXPECT_MODE: 'acceptEdits' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(claudeCall(f.records, '1').problems, []);
+    const g = await makeList([{ subject: 'Anything goes' }]);
+    const bypass = await cli(
+      [
+        'run',
+        '--dir',
+        g.dir,
+        '--list',
+        g.list,
+        '--agent',
+        agent,
+        '--preset',
+        'claude',
+        '--permission-mode',
+        'bypassPermissions',
+      ],
+      g.env,
+    );
+    assert.equal(bypass.code, 2);
+    assert.match(bypass.stderr, /--dangerously-skip-permissions/);
+    assert.equal((await g.store.get('1')).status, 'pending');
+  });
+
+  it('sums costs exactly and rounds the total once', async () => {
+    const f = await makeList(Array.from({ length: 5 }, (_, i) => ({ subject: `Costs ${i}` })));
+    const agent = `"${process.execPath}" "${CLAUDE_STANDIN}"`;
+    const r = await cli(['run', '--dir', f.dir, '--list', f.list, '--agent', agent, '--preset', 'claude', '--json'], {
+      ...f.env,
+      STANDIN_COST: '0.0044186',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).totals.costUsd, 0.022093, 'not 0.022095 (rounded at each task)');
   });
 
   it('refuses an --agent that is not installed, naming it', async () => {
@@ -134,6 +176,44 @@ describe('--tmux and --worktree', () => {
     assert.match(log, /agent 1 attempt 1 started/);
     const rec = readRecords(f.records).find((x) => x.id === '2') as AgentRecord;
     assert.match(rec.prompt, /from the pane/);
+  });
+
+  it('says once that agents share the checkout in a git repository with -j above 1 and no --worktree', async () => {
+    const repo = tempDir('tasklane-repo-');
+    execFileSync('git', ['-C', repo, 'init', '-q']);
+    const warning = /agents will work in the same checkout \(.*\) at once.*--worktree/g;
+    const f = await makeList([{ subject: 'One' }, { subject: 'Two' }]);
+    const shared = await cli(runArgs(f, ['-j', '2']), f.env, repo);
+    assert.equal(shared.code, 0, shared.stderr);
+    assert.equal(shared.stderr.match(warning)?.length, 1, shared.stderr);
+    for (const extra of [
+      ['-j', '1'],
+      ['-j', '2', '--worktree'],
+      ['-j', '2', '--preset', 'sim'],
+    ]) {
+      const g = await makeList([{ subject: 'One' }]);
+      if (extra.includes('--worktree')) {
+        execFileSync('git', [
+          '-C',
+          repo,
+          '-c',
+          'user.email=t@example.com',
+          '-c',
+          'user.name=t',
+          'commit',
+          '-q',
+          '--allow-empty',
+          '-m',
+          'start',
+        ]);
+      }
+      const r = await cli(runArgs(g, extra), g.env, repo);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, warning, extra.join(' '));
+    }
+    const outside = await makeList([{ subject: 'Not in a repository' }]);
+    const r = await cli(runArgs(outside, ['-j', '2']), outside.env, tempDir('tasklane-plain-'));
+    assert.doesNotMatch(r.stderr, warning);
   });
 
   it('--worktree runs each task in its own git worktree and branch, recorded in its result', async () => {

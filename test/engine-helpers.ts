@@ -21,6 +21,9 @@ export interface StandIn {
   hang?: boolean | number[];
   ignoreTerm?: boolean;
   grandchild?: boolean;
+  setsidChild?: boolean;
+  lingerChild?: boolean;
+  editSelf?: 'owner' | 'pending' | 'delete' | 'fileOwner';
   result?: string;
   stdoutOnly?: boolean;
   subtask?: { subject: string; ms?: number };
@@ -133,6 +136,8 @@ export interface AgentRecord {
   prompt: string;
   env: Record<string, string>;
   grandchild?: number;
+  setsidChild?: number;
+  lingerChild?: number;
 }
 
 export function readRecords(dir: string): AgentRecord[] {

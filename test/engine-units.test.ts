@@ -63,16 +63,33 @@ describe('agent commands and presets', () => {
   it('gives each preset its exact argument vector, the prompt always on stdin', () => {
     const claude = invocation({ command: ['claude'], preset: 'claude', source: 'default' }, 'P', {
       dangerouslySkipPermissions: false,
+      stream: true,
     });
-    assert.deepEqual(claude.argv, ['claude', '-p', '--output-format', 'json']);
+    assert.deepEqual(claude.argv, ['claude', '-p', '--output-format', 'stream-json', '--verbose']);
     assert.equal(claude.stdin, 'P');
-    const skip = { dangerouslySkipPermissions: true };
+    const once = invocation({ command: ['claude'], preset: 'claude', source: 'default' }, 'P', {
+      dangerouslySkipPermissions: false,
+    });
+    assert.deepEqual(once.argv, ['claude', '-p', '--output-format', 'json'], 'a one-shot call (plan --agent)');
+    assert.equal(once.stream, undefined);
+    const skip = { dangerouslySkipPermissions: true, stream: true };
     assert.deepEqual(invocation({ command: ['claude'], preset: 'claude', source: 'flag' }, 'P', skip).argv, [
       'claude',
       '-p',
       '--output-format',
-      'json',
+      'stream-json',
+      '--verbose',
       '--dangerously-skip-permissions',
+    ]);
+    const mode = { dangerouslySkipPermissions: false, permissionMode: 'acceptEdits' as const, stream: true };
+    assert.deepEqual(invocation({ command: ['claude'], preset: 'claude', source: 'flag' }, 'P', mode).argv, [
+      'claude',
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--permission-mode',
+      'acceptEdits',
     ]);
     assert.deepEqual(invocation({ command: ['codex'], preset: 'codex', source: 'flag' }, 'P', skip).argv, [
       'codex',
@@ -265,7 +282,8 @@ describe('runner', () => {
       env: process.env,
       stdin: '',
       logPath: join(dir, 'x.log'),
-      timeoutMs: 300,
+      // Long enough for node to start and print under load (300 ms failed on a busy machine).
+      timeoutMs: 2000,
       graceMs: 200,
       onSpawn: (p) => {
         pid = p;

@@ -1,12 +1,13 @@
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AgentChoice } from '../engine/agents.js';
-import { PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
+import { PERMISSION_MODES, type PermissionMode, PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
 import type { EngineEvents } from '../engine/events.js';
 import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
 import type { BackoffOptions } from '../engine/retries.js';
 import { sessionName } from '../engine/tmux.js';
 import type { ExecConfig } from '../engine/worker.js';
+import { TasklaneError } from '../model/index.js';
 import { openStore } from '../store/open.js';
 import type { Args, OptionSpecs } from './args.js';
 import { locationOf } from './context.js';
@@ -21,6 +22,7 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
   preset: { type: 'string' },
   'sim-if-missing': { type: 'boolean' },
   'dangerously-skip-permissions': { type: 'boolean' },
+  'permission-mode': { type: 'string' },
   timeout: { type: 'string' },
   retries: { type: 'string' },
   'retry-delay': { type: 'string' },
@@ -40,7 +42,16 @@ export const EXECUTOR_HELP = `Agent:
                              from the command's name; anything unknown is 'stdin'). 'sim' runs the
                              simulated agent for every task, whatever --agent says.
   --sim-if-missing           if the default 'claude' is not installed, run the simulated agent
-                             instead of refusing (what 'npm run demo' does)
+                             instead of refusing
+  --permission-mode MODE     claude preset: what Claude Code may do without asking (its --permission-mode):
+                               default      read files only (claude -p then cannot edit anything)
+                               acceptEdits  also edit files in its working directory, and mkdir, touch,
+                                            mv, cp; other commands are refused
+                               plan         read and plan; no edits
+                               auto         everything, each action checked by Claude Code's classifier
+                                            (plans that offer it)
+                               dontAsk      only tools pre-approved in Claude Code's settings
+                             (default: none passed, so Claude Code's own settings decide)
   --dangerously-skip-permissions
                              let the agent act without asking (claude: --dangerously-skip-permissions,
                              codex: --dangerously-bypass-approvals-and-sandbox, gemini: --yolo).
@@ -96,7 +107,11 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     runDir,
     logsDir: logs === undefined ? join(runDir, 'logs') : resolve(io.cwd, logs),
     agent: resolved.choice,
-    agentOptions: { dangerouslySkipPermissions: args.flag('dangerously-skip-permissions') },
+    agentOptions: {
+      dangerouslySkipPermissions: args.flag('dangerously-skip-permissions'),
+      ...permissionModeOf(args),
+      stream: true,
+    },
     template,
     cwd: io.cwd,
     env: io.env,
@@ -116,6 +131,19 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     agent: resolved.choice,
     slots,
   };
+}
+
+/** --permission-mode, checked; bypassPermissions is only ever asked for as --dangerously-skip-permissions. */
+function permissionModeOf(args: Args): { permissionMode?: PermissionMode } {
+  if (args.string('permission-mode') === 'bypassPermissions') {
+    throw new TasklaneError(
+      'USAGE',
+      '--permission-mode bypassPermissions is not taken: ask for it by its name, --dangerously-skip-permissions',
+      { field: '--permission-mode' },
+    );
+  }
+  const mode = args.choice<PermissionMode>('permission-mode', PERMISSION_MODES);
+  return mode === undefined ? {} : { permissionMode: mode };
 }
 
 /** "sim", "claude", or the command's program name with its preset: for the first progress line. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import './commands.js';
 import { isTasklaneError, TasklaneError } from '../model/errors.js';
+import { brokenPipe, isBrokenPipe } from './broken-pipe.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { inert, jsonInert } from './inert-text.js';
 import { type CommandIO, commands } from './registry.js';
@@ -173,11 +174,14 @@ async function main(argv: string[], io: Omit<CommandIO, 'argv'>): Promise<number
   }
 }
 
-// A reader that goes away (`tasklane list | head`) is not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
-});
+// A reader that goes away (`tasklane list | head`) is not an error; a command running agents
+// stops them first (broken-pipe.ts). The same for stderr, and for a terminal that closed (EIO).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (!isBrokenPipe(err)) throw err;
+    if (!brokenPipe()) process.exit(process.exitCode ?? 0);
+  });
+}
 
 process.exitCode = await main(process.argv.slice(2), {
   env: process.env,

@@ -23,7 +23,18 @@ export interface AgentChoice {
 export interface AgentOptions {
   /** Pass the preset's "skip permission prompts" flag. Only when the user asks for it explicitly. */
   dangerouslySkipPermissions: boolean;
+  /** Claude Code's --permission-mode (claude preset only). Undefined: Claude Code's own default. */
+  permissionMode?: PermissionMode;
+  /** claude preset: stream events as it works (stream-json), for a live view. The executor sets it; a one-shot caller (plan --agent) need not. */
+  stream?: boolean;
 }
+
+/**
+ * Claude Code's permission modes that `--permission-mode` passes on (Claude Code 2.1.197+).
+ * bypassPermissions is left out on purpose: that is --dangerously-skip-permissions, by its name.
+ */
+export const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'auto', 'dontAsk'] as const;
+export type PermissionMode = (typeof PERMISSION_MODES)[number];
 
 /** What an agent's output said, as far as its format tells. */
 export interface AgentOutput {
@@ -45,6 +56,16 @@ export interface AgentInvocation {
   /** Written to the agent's standard input, then closed. */
   stdin: string;
   parseOutput(stdout: string): AgentOutput;
+  /** For agents that stream events on stdout, one line at a time: a fresh reader for one run. */
+  stream?: () => StreamReader;
+}
+
+/** Reads an agent's event stream as it comes. */
+export interface StreamReader {
+  /** Takes one stdout line; returns what the agent is doing now, for the live view, if the line says. */
+  line(text: string): string | undefined;
+  /** What the stream said in the end (its final result event). */
+  output(): AgentOutput;
 }
 
 /** The standalone simulated agent program (usable as any list's --agent), next to this file once compiled. */
@@ -132,8 +153,8 @@ export interface Resolved {
 /**
  * Resolves the agent for a run. A command that is not installed is an error, the default
  * `claude` included: a run that quietly completed real tasks with simulated results would be
- * worse than no run. With `simIfMissing` (the README's demo), a missing default `claude` falls
- * back to the simulated agent with a notice, so the first command runs anywhere.
+ * worse than no run. With `simIfMissing`, a missing default `claude` falls back to the simulated
+ * agent with a notice.
  */
 export function resolveAgent(input: ResolveInput): Resolved {
   if (input.preset === 'sim') return { choice: { command: simCommand(), preset: 'sim', source: 'preset' } };
@@ -195,11 +216,21 @@ export function invocation(
   switch (choice.preset) {
     case 'claude':
       // -p prints and exits; the prompt comes on stdin (no argv length limit, nothing in `ps`).
+      // stream-json (which -p requires --verbose for) prints one event a line as the agent works,
+      // so the live view shows its latest action instead of nothing until the end.
       return {
         preset: 'claude',
-        argv: [...choice.command, '-p', '--output-format', 'json', ...(skip ? ['--dangerously-skip-permissions'] : [])],
+        argv: [
+          ...choice.command,
+          '-p',
+          '--output-format',
+          ...(opts.stream === true ? ['stream-json', '--verbose'] : ['json']),
+          ...(opts.permissionMode === undefined ? [] : ['--permission-mode', opts.permissionMode]),
+          ...(skip ? ['--dangerously-skip-permissions'] : []),
+        ],
         stdin: prompt,
         parseOutput: parseClaudeOutput,
+        ...(opts.stream === true ? { stream: claudeStreamReader } : {}),
       };
     case 'codex': {
       // `codex exec -` reads the prompt from stdin and prints only the final message on stdout.
@@ -251,8 +282,16 @@ export function invocation(
   }
 }
 
-/** Claude Code's `--output-format json`: one result object (or, with --verbose, an array ending in one). */
+/**
+ * Claude Code's `--output-format json`: one result object (or, with --verbose, an array ending in
+ * one); also a whole `stream-json` output, whose last `result` event counts.
+ */
 export function parseClaudeOutput(stdout: string): AgentOutput {
+  const lines = stdout.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const event = parseJsonLoose(lines[i] as string);
+    if (isRecord(event) && event.type === 'result') return claudeResult(event);
+  }
   const value = parseJsonLoose(stdout);
   const obj = Array.isArray(value)
     ? [...value].reverse().find((m) => isRecord(m) && m.type === 'result')
@@ -260,6 +299,100 @@ export function parseClaudeOutput(stdout: string): AgentOutput {
       ? value
       : undefined;
   if (!isRecord(obj)) return { result: stdout.trim() };
+  return claudeResult(obj);
+}
+
+/**
+ * Claude Code's `--output-format stream-json --verbose`, event by event: `system/init`, then
+ * `assistant` messages (text and tool_use blocks), `user` messages carrying tool results, and a
+ * final `result` event with is_error, result, usage, total_cost_usd and session_id.
+ */
+export function claudeStreamReader(): StreamReader {
+  let final: Record<string, unknown> | undefined;
+  let lastText: string | undefined;
+  let sessionId: string | undefined;
+  return {
+    line(text) {
+      const trimmed = text.trim();
+      if (!trimmed.startsWith('{')) return trimmed === '' ? undefined : oneLine(trimmed);
+      let event: unknown;
+      try {
+        event = JSON.parse(trimmed);
+      } catch {
+        return oneLine(trimmed);
+      }
+      if (!isRecord(event)) return undefined;
+      if (typeof event.session_id === 'string') sessionId = event.session_id;
+      switch (event.type) {
+        case 'system':
+          return event.subtype === 'init' ? 'started' : undefined;
+        case 'assistant': {
+          const content = isRecord(event.message) ? event.message.content : undefined;
+          if (!Array.isArray(content)) return undefined;
+          let activity: string | undefined;
+          for (const block of content) {
+            if (!isRecord(block)) continue;
+            if (block.type === 'tool_use' && typeof block.name === 'string') {
+              activity = describeToolUse(block.name, block.input);
+            } else if (block.type === 'text' && typeof block.text === 'string' && block.text.trim() !== '') {
+              lastText = block.text;
+              activity = oneLine(block.text);
+            }
+          }
+          return activity;
+        }
+        case 'user': {
+          const content = isRecord(event.message) ? event.message.content : undefined;
+          if (!Array.isArray(content)) return undefined;
+          const failed = content.some((b) => isRecord(b) && b.type === 'tool_result' && b.is_error === true);
+          return failed ? 'a tool call failed' : undefined;
+        }
+        case 'result':
+          final = event;
+          return event.is_error === true
+            ? `error: ${oneLine(String(event.result ?? event.subtype ?? ''))}`
+            : 'finished';
+        default:
+          return undefined;
+      }
+    },
+    output() {
+      if (final !== undefined) return claudeResult(final);
+      // No final event (killed, crashed): what it last said, and its session to resume.
+      const out: AgentOutput = { result: lastText?.trim() ?? '' };
+      if (sessionId !== undefined) out.sessionId = sessionId;
+      return out;
+    },
+  };
+}
+
+/** "Edit src/api.ts", "Bash npm test": a tool and its target, on one line. */
+export function describeToolUse(name: string, input: unknown): string {
+  const i = isRecord(input) ? input : {};
+  const target = [
+    i.file_path,
+    i.notebook_path,
+    i.path,
+    i.command,
+    i.pattern,
+    i.url,
+    i.query,
+    i.description,
+    i.subject,
+  ].find((v): v is string => typeof v === 'string' && v.trim() !== '');
+  const taskId = typeof i.taskId === 'string' ? `#${i.taskId}` : undefined;
+  return oneLine([name, target ?? taskId].filter((x) => x !== undefined).join(' '));
+}
+
+/** First line, control characters out, cut at 200 characters: agent text is shown as data, never as terminal control. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+  const line = (text.trim().split('\n')[0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/** A `result` object of Claude Code's JSON outputs. */
+function claudeResult(obj: Record<string, unknown>): AgentOutput {
   const out: AgentOutput = {};
   if (typeof obj.result === 'string') out.result = obj.result;
   if (obj.is_error === true || (typeof obj.subtype === 'string' && obj.subtype.startsWith('error'))) {

@@ -32,6 +32,8 @@ export interface AggregateTask {
   costUsd?: number;
   log?: string;
   worktree?: { path: string; branch: string };
+  /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
+  note?: string;
 }
 
 export interface Aggregate {
@@ -44,6 +46,8 @@ export interface Aggregate {
   alreadyCompleted: number;
   totals: { inputTokens?: number; outputTokens?: number; costUsd?: number };
   tasks: AggregateTask[];
+  /** Notes about tasks of the run that are gone from the list (deleted while their agent ran). */
+  notes?: string[];
 }
 
 export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
@@ -65,9 +69,16 @@ export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
     counts[a.status]++;
     if (a.inputTokens !== undefined) totals.inputTokens = (totals.inputTokens ?? 0) + a.inputTokens;
     if (a.outputTokens !== undefined) totals.outputTokens = (totals.outputTokens ?? 0) + a.outputTokens;
-    if (a.costUsd !== undefined) totals.costUsd = round6((totals.costUsd ?? 0) + a.costUsd);
+    // Summed as reported and rounded once, at the end: rounding each step drifts (five tasks of
+    // 0.0044186 made 0.022095 instead of 0.022093).
+    if (a.costUsd !== undefined) totals.costUsd = (totals.costUsd ?? 0) + a.costUsd;
     return a;
   });
+  if (totals.costUsd !== undefined) totals.costUsd = roundCost(totals.costUsd);
+  const listed = new Set(report.tasks.map((t) => t.id));
+  const notes = [...report.records]
+    .filter(([id, r]) => !listed.has(id) && r.note !== undefined)
+    .map(([, r]) => r.note as string);
   return {
     list: report.list,
     ok: report.ok,
@@ -78,6 +89,7 @@ export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
     alreadyCompleted: report.alreadyCompleted,
     totals,
     tasks,
+    ...(notes.length === 0 ? {} : { notes }),
   };
 }
 
@@ -113,6 +125,7 @@ function describe(
   }
   const log = record?.log ?? run?.log;
   if (log !== undefined) out.log = log;
+  if (record?.note !== undefined) out.note = record.note;
   return out;
 }
 
@@ -172,6 +185,7 @@ export function renderMarkdown(a: Aggregate): string {
   if (a.interrupted !== undefined)
     lines.push('', `Interrupted by ${a.interrupted}: running agents were stopped and their tasks released.`);
   else if (a.stopped !== undefined) lines.push('', `Stopped early: ${a.stopped}.`);
+  for (const note of a.notes ?? []) lines.push('', `Note: ${note}.`);
   if (a.tasks.length === 0) {
     lines.push('', 'There was nothing to run.');
     return `${lines.join('\n')}\n`;
@@ -200,6 +214,7 @@ export function renderMarkdown(a: Aggregate): string {
     else if (t.status === 'cancelled') lines.push('Stopped before it finished; it is pending again.');
     else if (t.status === 'in_progress') lines.push(`Held by ${t.owner ?? 'another session'} when the run ended.`);
     else lines.push('Not run.');
+    if (t.note !== undefined) lines.push('', `Note: ${t.note}.`);
     if (facts.length > 0) lines.push('', `(${facts.join('; ')})`);
   }
   return `${lines.join('\n')}\n`;
@@ -231,6 +246,7 @@ function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function round6(n: number): number {
+/** A total cost to a millionth of a dollar: done once, on the sum, for display. */
+function roundCost(n: number): number {
   return Math.round(n * 1e6) / 1e6;
 }

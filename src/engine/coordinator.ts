@@ -31,6 +31,8 @@ import {
 // caught by a timer set to the earliest one, and a slow safety floor reaps and looks again.
 
 export type FailurePolicy = 'continue' | 'stop' | 'kill';
+/** What stopped a run from outside: Ctrl-C, SIGTERM, a closed terminal, or a closed output pipe. */
+export type InterruptSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGPIPE';
 export const FAILURE_POLICIES: readonly FailurePolicy[] = ['continue', 'stop', 'kill'];
 
 export interface CoordinatorOptions extends ExecConfig {
@@ -55,6 +57,8 @@ export interface TaskRecord {
   durationMs: number;
   log?: string;
   agent?: AgentRunInfo;
+  /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
+  note?: string;
 }
 
 export interface RunningTask {
@@ -97,7 +101,7 @@ export interface RunReport {
   alreadyCompleted: number;
   /** Why the run stopped early: a failure under stop/kill, or a signal. */
   stopped?: string;
-  interrupted?: 'SIGINT' | 'SIGTERM';
+  interrupted?: InterruptSignal;
   /** Every task in `tasks` completed. */
   ok: boolean;
 }
@@ -115,7 +119,7 @@ export class Coordinator {
   private readonly retrier: Retrier;
   private feed: ChangeFeed | undefined;
   private stopping: string | undefined;
-  private interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  private interrupted: InterruptSignal | undefined;
   private startedAt = 0;
   private done = false;
   private resolveDone: () => void = () => {};
@@ -183,10 +187,11 @@ export class Coordinator {
     };
   }
 
-  /** Ctrl-C / SIGTERM: start nothing more, stop the agents (SIGTERM, SIGKILL after the grace period), release their tasks. */
-  interrupt(signal: 'SIGINT' | 'SIGTERM'): void {
+  /** Ctrl-C / SIGTERM / SIGHUP / a closed pipe: start nothing more, stop the agents (SIGTERM, SIGKILL after the grace period), release their tasks. */
+  interrupt(signal: InterruptSignal): void {
     if (this.interrupted !== undefined) {
-      this.hard.abort(); // second signal: SIGKILL now
+      // A second Ctrl-C: SIGKILL now. Not a pipe that reports its closing again on each write.
+      if (signal !== 'SIGPIPE') this.hard.abort();
       return;
     }
     this.interrupted = signal;
@@ -351,6 +356,7 @@ export class Coordinator {
     record.durationMs += outcome.durationMs;
     if ('task' in outcome && outcome.task !== undefined) this.apply(outcome.task);
     if ('run' in outcome) record.agent = outcome.run;
+    if ('note' in outcome && outcome.note !== undefined) record.note = outcome.note;
     this.finishSlot(entry); // before reporting, so the tallies a listener reads are current
     this.report(entry, outcome);
   }

@@ -1,12 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { timerDelay } from '../model/limits.js';
+import { MARKER_VAR, newMarker, ProcessTree, registerRunning, TreeKiller } from './process-tree.js';
 import { err, ok, type Result } from './result.js';
 
 // One agent process: spawned from an argument vector as the leader of its own process group, its
-// output appended to the task's log, a timeout, and cancellation that signals the whole group
-// (SIGTERM, then SIGKILL after a grace period) so nothing it started is left behind.
+// output appended to the task's log, a timeout, and cancellation that signals everything it
+// started (its group, and its descendants that left the group: process-tree.ts), SIGTERM then
+// SIGKILL after a grace period, so nothing it started is left behind. The run ends when the agent
+// itself has exited and what it started is gone, not when its output pipes close: a process that
+// escaped and still holds them must not hold the run.
 
 export interface RunSpec {
   argv: string[];
@@ -25,8 +30,8 @@ export interface RunSpec {
   signal?: AbortSignal;
   /** Aborting kills the whole group with SIGKILL at once (a second Ctrl-C). */
   hardSignal?: AbortSignal;
-  /** Each non-empty line the agent prints, for a live view. */
-  onActivity?: (line: string) => void;
+  /** Each non-empty line the agent prints (trimmed; a line over LINE_LIMIT is dropped), for a live view. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   onSpawn?: (pid: number) => void;
 }
 
@@ -49,7 +54,13 @@ export type RunFailure =
 export type RunResult = Result<RunOutput, RunFailure>;
 
 export const STDOUT_LIMIT = 8 * 1024 * 1024;
+/** Longer lines are not handed to onLine (the log keeps them). */
+export const LINE_LIMIT = 1024 * 1024;
 const STDERR_TAIL = 2048;
+/** While the agent runs, its descendants are recorded this often (process-tree.ts). */
+const SWEEP_MS = 1000;
+/** After the agent and all it started are gone, how long its pipes may take to deliver their last bytes. */
+const DRAIN_MS = 200;
 
 /** Runs one agent to its end. Never throws: every way it can end is a value. */
 export function runAgent(spec: RunSpec): Promise<RunResult> {
@@ -73,11 +84,12 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
       settle(err({ reason: 'spawn', message: 'the agent command is empty', durationMs: 0 }));
       return;
     }
+    const marker = newMarker();
     let child: ChildProcess;
     try {
       child = spawn(program, args, {
         cwd: spec.cwd,
-        env: spec.env,
+        env: { ...spec.env, [MARKER_VAR]: marker },
         detached: true, // setsid: the agent leads a new process group that we can signal as a whole
         stdio: ['pipe', 'pipe', 'pipe'],
       });
@@ -93,30 +105,35 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
       });
       return;
     }
+    const tree = new ProcessTree(pid, marker);
+    const unregister = registerRunning(tree);
+    const sweeper = setInterval(() => tree.sweep(false), SWEEP_MS);
     spec.onSpawn?.(pid);
 
     const stdoutChunks: Buffer[] = [];
     let stdoutBytes = 0;
     let stderrTail = '';
-    const activity = lineSplitter((line) => spec.onActivity?.(line));
+    const outLines = lineSplitter((line) => spec.onLine?.(line, 'stdout'));
+    const errLines = lineSplitter((line) => spec.onLine?.(line, 'stderr'));
     child.stdout?.on('data', (chunk: Buffer) => {
       log.write(chunk);
       if (stdoutBytes < STDOUT_LIMIT) {
         stdoutChunks.push(chunk.subarray(0, STDOUT_LIMIT - stdoutBytes));
         stdoutBytes += chunk.length;
       }
-      activity(chunk);
+      outLines.push(chunk);
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       log.write(chunk);
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
-      activity(chunk);
+      errLines.push(chunk);
     });
+    for (const s of [child.stdout, child.stderr]) s?.on('error', () => {});
     child.stdin?.on('error', () => {}); // an agent that does not read its prompt closes the pipe: fine
     child.stdin?.end(spec.stdin);
 
     let killedFor: 'timeout' | 'cancelled' | undefined;
-    const group = new GroupKiller(pid, spec.graceMs);
+    const group = new TreeKiller(tree, spec.graceMs);
     const stop = (why: 'timeout' | 'cancelled') => {
       killedFor ??= why;
       group.terminate();
@@ -133,18 +150,27 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
     if (spec.hardSignal?.aborted) onHard();
     else spec.hardSignal?.addEventListener('abort', onHard, { once: true });
 
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      if (timeout !== undefined) clearTimeout(timeout);
-      // The leader is gone; anything it left in its group goes too.
-      if (group.alive()) group.terminate();
+    let closed = false;
+    const pipesClosed = new Promise<void>((r) => child.on('close', () => r()));
+    void pipesClosed.then(() => {
+      closed = true;
     });
-    child.on('close', async () => {
+    child.on('exit', async (code, signal) => {
       if (timeout !== undefined) clearTimeout(timeout);
+      clearInterval(sweeper);
+      // The leader is gone; anything it started goes too (SIGTERM, SIGKILL after the grace period).
+      await group.settled();
+      unregister();
       spec.signal?.removeEventListener('abort', onAbort);
       spec.hardSignal?.removeEventListener('abort', onHard);
-      await group.settled();
+      // Everything found is gone: the pipes close unless something we could not find holds them.
+      if (!closed) {
+        await Promise.race([pipesClosed, new Promise((r) => setTimeout(r, DRAIN_MS))]);
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }
+      outLines.end();
+      errLines.end();
       const out: RunOutput = {
         stdout: Buffer.concat(stdoutChunks).toString('utf8'),
         stderrTail,
@@ -153,109 +179,40 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
       };
       if (killedFor === 'timeout') settle(err({ reason: 'timeout', timeoutMs: spec.timeoutMs ?? 0, ...out }));
       else if (killedFor === 'cancelled') settle(err({ reason: 'cancelled', ...out }));
-      else if (exit?.code === 0) settle(ok(out));
-      else if (exit?.code !== null && exit?.code !== undefined)
-        settle(err({ reason: 'exit', exitCode: exit.code, ...out }));
-      else settle(err({ reason: 'signal', signal: exit?.signal ?? 'unknown', ...out }));
+      else if (code === 0) settle(ok(out));
+      else if (code !== null) settle(err({ reason: 'exit', exitCode: code, ...out }));
+      else settle(err({ reason: 'signal', signal: signal ?? 'unknown', ...out }));
     });
   });
 }
 
-/** Signals a process group: SIGTERM now, SIGKILL after the grace period if anything is left. */
-export class GroupKiller {
-  private killTimer: NodeJS.Timeout | undefined;
-  private done: Promise<void> | undefined;
-  private finish: (() => void) | undefined;
-  constructor(
-    private readonly pgid: number,
-    private readonly graceMs: number,
-  ) {}
-
-  /** Whether any process of the group still runs. */
-  alive(): boolean {
-    return groupAlive(this.pgid);
-  }
-
-  terminate(): void {
-    if (this.done !== undefined) return;
-    signalGroup(this.pgid, 'SIGTERM');
-    this.done = new Promise((resolve) => {
-      this.finish = resolve;
-      this.killTimer = setTimeout(() => this.kill(), this.graceMs);
-    });
-  }
-
-  /** SIGKILL now (the grace period ran out, or a second Ctrl-C). */
-  kill(): void {
-    if (this.killTimer !== undefined) clearTimeout(this.killTimer);
-    if (this.alive()) signalGroup(this.pgid, 'SIGKILL');
-    this.finish?.();
-  }
-
-  /** Resolves when nothing of the group is left: at once if it is empty, else after SIGKILL. */
-  async settled(): Promise<void> {
-    if (!this.alive()) {
-      if (this.killTimer !== undefined) clearTimeout(this.killTimer);
-      this.finish?.();
-      return;
-    }
-    if (this.done === undefined) this.terminate();
-    await this.done;
-  }
-}
-
-/**
- * Whether a process group has a live member. Zombies do not count: where nothing reaps orphans
- * promptly (a container whose init does not), a killed agent's children linger as zombies, and
- * waiting for them would only add the grace period to every task.
- */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const name of entries) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
-  return false;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {} // ESRCH: already gone
-}
-
-/** Calls `onLine` with each complete, non-empty, trimmed line (capped) of a byte stream. */
-function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+/** Hands each complete, non-empty, trimmed line of a byte stream to `onLine`; lines over LINE_LIMIT are skipped. */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
+  const decoder = new StringDecoder('utf8'); // a character split across two chunks stays whole
   let partial = '';
-  return (chunk) => {
-    const text = partial + chunk.toString('utf8');
-    const lines = text.split(/\r?\n|\r/);
-    partial = (lines.pop() ?? '').slice(-1000);
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const line = (lines[i] as string).trim();
-      if (line !== '') {
-        onLine(line.slice(0, 300));
-        return; // only the latest line matters for "last activity"
+  let overflow = false;
+  const emit = (line: string) => {
+    const trimmed = line.trim();
+    if (trimmed !== '') onLine(trimmed);
+  };
+  return {
+    push(chunk) {
+      const lines = (partial + decoder.write(chunk)).split(/\r?\n|\r/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (overflow)
+          overflow = false; // the end of an over-long line
+        else emit(line);
       }
-    }
+      if (partial.length > LINE_LIMIT) {
+        partial = '';
+        overflow = true;
+      }
+    },
+    end() {
+      partial += decoder.end();
+      if (!overflow) emit(partial);
+      partial = '';
+    },
   };
 }

@@ -65,3 +65,9 @@ child.stderr.on('data', (chunk: Buffer) => {
 child.stdin.on('error', () => {});
 child.stdin.end(job.stdin);
 child.on('close', (code, signal) => finish({ code, signal }));
+// A process the agent started (and left running) may hold its output open: once the agent has
+// exited, report after a moment for the pipes to drain, whether they closed or not. The executor
+// then stops whatever was left.
+child.on('exit', (code, signal) => {
+  setTimeout(() => finish({ code, signal }), 200);
+});

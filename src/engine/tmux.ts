@@ -5,8 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sanitizePathComponent, timerDelay } from '../model/index.js';
+import { MARKER_VAR, newMarker, ProcessTree, registerRunning, TreeKiller } from './process-tree.js';
 import { err, ok } from './result.js';
-import { GroupKiller, type RunOutput, type RunResult, type RunSpec } from './runner.js';
+import type { RunOutput, RunResult, RunSpec } from './runner.js';
 
 // --tmux: each agent runs in a window of a tmux session named for the list, so a person can
 // attach and watch. A small pane program (tmux-pane.js) runs the agent there, tees its output
@@ -82,10 +83,11 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
   const statusPath = join(spec.workDir, `${tag}.status.json`);
   const stdoutPath = join(spec.workDir, `${tag}.stdout`);
   const channel = `${spec.session}-${tag}`;
+  const marker = newMarker();
   const job: PaneJob = {
     argv: spec.argv,
     cwd: spec.cwd,
-    env: spec.env,
+    env: { ...spec.env, [MARKER_VAR]: marker },
     stdin: spec.stdin,
     logPath: spec.logPath,
     ...(spec.logHeader === undefined ? {} : { logHeader: spec.logHeader }),
@@ -131,7 +133,9 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
   }
   spec.onSpawn?.(panePid);
 
-  const group = new GroupKiller(panePid, spec.graceMs);
+  const tree = new ProcessTree(panePid, marker);
+  const unregister = registerRunning(tree);
+  const group = new TreeKiller(tree, spec.graceMs);
   let killedFor: 'timeout' | 'cancelled' | undefined;
   const stop = (why: 'timeout' | 'cancelled', hard = false) => {
     killedFor ??= why;
@@ -149,17 +153,21 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
   if (spec.hardSignal?.aborted) onHard();
   else spec.hardSignal?.addEventListener('abort', onHard, { once: true });
 
-  // Safety floor: a pane that died without signalling (its window killed by hand) must not hang the run.
+  // Safety floor: a pane that died without signalling (its window killed by hand) must not hang the
+  // run. The same timer records the agent's descendants (process-tree.ts).
   const floor = setInterval(() => {
+    tree.sweep(false);
     if (!group.alive()) setTimeout(() => waiter.kill(), 500).unref();
-  }, 5000);
+  }, 1000);
   await waited;
   clearInterval(floor);
   if (timeout !== undefined) clearTimeout(timeout);
   spec.signal?.removeEventListener('abort', onAbort);
   spec.hardSignal?.removeEventListener('abort', onHard);
-  if (group.alive()) group.terminate();
+  // The pane reported and is exiting by itself; settled() returns the moment it and whatever the
+  // agent left are gone, not at the end of the grace period.
   await group.settled();
+  unregister();
 
   let status: PaneStatus | undefined;
   try {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields } from '../model/index.js';
 import { storeEnv } from '../store/descriptor.js';
-import type { Claim, TaskStore } from '../store/types.js';
+import type { Claim, HolderInput, TaskStore } from '../store/types.js';
 import {
   type AgentChoice,
   type AgentOptions,
@@ -14,6 +14,7 @@ import {
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
 import type { EngineEvent, EngineEvents } from './events.js';
+import { judgeClaim } from './own-edits.js';
 import { type BlockerResult, formatBlockers, formatDescription, renderPrompt } from './prompt.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
@@ -68,13 +69,22 @@ export interface AgentRunInfo {
   worktree?: Worktree;
 }
 
+/** `note`: what was done to the task while its agent ran, without a claim (own-edits.ts). */
 export type TaskOutcome =
-  | { kind: 'completed'; task: Task; durationMs: number; run: AgentRunInfo }
-  | { kind: 'failed'; task: Task; reason: string; retryable: boolean; durationMs: number; run: AgentRunInfo }
+  | { kind: 'completed'; task: Task; durationMs: number; run: AgentRunInfo; note?: string }
+  | {
+      kind: 'failed';
+      task: Task;
+      reason: string;
+      retryable: boolean;
+      durationMs: number;
+      run: AgentRunInfo;
+      note?: string;
+    }
   /** Stopped on request; the task was released back to pending. */
   | { kind: 'cancelled'; task?: Task; durationMs: number }
   /** The claim was lost (lease expired and taken over, task deleted): nothing was written. */
-  | { kind: 'lost'; reason: string; durationMs: number };
+  | { kind: 'lost'; reason: string; durationMs: number; note?: string };
 
 /** Results longer than this are cut in the task (the log keeps everything): every scan reads every task. */
 export const RESULT_LIMIT = 100_000;
@@ -117,19 +127,32 @@ export async function executeClaim(
   }
   const run: AgentRunInfo = { preset: choice.preset, log: logPath };
 
-  // Lease heartbeat at a third of the lease; losing the claim stops the agent.
+  // Lease heartbeat at a third of the lease. A refused heartbeat stops the agent only when another
+  // claim took the task: an agent (or session) that edited the task (owner, status) or deleted it
+  // leaves the attempt running, and what it did is noted (own-edits.ts).
   const lost = new AbortController();
   let lostReason: string | undefined;
+  let current: HolderInput = holder;
+  const notes = new Map<string, string>();
   let beating: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(
     () => {
-      beating = store.heartbeat(id, holder, cfg.leaseMs).catch((e: unknown) => {
-        if (isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND')) {
+      beating = store.heartbeat(id, current, cfg.leaseMs).catch(async (e: unknown) => {
+        if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
+          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+          return;
+        }
+        const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
+        if (verdict === undefined) return;
+        if (verdict.kind === 'taken') {
           lostReason = `the claim was lost: ${(e as Error).message}`;
           lost.abort();
-        } else {
-          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+          return;
         }
+        if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
+        notes.set(verdict.kind, verdict.note);
+        // The lease is still ours by its token: keep it alive without insisting on the owner.
+        if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
       });
     },
     Math.max(50, Math.floor(cfg.leaseMs / 3)),
@@ -185,6 +208,12 @@ export async function executeClaim(
     // Claude Code refuses to start inside another Claude Code session unless this is unset.
     if (inv.preset === 'claude') delete env.CLAUDECODE;
     const header = `\n--- tasklane: task ${id} attempt ${attempt} by ${owner} at ${new Date().toISOString()}\n--- ${inv.argv.join(' ')}\n`;
+    // A streaming agent's events say what it does now; any other agent's lines are shown as they are.
+    const reader = inv.stream?.();
+    const onLine = (line: string, from: 'stdout' | 'stderr') => {
+      const activity = reader !== undefined && from === 'stdout' ? reader.line(line) : line.slice(0, 300);
+      if (activity !== undefined) cfg.events.emit({ type: 'activity', taskId: id, line: activity, at: Date.now() });
+    };
     const spec = {
       argv: inv.argv,
       cwd,
@@ -196,7 +225,7 @@ export async function executeClaim(
       graceMs: cfg.graceMs,
       signal: cancel,
       hardSignal: signals.hard,
-      onActivity: (line: string) => cfg.events.emit({ type: 'activity', taskId: id, line, at: Date.now() }),
+      onLine,
       onSpawn: (pid: number) => cfg.events.emit({ type: 'spawn', taskId: id, pid }),
     };
     result =
@@ -208,7 +237,8 @@ export async function executeClaim(
             window: `${id}`,
             workDir: join(cfg.runDir, 'tmux'),
           });
-    if (result.ok) output = inv.parseOutput(result.value.stdout);
+    if (reader !== undefined) output = reader.output();
+    else if (result.ok) output = inv.parseOutput(result.value.stdout);
     else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
   } catch (e) {
     // Setting up failed (a blocker unreadable, the worktree): a failure of the task, not of the run.
@@ -224,7 +254,7 @@ export async function executeClaim(
   if (lostReason !== undefined) return { kind: 'lost', reason: lostReason, durationMs: elapsed() };
   if (!result.ok && result.error.reason === 'cancelled') {
     try {
-      const released = await store.release(id, holder);
+      const released = await store.release(id, current);
       return { kind: 'cancelled', task: released, durationMs: elapsed() };
     } catch {
       return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over
@@ -240,19 +270,20 @@ export async function executeClaim(
   text = capResult(text, logPath);
 
   let failure: { reason: string; retryable: boolean } | undefined;
-  if (!result.ok) failure = describeFailure(result.error);
+  if (!result.ok) failure = describeFailure(result.error, output.isError === true ? output.result : undefined);
   else if (output.isError === true) {
     failure = { reason: `the agent reported an error: ${firstLine(text) || '(no message)'}`, retryable: true };
   }
 
-  try {
+  const write = async (by: HolderInput): Promise<TaskOutcome> => {
     // The agent run's record goes in the same write as the outcome.
     const record = hasRunInfo(run) || failure !== undefined ? { metadata: { agentRun: { ...run } } } : {};
+    const note = noteOf(notes);
     if (failure === undefined) {
-      const done = await store.complete(id, { ...holder, result: text, ...record });
-      return { kind: 'completed', task: done, durationMs: elapsed(), run };
+      const done = await store.complete(id, { ...by, result: text, ...record });
+      return { kind: 'completed', task: done, durationMs: elapsed(), run, ...note };
     }
-    const failed = await store.fail(id, { ...holder, reason: failure.reason, ...record });
+    const failed = await store.fail(id, { ...by, reason: failure.reason, ...record });
     return {
       kind: 'failed',
       task: failed,
@@ -260,17 +291,48 @@ export async function executeClaim(
       retryable: failure.retryable,
       durationMs: elapsed(),
       run,
+      ...note,
     };
+  };
+  const refused = (e: unknown) =>
+    isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND') || isTasklaneError(e, 'CONFLICT');
+  const lostBeforeWrite = (e: unknown): TaskOutcome => ({
+    kind: 'lost',
+    reason: `the claim was lost before the result was recorded: ${(e as Error).message}`,
+    durationMs: elapsed(),
+    ...noteOf(notes),
+  });
+  try {
+    return await write(current);
   } catch (e) {
-    if (isTasklaneError(e, 'NOT_OWNER') || isTasklaneError(e, 'NOT_FOUND') || isTasklaneError(e, 'CONFLICT')) {
-      return {
-        kind: 'lost',
-        reason: `the claim was lost before the result was recorded: ${(e as Error).message}`,
-        durationMs: elapsed(),
-      };
+    if (!refused(e)) throw e;
+    // Refused: was the task taken, edited or deleted while the agent ran?
+    const verdict = await judgeClaim(store, id, claim.token, owner);
+    if (verdict.kind === 'taken') return lostBeforeWrite(e);
+    notes.set(verdict.kind, verdict.note);
+    if (verdict.kind === 'deleted') {
+      return { kind: 'lost', reason: verdict.note, durationMs: elapsed(), ...noteOf(notes) };
     }
-    throw e;
+    if (verdict.task.status === 'completed') {
+      // Marked completed by hand (or by the agent): the attempt is over, nothing more to write.
+      return { kind: 'completed', task: verdict.task, durationMs: elapsed(), run, ...noteOf(notes) };
+    }
+    try {
+      if (verdict.leaseKept) return await write({ token: claim.token });
+      // The claim was released by the edit: take it again to record this attempt's result.
+      const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
+      if (again === null) return lostBeforeWrite(e);
+      return await write({ owner, token: again.token });
+    } catch (e2) {
+      if (refused(e2) || isTasklaneError(e2, 'NOT_CLAIMABLE')) return lostBeforeWrite(e2);
+      throw e2;
+    }
   }
+}
+
+/** The notes of an attempt (what was done to its task while it ran), as one line for the outcome. */
+function noteOf(notes: Map<string, string>): { note?: string } {
+  return notes.size === 0 ? {} : { note: [...notes.values()].join('; ') };
 }
 
 /** What is worth a write of its own: token counts, cost, a worktree, anything from a real agent. */
@@ -297,10 +359,12 @@ function copyUsage(output: AgentOutput, run: AgentRunInfo): void {
   if (output.sessionId !== undefined) run.sessionId = output.sessionId;
 }
 
-export function describeFailure(f: RunFailure): { reason: string; retryable: boolean } {
+/** Why a run failed, in one line. `agentError`: the error the agent reported itself (Claude Code's is_error result), which says more than its stderr. */
+export function describeFailure(f: RunFailure, agentError?: string): { reason: string; retryable: boolean } {
   switch (f.reason) {
     case 'exit': {
-      const last = lastLine(f.stderrTail);
+      const said = agentError === undefined ? '' : firstLine(agentError);
+      const last = said === '' ? lastLine(f.stderrTail) : said;
       return { reason: `exit ${f.exitCode}${last === '' ? '' : `: ${last}`}`, retryable: true };
     }
     case 'signal':

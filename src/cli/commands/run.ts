@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js';
+import { sharedCheckoutWarning } from '../../engine/checkout.js';
 import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
 import { EngineEvents } from '../../engine/events.js';
 import { applyPlan } from '../../engine/plan/apply.js';
@@ -14,6 +15,7 @@ import { inert, jsonInert } from '../inert-text.js';
 import { progressView } from '../live-view.js';
 import { palette } from '../output.js';
 import type { Command, CommandIO } from '../registry.js';
+import { handleRunSignals, SIGNAL_EXIT } from '../run-signals.js';
 
 export const command: Command = {
   summary: 'Run the list with parallel agents until every task is done; print one aggregated result',
@@ -38,13 +40,14 @@ Options:
   --retry-failed             put tasks that had failed before this run back to pending first
 ${EXECUTOR_HELP}
 
-Ctrl-C (or SIGTERM) stops starting tasks, signals the agents' process groups, SIGKILLs what is
-left after the grace period, releases their tasks and prints what was done. A second Ctrl-C
-kills at once.
+Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or a closed stdout/stderr stop starting tasks,
+SIGTERM every process the agents started (including ones that left their process group),
+SIGKILL what is left after the grace period, release their tasks and print what was done. A
+second Ctrl-C kills at once. Ctrl-Z stops the agents with the run; fg resumes them.
 
 Exit status: 0 when every task of the run completed; 1 when any failed, was left blocked by a
 failure, was cancelled (--on-failure kill), was held by another session at the end or was not
-run; 130 on Ctrl-C, 143 on SIGTERM; 2 for bad usage.
+run; 130 on Ctrl-C, 143 on SIGTERM, 129 on SIGHUP, 141 on a closed output; 2 for bad usage.
 
 Examples:
   tasklane run examples/webapp.md -j 4 --preset sim      # the demo: simulated agents
@@ -53,7 +56,7 @@ Examples:
   tasklane run --json | jq '.tasks[] | {id, status}'
 
 JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "failed",
-"blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"?, "alreadyCompleted",
+"blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"? (SIGINT|SIGTERM|SIGHUP|SIGPIPE), "alreadyCompleted",
 "totals": {"inputTokens"?, "outputTokens"?, "costUsd"?}, "tasks": [{"id", "subject", "status",
 "result"?, "failure"?, "blockedBy"?, "durationMs"?, "attempts", "owner"?, "inputTokens"?,
 "outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch"}}]}.`,
@@ -85,6 +88,13 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
     const live = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
     const color = live && !args.flag('no-color') && (io.env.NO_COLOR ?? '') === '';
     if (setup.notice !== undefined) io.stderr.write(`tasklane: ${setup.notice}\n`);
+    const shared = sharedCheckoutWarning({
+      cwd: io.cwd,
+      slots: setup.slots,
+      worktree: setup.config.worktree,
+      simulated: setup.agent.preset === 'sim',
+    });
+    if (shared !== undefined) io.stderr.write(`tasklane: warning: ${shared}\n`);
     io.stderr.write(
       `tasklane: running list "${store.listId}" with up to ${setup.slots} agents at once (${agentLabel(setup.agent)})\n`,
     );
@@ -96,15 +106,11 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
       p: palette(color),
     });
 
-    const onSignal = (signal: NodeJS.Signals) => coordinator.interrupt(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const offSignals = handleRunSignals((signal) => coordinator.interrupt(signal));
     let report: Awaited<ReturnType<Coordinator['run']>>;
     try {
       report = await coordinator.run();
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       view.stop();
       await store.close();
     }
@@ -115,8 +121,8 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
       return io.stdout.isTTY === true ? inert(text, { multiline: true }) : text;
     };
     io.stdout.write(args.globals.json ? jsonInert(renderJson(result)) : markdown());
-    if (report.interrupted === 'SIGINT') return 130;
-    if (report.interrupted === 'SIGTERM') return 143;
+    offSignals();
+    if (report.interrupted !== undefined) return SIGNAL_EXIT[report.interrupted];
     return report.ok ? EXIT.OK : EXIT.ERROR;
   },
 };

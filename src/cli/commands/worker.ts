@@ -6,6 +6,7 @@ import { EXIT } from '../exit-codes.js';
 import { progressView } from '../live-view.js';
 import { palette, printJson } from '../output.js';
 import type { Command } from '../registry.js';
+import { handleRunSignals, SIGNAL_EXIT, type StopSignal } from '../run-signals.js';
 
 export const command: Command = {
   summary: 'Claim and run ready tasks until stopped; start one per terminal or machine',
@@ -26,11 +27,12 @@ Options:
   --idle-exit DURATION       exit after this long with nothing to do (default: never)
 ${EXECUTOR_HELP}
 
-Ctrl-C (or SIGTERM) stops claiming, stops the running agents (SIGTERM, SIGKILL after the grace
-period) and releases their tasks.
+Ctrl-C, SIGTERM, SIGHUP or a closed stdout/stderr stop claiming, stop the running agents and
+everything they started (SIGTERM, SIGKILL after the grace period) and release their tasks.
+Ctrl-Z stops the agents with the worker; fg resumes them.
 
 Exit status: 0 when it stopped because of --once or --idle-exit (with --once: 1 if the task
-failed); 130 on Ctrl-C, 143 on SIGTERM; 2 for bad usage.
+failed); 130 on Ctrl-C, 143 on SIGTERM, 129 on SIGHUP, 141 on a closed output; 2 for bad usage.
 
 Examples:
   tasklane worker                          # in as many terminals as you like
@@ -58,14 +60,12 @@ JSON (--json, printed when it exits): {"completed": [ID], "failed": [ID], "cance
 
     const cancel = new AbortController();
     const hard = new AbortController();
-    let signalled: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled !== undefined) hard.abort();
+    let signalled: StopSignal | undefined;
+    const offSignals = handleRunSignals((signal) => {
+      if (signalled !== undefined && signal !== 'SIGPIPE') hard.abort();
       signalled ??= signal;
       cancel.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    });
     let report: Awaited<ReturnType<typeof runWorker>>;
     try {
       report = await runWorker(
@@ -81,8 +81,6 @@ JSON (--json, printed when it exits): {"completed": [ID], "failed": [ID], "cance
         { cancel: cancel.signal, hard: hard.signal },
       );
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       view.stop();
       await setup.config.store.close();
     }
@@ -92,8 +90,8 @@ JSON (--json, printed when it exits): {"completed": [ID], "failed": [ID], "cance
         `tasklane: worker stopped (${report.stop}): ${report.completed.length} completed, ${report.failed.length} failed, ${report.cancelled.length} cancelled\n`,
       );
     }
-    if (signalled === 'SIGINT') return 130;
-    if (signalled === 'SIGTERM') return 143;
+    offSignals();
+    if (signalled !== undefined) return SIGNAL_EXIT[signalled];
     return report.stop === 'once' && report.failed.length > 0 ? EXIT.ERROR : EXIT.OK;
   },
 };
