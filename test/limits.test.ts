@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,7 +13,8 @@ import {
   tooDeep,
   withTasklaneFields,
 } from '../src/model/index.js';
-import { cliIn, explain } from './cli-run.js';
+import { cleanEnv, cliIn, explain } from './cli-run.js';
+import { cliPath } from './helpers.js';
 
 // Issue 7, observations 7 and 8 (limits): a task file nested 20,000 levels deep, metadata that
 // grows past its limit through repeated patches, a failure history that grows without bound, and
@@ -31,7 +33,7 @@ function listWithDeepTask() {
   const file = join(dir, 'L', '2.json');
   const text = readFileSync(file, 'utf8').replace('"metadata": {', `"metadata": {"deep": ${nested(20_000)},`);
   writeFileSync(file, text);
-  return { l, file };
+  return { l, file, dir };
 }
 
 describe('a task file nested 20,000 levels deep (observation 7)', () => {
@@ -63,6 +65,32 @@ describe('a task file nested 20,000 levels deep (observation 7)', () => {
     assert.equal(r.status, 0, explain(r));
     assert.equal(r.json().task.id, '1');
     assert.doesNotMatch(r.stderr, /this is a bug/);
+  });
+
+  it('watch --initial skips it with a warning and follows the rest', async () => {
+    const { dir } = listWithDeepTask();
+    const child = spawn(process.execPath, [cliPath, '--dir', dir, '--list', 'L', 'watch', '--initial', '--json'], {
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (c: string) => {
+        stdout += c;
+        if (stdout.includes('\n')) resolve();
+      });
+      child.on('close', () => resolve());
+    });
+    child.kill('SIGTERM');
+    await exited;
+    assert.equal(JSON.parse(stdout.split('\n')[0] as string).taskId, '1', stderr);
+    assert.match(stderr, /skipping .*2\.json: metadata nests more than 100 levels/);
+    assert.doesNotMatch(stderr, /this is a bug|Maximum call stack/);
   });
 
   it('doctor names it as an invalid file', () => {
