@@ -118,6 +118,7 @@ describe('a closed output', () => {
     const go = join(f.dir, 'go');
     const script = '"$0" "$@" 2>&1 | { head -1; while [ ! -e "$GO" ]; do sleep 0.05; done; }';
     const sh = spawn('/bin/sh', ['-c', script, process.execPath, cliPath, ...runArgs(f, ['-j', '3'])], {
+      cwd: f.dir,
       env: { ...process.env, NO_COLOR: '1', ...f.env, GO: go },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -33,6 +33,8 @@ export class ProcessTree {
   /** pid -> its start time (clock ticks since boot), for every process found to belong to the agent. */
   private readonly known = new Map<number, string>();
   private readonly linux = process.platform === 'linux';
+  /** The agent's start time: a process started before it cannot be its descendant. */
+  private readonly rootStart: number;
 
   constructor(
     /** The agent's pid, which is also its process group id. */
@@ -41,6 +43,7 @@ export class ProcessTree {
   ) {
     const root = this.linux ? readProc(rootPid) : undefined;
     if (root !== undefined) this.known.set(rootPid, root.start);
+    this.rootStart = root === undefined ? 0 : Number(root.start);
   }
 
   /** Records the agent's processes now running; `deep` also reads every process's environment for the marker. */
@@ -57,7 +60,8 @@ export class ProcessTree {
         const belongs =
           p.pgrp === this.rootPid ||
           (parentStart !== undefined && parentStart === startOf.get(p.ppid)) ||
-          (deep && this.marker !== undefined && carriesMarker(p.pid, this.marker));
+          // Environments only of processes started since the agent: reading every one costs.
+          (deep && this.marker !== undefined && Number(p.start) >= this.rootStart && carriesMarker(p.pid, this.marker));
         if (belongs) {
           this.known.set(p.pid, p.start);
           grew = true;

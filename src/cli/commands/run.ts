@@ -59,7 +59,9 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
 "blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"? (SIGINT|SIGTERM|SIGHUP|SIGPIPE), "alreadyCompleted",
 "totals": {"inputTokens"?, "outputTokens"?, "costUsd"?}, "tasks": [{"id", "subject", "status",
 "result"?, "failure"?, "blockedBy"?, "durationMs"?, "attempts", "owner"?, "inputTokens"?,
-"outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch"}}]}.`,
+"outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch"}, "note"?}], "notes"?}; "note"
+says what was done to the task while its agent ran, without a claim (the agent editing its own
+task), "notes" the same for tasks deleted meanwhile.`,
 
   async run(io) {
     const args = parseCommand(io, 'run', {
