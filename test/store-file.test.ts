@@ -33,6 +33,26 @@ it('a corrupt blocker file holds back only the tasks it blocks, not every claim 
   assert.equal((await store.get(waiting.id)).status, 'pending');
 });
 
+it('ready, list --state and stats judge a task waiting on an unreadable blocker as claim does: blocked', async () => {
+  const store = openStore({ dir: tempDir(), list: 'c' }) as FileStore;
+  const blocker = await store.create({ subject: 'blocker' });
+  const waiting = await store.create({ subject: 'waits', blockedBy: [blocker.id], priority: 9 });
+  const free = await store.create({ subject: 'free' });
+  writeFileSync(join(store.listDir, `${blocker.id}.json`), '{"id": "1", "subject": ');
+  assert.deepEqual(
+    (await store.ready()).map((t) => t.id),
+    [free.id],
+  );
+  assert.deepEqual(
+    (await store.list({ state: ['blocked'] })).map((t) => t.id),
+    [waiting.id],
+  );
+  const stats = await store.stats();
+  assert.equal(stats.byState.ready, 1);
+  assert.equal(stats.byState.blocked, 1);
+  assert.equal(stats.total, 2, 'the unreadable file is not counted as a task');
+});
+
 it('a claim skips a task whose lock another live process holds and takes the next, without waiting', async () => {
   const dir = tempDir();
   const store = openStore({ dir, list: 'skip' }) as FileStore;

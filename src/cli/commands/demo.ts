@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { blockedSet, claimOrder, criticalPaths, indexTasks, readySet, topologicalOrder } from '../../model/graph.js';
+import { blockedSet, criticalPaths, indexTasks, readySet, topologicalOrder } from '../../model/graph.js';
 import { estimateOf, type Task } from '../../model/task.js';
 import { openStore } from '../../store/open.js';
 import { usageError } from '../args.js';
@@ -88,7 +88,7 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
 
     let byId = await snapshot();
     const paths = criticalPaths(byId);
-    const ready = claimOrder(readySet(byId), paths);
+    const ready = await store.ready();
     title(2, "Ready now, in the order 'tasklane claim' takes them (priority, then critical path)");
     out(indent(taskTable(ready, byId, p, undefined)));
     const blocked = blockedSet(byId);
@@ -140,9 +140,7 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
       if (finish) {
         await store.complete(claim.task.id, { owner, token: claim.token, result: `${claim.task.subject}: done` });
         byId = await snapshot();
-        nowReady = claimOrder(readySet(byId), criticalPaths(byId))
-          .map((t) => t.id)
-          .filter((id) => !before.has(id));
+        nowReady = (await store.ready()).map((t) => t.id).filter((id) => !before.has(id));
         const names = nowReady.map((id) => `#${id} ${byId.get(id)?.subject ?? ''}`).join(', ');
         out(`   ${p.cyan(owner)} completes it${nowReady.length > 0 ? `, so now ready: ${p.green(names)}` : ''}`);
       } else {

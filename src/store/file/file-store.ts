@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   assertNoCycle,
   assertTaskId,
@@ -109,13 +109,26 @@ export class FileStore implements TaskStore {
 
   /** Every valid task in the list, read now. Invalid files are reported once each and skipped. */
   scan(): Map<string, Task> {
+    return this.view().tasks;
+  }
+
+  /**
+   * The list read now, and the index that states are judged against: the tasks plus an open
+   * stand-in for each file that cannot be read, so a task waiting on an unreadable blocker shows
+   * as blocked in `ready`, `list` and `stats`, as `claim` judges it (not ready because the blocker
+   * looks absent).
+   */
+  private view(): { tasks: Map<string, Task>; judged: Map<string, Task> } {
     const { tasks, invalid } = scanList(this.listDir);
+    let judged = tasks;
     for (const err of invalid) {
-      if (this.warned.has(err.message)) continue;
-      this.warned.add(err.message);
-      this.onWarning(`skipping ${err.message}`);
+      this.warnOnce(`skipping ${err.message}`);
+      const id = basename(err.file ?? '', '.json');
+      if (id === '' || tasks.has(id)) continue;
+      if (judged === tasks) judged = new Map(tasks);
+      judged.set(id, { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] });
     }
-    return tasks;
+    return { tasks, judged };
   }
 
   async get(id: string): Promise<Task> {
@@ -123,7 +136,7 @@ export class FileStore implements TaskStore {
   }
 
   async list(filter: ListFilter = {}): Promise<Task[]> {
-    const byId = this.scan();
+    const { tasks: byId, judged } = this.view();
     const wantState = filter.state !== undefined && filter.state.length > 0 ? new Set(filter.state) : undefined;
     const wantStatus = filter.status !== undefined && filter.status.length > 0 ? new Set(filter.status) : undefined;
     const now = new Date();
@@ -132,14 +145,15 @@ export class FileStore implements TaskStore {
       if (wantStatus !== undefined && !wantStatus.has(task.status)) continue;
       if (filter.owner !== undefined && task.owner !== filter.owner) continue;
       if (filter.label !== undefined && !labelsOf(task).includes(filter.label)) continue;
-      if (wantState !== undefined && !wantState.has(stateOf(task, byId, now))) continue;
+      if (wantState !== undefined && !wantState.has(stateOf(task, judged, now))) continue;
       out.push(task);
     }
     return out.sort((a, b) => compareIds(a.id, b.id));
   }
 
   async ready(): Promise<Task[]> {
-    return claimQueue(this.scan(), new Date());
+    const { tasks, judged } = this.view();
+    return claimQueue(judged, new Date()).filter((t) => tasks.has(t.id));
   }
 
   async lists(): Promise<ListSummary[]> {
@@ -147,7 +161,7 @@ export class FileStore implements TaskStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const byId = this.scan();
+    const { tasks: byId, judged } = this.view();
     const now = new Date();
     const byState: Record<TaskState, number> = {
       ready: 0,
@@ -161,7 +175,7 @@ export class FileStore implements TaskStore {
     const byStatus: Record<Task['status'], number> = { pending: 0, in_progress: 0, completed: 0 };
     const owners: Record<string, number> = {};
     for (const task of byId.values()) {
-      byState[stateOf(task, byId, now)]++;
+      byState[stateOf(task, judged, now)]++;
       byStatus[task.status]++;
       if (task.owner !== undefined && task.status !== 'completed') owners[task.owner] = (owners[task.owner] ?? 0) + 1;
     }
