@@ -48,6 +48,7 @@ import type {
 import { ClaimIndex } from './claim-index.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
+import { Fence } from './fence.js';
 import { appendJournal, readJournal } from './journal.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, taskFileName } from './task-files.js';
@@ -68,6 +69,8 @@ export class FileStore implements TaskStore {
   private readonly onWarning: (message: string) => void;
   private readonly warned = new Set<string>();
   private claimIndexCache: ClaimIndex | undefined;
+  /** Confirms before each commit that the task lock is still ours and the task unchanged (fence.ts). */
+  private readonly fence = new Fence((id) => this.pathOf(id));
 
   constructor(where: Location, options: OpenOptions = {}) {
     this.listId = where.list;
@@ -288,6 +291,7 @@ export class FileStore implements TaskStore {
           const hwm = readHighWaterMark(this.listDir);
           if (Number(taskId) > hwm) writeFileDurable(join(this.listDir, '.highwatermark'), taskId);
         }
+        this.fence.confirm(taskId);
         unlinkSync(this.pathOf(taskId));
         fsyncDir(this.listDir);
         appendJournal(this.journalPath, 'deleted', current, opts.actor);
@@ -646,7 +650,7 @@ export class FileStore implements TaskStore {
       rev: revisionOf(task) + (kind === 'created' ? 0 : 1),
       updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
     });
-    writeFileDurable(this.pathOf(next.id), serializeTask(next));
+    writeFileDurable(this.pathOf(next.id), serializeTask(next), this.fence.beforeCommit(next.id, kind === 'created'));
     appendJournal(this.journalPath, kind, next, actor);
     return next;
   }
@@ -686,7 +690,7 @@ export class FileStore implements TaskStore {
   /** Takes a task's lock; a missing list directory means the task does not exist. */
   private async lockTask(id: string): Promise<LockHandle> {
     try {
-      return await lock(this.pathOf(id), { what: `task ${id}` });
+      return this.fence.guard(id, await lock(this.pathOf(id), { what: `task ${id}` }));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.notFound(id);
       throw err;
@@ -696,7 +700,8 @@ export class FileStore implements TaskStore {
   /** One attempt at a task's lock; undefined when held by someone else or the list is gone. */
   private tryLockTask(id: string): LockHandle | undefined {
     try {
-      return tryLock(this.pathOf(id));
+      const handle = tryLock(this.pathOf(id));
+      return handle === undefined ? undefined : this.fence.guard(id, handle);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
