@@ -2,4 +2,5 @@ export * from './errors.js';
 export * from './graph.js';
 export * from './ids.js';
 export * from './limits.js';
+export * from './revision.js';
 export * from './task.js';

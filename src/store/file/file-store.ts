@@ -15,10 +15,13 @@ import {
   isNumericId,
   labelsOf,
   listDirName,
+  normalizeRevision,
   openBlockers,
   revisionOf,
+  sealRevision,
   serializeTask,
   stateOf,
+  storedRevisionOf,
   type Task,
   type TaskIndex,
   TasklaneError,
@@ -214,10 +217,10 @@ export class FileStore implements TaskStore {
           }
         }
       }
-      this.write(task, 'created', opts.actor);
+      const created = this.write(task, 'created', opts.actor);
       for (const blocker of blockedBy) await this.link(blocker, 'blocks', id, opts.actor);
       for (const blocked of blocks) await this.link(blocked, 'blockedBy', id, opts.actor);
-      return task;
+      return created;
     });
   }
 
@@ -632,8 +635,10 @@ export class FileStore implements TaskStore {
     return join(this.listDir, taskFileName(id));
   }
 
+  /** Reads a task, its revision counter moved past any change another program made (revision.ts). */
   private read(id: string): Task | undefined {
-    return readTaskFile(this.pathOf(id));
+    const task = readTaskFile(this.pathOf(id));
+    return task === undefined ? undefined : normalizeRevision(task);
   }
 
   private mustRead(id: string): Task {
@@ -645,11 +650,14 @@ export class FileStore implements TaskStore {
   /** Writes a task durably with its revision bumped, then records the change in the journal. */
   private write(task: Task, kind: ChangeKind, actor?: string): Task {
     const fields = tasklaneFields(task);
-    const next = withTasklaneFields(task, {
-      ...fields,
-      rev: revisionOf(task) + (kind === 'created' ? 0 : 1),
-      updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
-    });
+    const next = sealRevision(
+      withTasklaneFields(task, {
+        ...fields,
+        // `task` was built from a read, whose counter the read already moved past any foreign change.
+        rev: storedRevisionOf(task) + (kind === 'created' ? 0 : 1),
+        updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
+      }),
+    );
     writeFileDurable(this.pathOf(next.id), serializeTask(next), this.fence.beforeCommit(next.id, kind === 'created'));
     appendJournal(this.journalPath, kind, next, actor);
     return next;
