@@ -105,7 +105,8 @@ function held(path: string): LockHandle {
         return; // removed by someone who took it over
       }
       // Taken over while we were paused (Claude Code judges by age): the lock is someone else's now.
-      if (instance === undefined || !sameInstance(st, instance)) return;
+      // (Without our instance, unreadable when taken, it is removed as before: better than blocking others.)
+      if (instance !== undefined && !sameInstance(st, instance)) return;
       // Once our record is gone a waiter judges the lock by age: a holder resumed after a long
       // pause refreshes it first, so it does not look stale for the moment before the rmdir.
       if (Date.now() - st.mtimeMs > REFRESH_MS) {
