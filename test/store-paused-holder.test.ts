@@ -41,7 +41,15 @@ function readTask(file: string): Task {
 async function pausedWriter(dir: string, mode: 'update' | 'claim', name: string): Promise<Fixture> {
   const writer = start('paused-writer', [dir, LIST, '1', mode, name, 'yes']);
   await writer.line((l) => l === 'paused');
+  // It says `paused` just before it stops itself: wait until it has, or a SIGCONT could come first.
+  while (!isStopped(writer.pid)) await sleep(10);
   return writer;
+}
+
+/** Whether a process is stopped by a signal (state T in /proc/PID/stat). */
+function isStopped(pid: number): boolean {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
 }
 
 /** A second writer of the same task, started now; it reports when done. */
