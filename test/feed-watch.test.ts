@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { serializeTask, type Task } from '../src/model/index.js';
+import { sealRevision, serializeTask, type Task } from '../src/model/index.js';
 import type { FileStore } from '../src/store/file/file-store.js';
 import { type WatchListOptions, watchList } from '../src/store/file/watch.js';
 import { openStore } from '../src/store/open.js';
@@ -183,7 +183,8 @@ test('feed: a half-written file (non-atomic writer) is never reported, the finis
   await feed.until('the finished write', (cs) => cs.some((c) => c.task.subject === 'After the torn write'));
   await sleep(200);
   await feed.stop();
-  assert.deepEqual(feed.summary(), [`updated #${t.id} r1`]);
+  // A foreign change moves the revision one past the last Tasklane write (revision.ts).
+  assert.deepEqual(feed.summary(), [`updated #${t.id} r2`]);
 });
 
 test('feed: the list directory deleted and recreated (Claude Code clears finished lists)', async () => {
@@ -317,7 +318,7 @@ test('feed: when fs.watch fails mid-way, one warning, then polling delivers ever
     'created #4 r1',
     'created #5 r1',
     'created #6 r1',
-    'completed #1 r1',
+    'completed #1 r2', // Claude Code's change: one past Tasklane's r1
   ]);
   assert.equal(warnings.length, 1, `exactly one warning: ${JSON.stringify(warnings)}`);
   assert.match(warnings[0] ?? '', /polling/);
@@ -327,10 +328,13 @@ test('feed: a Tasklane write whose journal line never came (writer killed) is st
   const store = open();
   await store.create({ subject: 'A' });
   const feed = new Collector(feedOf(store, { journalGraceMs: 200 }));
-  // What a Tasklane writer leaves when killed between the rename and the journal append: a bumped rev.
+  // What a Tasklane writer leaves when killed between the rename and the journal append: a bumped rev, sealed.
   const t = readTask(store, '1');
   const meta = t.metadata as { tasklane: { rev: number } };
-  claudeWrite(store, { ...t, status: 'completed', metadata: { ...meta, tasklane: { ...meta.tasklane, rev: 2 } } });
+  claudeWrite(
+    store,
+    sealRevision({ ...t, status: 'completed', metadata: { ...meta, tasklane: { ...meta.tasklane, rev: 2 } } }),
+  );
   await feed.until('the unjournaled completion', has('completed', '1'));
   await feed.stop();
   assert.deepEqual(feed.summary(), ['completed #1 r2']);
@@ -362,11 +366,11 @@ test('feed: a change made while the feed takes its starting snapshot is reported
           first = false;
           const t = readTask(store, '1');
           const meta = t.metadata as { tasklane: { rev: number } };
-          const next = {
+          const next = sealRevision({
             ...t,
             subject: 'A, during the start',
             metadata: { ...meta, tasklane: { ...meta.tasklane, rev: 2 } },
-          };
+          });
           claudeWrite(store, next);
           appendJournal(store.journalPath, 'updated', next);
         }

@@ -179,7 +179,11 @@ describe('Claude Code compatibility', () => {
     const after = await store.get(t.id);
     assert.equal(after.subject, 'T (edited in Claude Code)');
     assert.equal(after.metadata?.note, 'from claude');
-    assert.deepEqual(tasklaneFields(after), before);
+    // Every field kept; only the revision moved, one up, because the task changed (revision.ts).
+    const { rev: revBefore, fp: _fpBefore, ...keptBefore } = before;
+    const { rev: revAfter, fp: _fpAfter, ...keptAfter } = tasklaneFields(after);
+    assert.deepEqual(keptAfter, keptBefore);
+    assert.equal(revAfter, (revBefore ?? 0) + 1);
     const done = await store.complete(t.id, { owner: 'w1', token: claim.token, result: 'r' });
     assert.equal(tasklaneFields(done).priority, 4);
     assert.deepEqual(tasklaneFields(done).labels, ['api']);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTasklaneError, listDirName } from '../src/model/index.js';
-import { lock, lockDirFor, tryLock } from '../src/store/file/lock.js';
+import { lock, lockDirFor, STALE_MS, tryLock } from '../src/store/file/lock.js';
+import { type HolderRecord, judgeLock } from '../src/store/file/lock-holder.js';
 import { openStore } from '../src/store/open.js';
 import { type Fixture, goAll, start, startReady } from './fixtures/store/procs.js';
 import { tempDir } from './helpers.js';
@@ -192,4 +193,59 @@ describe('locks: a lock left by a killed process', () => {
       t.diagnostic(`stale locks set aside and left behind: ${leftovers.length}`);
     });
   }
+});
+
+describe('locks: judging a held lock (pure)', () => {
+  const me = { pid: 1, start: '5', boot: 'boot-a', host: 'h', ns: 'pid:[1]' };
+  const lockDir = { ino: 42, birthtimeMs: 1000.5, mtimeMs: 0 };
+  const record = (over: Partial<HolderRecord> = {}): HolderRecord => ({
+    pid: 77,
+    start: '9',
+    boot: 'boot-a',
+    host: 'h',
+    ns: 'pid:[1]',
+    ino: 42,
+    birth: 1000.5,
+    since: 0,
+    ...over,
+  });
+  const alive = () => true;
+  const dead = () => false;
+  const old = 60_000; // the lock directory's mtime is 60 s old
+  const fresh = 1_000;
+
+  it('a live Tasklane holder keeps its lock however old its mtime', () => {
+    assert.equal(judgeLock(lockDir, record(), me, old, STALE_MS, alive).take, false);
+  });
+
+  it("a dead Tasklane holder's lock is taken at once, however fresh", () => {
+    assert.deepEqual(judgeLock(lockDir, record(), me, fresh, STALE_MS, dead), {
+      take: true,
+      why: 'dead',
+      holder: record(),
+    });
+  });
+
+  it('anything else is judged by age: no record, a record for an earlier directory, another host, boot or pid namespace', () => {
+    for (const r of [
+      undefined,
+      record({ ino: 43 }),
+      record({ birth: 999 }),
+      record({ host: 'other' }),
+      record({ boot: 'boot-b' }),
+      record({ ns: 'pid:[2]' }),
+    ]) {
+      assert.equal(judgeLock(lockDir, r, me, fresh, STALE_MS, dead).take, false, JSON.stringify(r));
+      assert.deepEqual(
+        judgeLock(lockDir, r, me, old, STALE_MS, alive).take && 'stale',
+        'stale',
+        `stale after 10 s: ${JSON.stringify(r)}`,
+      );
+    }
+  });
+
+  it('without a birth time a dead-looking record is not trusted (a reused inode could match it)', () => {
+    const noBirth = { ...lockDir, birthtimeMs: 0 };
+    assert.equal(judgeLock(noBirth, record({ birth: 0 }), me, fresh, STALE_MS, dead).take, false);
+  });
 });

@@ -1,6 +1,14 @@
 import { isTasklaneError } from '../model/errors.js';
 import { openBlockers, stateOf } from '../model/graph.js';
-import { labelsOf, orderTask, priorityOf, type Task, type TaskState, tasklaneFields } from '../model/task.js';
+import {
+  labelsOf,
+  orderTask,
+  priorityOf,
+  revisionOf,
+  type Task,
+  type TaskState,
+  tasklaneFields,
+} from '../model/task.js';
 import type { TaskStore } from '../store/types.js';
 import { inert } from './inert-text.js';
 import { type Cell, formatSeconds, formatTable, oneLine, type Palette, paintState } from './output.js';
@@ -102,7 +110,7 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('updated', f.updatedAt);
   add('started', f.startedAt);
   add('completed', f.completedAt);
-  if (f.rev !== undefined) add('revision', String(f.rev));
+  if (f.rev !== undefined || f.fp !== undefined) add('revision', String(revisionOf(task)));
   const user = Object.keys(task.metadata ?? {}).filter((k) => k !== 'tasklane');
   for (const k of user) add(`meta ${oneLine(k)}`, JSON.stringify(task.metadata?.[k]));
   const labelWidth = Math.max(...rows.map(([l]) => l.length));

@@ -1,5 +1,7 @@
 import { TasklaneError } from './errors.js';
 
+export { revisionOf } from './revision.js';
+
 // The task exactly as Claude Code defines it (its read schema). Tasklane's own fields live under
 // metadata.tasklane because Claude Code drops unknown top-level keys when it rewrites a file.
 
@@ -34,8 +36,10 @@ export interface Failure {
 
 /** Tasklane's fields, stored as metadata.tasklane. All optional on read: Claude Code creates tasks without them. */
 export interface TasklaneFields {
-  /** Revision for compare-and-swap; bumped by every Tasklane write. */
+  /** Revision counter for compare-and-swap; bumped by every Tasklane write. Read it with revisionOf (revision.ts). */
   rev?: number;
+  /** Fingerprint of the task as Tasklane last wrote it: tells a change by another program (revision.ts). */
+  fp?: string;
   createdAt?: string;
   updatedAt?: string;
   startedAt?: string;
@@ -75,11 +79,6 @@ export const TASK_STATES: readonly TaskState[] = [
 export function tasklaneFields(task: Task): TasklaneFields {
   const value = task.metadata?.[META_KEY];
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as TasklaneFields) : {};
-}
-
-export function revisionOf(task: Task): number {
-  const rev = tasklaneFields(task).rev;
-  return typeof rev === 'number' && Number.isInteger(rev) ? rev : 0;
 }
 
 export function priorityOf(task: Task): number {

@@ -6,7 +6,8 @@ import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
 
-export function writeFileDurable(path: string, data: string): void {
+/** `beforeCommit` runs with the data once it is durable, right before the rename; if it throws, nothing lands. */
+export function writeFileDurable(path: string, data: string, beforeCommit?: (data: string) => void): void {
   const dir = dirname(path);
   // Leading dot and no .json suffix: Claude Code and our scans ignore it.
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${counter++}`);
@@ -17,14 +18,25 @@ export function writeFileDurable(path: string, data: string): void {
     fdatasyncSync(fd);
   } catch (err) {
     closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {}
+    removeTemp(tmp);
     throw err;
   }
   closeSync(fd);
+  // Last before the rename, after the slow part: a writer paused in fdatasync may have lost its lock.
+  try {
+    beforeCommit?.(data);
+  } catch (err) {
+    removeTemp(tmp);
+    throw err;
+  }
   renameSync(tmp, path);
   fsyncDir(dir);
+}
+
+function removeTemp(tmp: string): void {
+  try {
+    unlinkSync(tmp);
+  } catch {}
 }
 
 export function fsyncDir(dir: string): void {

@@ -27,12 +27,15 @@ import {
   labelsOf,
   listDirName,
   type Moment,
+  normalizeRevision,
   reapTask,
   releaseTask,
   retryTask,
   revisionOf,
+  sealRevision,
   serializeTask,
   stateOf,
+  storedRevisionOf,
   type Task,
   TasklaneError,
   type TasklaneFields,
@@ -68,6 +71,7 @@ import { ClaimIndex } from './claim-index.js';
 import { runDoctor } from './doctor.js';
 import { fsyncDir, writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
+import { Fence } from './fence.js';
 import { appendJournal, readJournal } from './journal.js';
 import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
@@ -93,6 +97,8 @@ export class FileStore implements TaskStore {
   private readonly onWarning: (message: string) => void;
   private readonly warned = new Set<string>();
   private claimIndexCache: ClaimIndex | undefined;
+  /** Confirms before each commit that the task lock is still ours and the task unchanged (fence.ts). */
+  private readonly fence = new Fence((id) => this.pathOf(id));
 
   constructor(where: Location, options: OpenOptions = {}) {
     this.listId = where.list;
@@ -264,10 +270,10 @@ export class FileStore implements TaskStore {
           }
         }
       }
-      this.write(task, 'created', opts.actor);
+      const created = this.write(task, 'created', opts.actor);
       for (const blocker of blockedBy) await this.link(blocker, 'blocks', id, opts.actor);
       for (const blocked of blocks) await this.link(blocked, 'blockedBy', id, opts.actor);
-      return task;
+      return created;
     });
   }
 
@@ -365,6 +371,7 @@ export class FileStore implements TaskStore {
           const hwm = readHighWaterMark(this.listDir);
           if (Number(taskId) > hwm) writeFileDurable(join(this.listDir, '.highwatermark'), taskId);
         }
+        this.fence.confirm(taskId);
         unlinkSync(this.pathOf(taskId));
         fsyncDir(this.listDir);
         appendJournal(this.journalPath, 'deleted', current, opts.actor);
@@ -670,8 +677,10 @@ export class FileStore implements TaskStore {
     return join(this.listDir, taskFileName(id));
   }
 
+  /** Reads a task, its revision counter moved past any change another program made (revision.ts). */
   private read(id: string): Task | undefined {
-    return readTaskFile(this.pathOf(id));
+    const task = readTaskFile(this.pathOf(id));
+    return task === undefined ? undefined : normalizeRevision(task);
   }
 
   private mustRead(id: string): Task {
@@ -683,13 +692,16 @@ export class FileStore implements TaskStore {
   /** Writes a task durably with its revision bumped, then records the change in the journal. */
   private write(task: Task, kind: ChangeKind, actor?: string): Task {
     const fields = tasklaneFields(task);
-    const next = withTasklaneFields(task, {
-      ...fields,
-      rev: revisionOf(task) + (kind === 'created' ? 0 : 1),
-      updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
-    });
+    const next = sealRevision(
+      withTasklaneFields(task, {
+        ...fields,
+        // `task` was built from a read, whose counter the read already moved past any foreign change.
+        rev: storedRevisionOf(task) + (kind === 'created' ? 0 : 1),
+        updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
+      }),
+    );
     checkStoredTask(next);
-    writeFileDurable(this.pathOf(next.id), serializeTask(next));
+    writeFileDurable(this.pathOf(next.id), serializeTask(next), this.fence.beforeCommit(next.id, kind === 'created'));
     appendJournal(this.journalPath, kind, next, actor);
     return next;
   }
@@ -729,7 +741,7 @@ export class FileStore implements TaskStore {
   /** Takes a task's lock; a missing list directory means the task does not exist. */
   private async lockTask(id: string): Promise<LockHandle> {
     try {
-      return await lock(this.pathOf(id), { what: `task ${id}` });
+      return this.fence.guard(id, await lock(this.pathOf(id), { what: `task ${id}` }));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.notFound(id);
       throw err;
@@ -739,7 +751,8 @@ export class FileStore implements TaskStore {
   /** One attempt at a task's lock; undefined when held by someone else or the list is gone. */
   private tryLockTask(id: string): LockHandle | undefined {
     try {
-      return tryLock(this.pathOf(id));
+      const handle = tryLock(this.pathOf(id));
+      return handle === undefined ? undefined : this.fence.guard(id, handle);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

@@ -1,6 +1,13 @@
 import { closeSync, type FSWatcher, fstatSync, openSync, readSync, statSync, watch } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { compareIds, revisionOf, serializeTask, type Task, tasklaneFields } from '../../model/index.js';
+import {
+  changedOutsideTasklane,
+  compareIds,
+  revisionOf,
+  serializeTask,
+  type Task,
+  tasklaneFields,
+} from '../../model/index.js';
 import type { Change, ChangeKind } from '../types.js';
 import type { FeedStart } from './feed-start.js';
 import { readTaskFile, taskFileName } from './task-files.js';
@@ -16,10 +23,12 @@ import { readTaskFile, taskFileName } from './task-files.js';
 //
 // Telling a Tasklane write seen in the directory from a foreign one: Tasklane renames the task
 // file into place and only then appends the journal line, and every Tasklane write bumps
-// metadata.tasklane.rev, which Claude Code preserves but never bumps. So a file whose rev is
-// ahead of what was reported is a Tasklane write whose journal line is on its way: wait for it
-// (up to `journalGraceMs`). A file at the reported rev with other content is a foreign change:
-// report it at once. A file behind the reported rev is a stale read: ignore it.
+// metadata.tasklane.rev, which Claude Code preserves but never bumps, and records a fingerprint of
+// what it wrote (revision.ts). So a file whose revision is ahead of what was reported and whose
+// fingerprint matches is a Tasklane write whose journal line is on its way: wait for it (up to
+// `journalGraceMs`). A file whose fingerprint does not match, or (with no fingerprint) at the
+// reported revision with other content, is a foreign change: report it at once. A file behind the
+// reported revision is a stale read: ignore it.
 
 export interface WatchListOptions {
   listDir: string;
@@ -389,7 +398,7 @@ class ListFeed implements AsyncIterable<Change> {
     const rev = revisionOf(task);
     const knownRev = k?.rev ?? 0;
     if (k !== undefined && rev < knownRev) return; // older than what the journal said: stale
-    if (rev > knownRev && !force) {
+    if (rev > knownRev && !force && !changedOutsideTasklane(task)) {
       this.hold(name, id); // a Tasklane write, its journal line on its way
       return;
     }

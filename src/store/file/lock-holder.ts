@@ -1,0 +1,228 @@
+import { readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+
+// Who holds a Tasklane lock. proper-lockfile (Claude Code) judges a lock only by the age of its
+// directory's mtime, so a Tasklane holder paused past 10 s (SIGSTOP, Ctrl-Z, a VM pause, a
+// stalled fsync) looked dead and was overtaken. We record our holder beside the lock directory
+// (never inside: Claude Code removes a stale lock with rmdir, which needs it empty), and judge a
+// lock whose record is ours (this boot, this host, this very directory) by whether its process
+// lives, however old the mtime. A lock without such a record (Claude Code's, another host's, or a
+// record left for an earlier directory) is judged by age, as the protocol says.
+
+/** The record of a Tasklane lock holder, in `.<lock dir name>.holder` beside the lock directory. */
+export interface HolderRecord {
+  pid: number;
+  /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): tells a reused pid apart. */
+  start?: string;
+  /** /proc/sys/kernel/random/boot_id: a pid means nothing after a reboot. */
+  boot?: string;
+  host: string;
+  /** The pid namespace (/proc/self/ns/pid): a container on the same kernel and host name numbers its processes apart. */
+  ns?: string;
+  /** The lock directory this record is for: its inode and birth time (0 where unsupported). */
+  ino: number;
+  birth: number;
+  /** When the lock was taken (ms since the epoch). */
+  since: number;
+}
+
+/** The identity of one lock directory instance. */
+export interface LockInstance {
+  ino: number;
+  birthtimeMs: number;
+}
+
+export type LockVerdict =
+  | { take: false; holder?: HolderRecord }
+  /** `dead`: its Tasklane holder is gone (at once, whatever its age). `stale`: no live record, and older than the staleness age. */
+  | { take: true; why: 'dead' | 'stale'; holder?: HolderRecord };
+
+interface Here {
+  pid: number;
+  start: string | undefined;
+  boot: string | undefined;
+  host: string;
+  ns: string | undefined;
+}
+
+let here: Here | undefined;
+
+/** This process, as a holder record names it. */
+export function thisProcess(): Here {
+  here ??= {
+    pid: process.pid,
+    start: processStart(process.pid),
+    boot: readTrimmed('/proc/sys/kernel/random/boot_id'),
+    host: hostname(),
+    ns: pidNamespace(),
+  };
+  return here;
+}
+
+export function holderPath(lockDir: string): string {
+  return join(dirname(lockDir), `.${basename(lockDir).replace(/^\./, '')}.holder`);
+}
+
+/** Whether a record names this very lock directory (a record left for an earlier one does not). */
+export function recordIsFor(record: HolderRecord, lock: LockInstance): boolean {
+  return record.ino === lock.ino && record.birth === lock.birthtimeMs;
+}
+
+/**
+ * Whether a lock may be taken over now. Pure: the caller supplies the lock's stat, its record
+ * (if any), this process, the clock and a liveness probe.
+ */
+export function judgeLock(
+  lock: LockInstance & { mtimeMs: number },
+  record: HolderRecord | undefined,
+  me: Here,
+  now: number,
+  staleMs: number,
+  isAlive: (record: HolderRecord) => boolean,
+): LockVerdict {
+  const holder = record !== undefined && recordIsFor(record, lock) ? record : undefined;
+  // Only a holder among our own processes can be probed. Another boot of this host is judged by
+  // age too: a lock from before a reboot is long stale anyway, and two machines can share a name.
+  if (
+    holder !== undefined &&
+    holder.host === me.host &&
+    holder.boot !== undefined &&
+    holder.boot === me.boot &&
+    holder.ns === me.ns
+  ) {
+    if (isAlive(holder)) return { take: false, holder };
+    // Without a birth time, an inode reused by a newer lock could match a dead holder's old
+    // record: then only the age may say the lock is free.
+    if (lock.birthtimeMs !== 0) return { take: true, why: 'dead', holder };
+  }
+  if (now - lock.mtimeMs > staleMs) return { take: true, why: 'stale', ...(holder === undefined ? {} : { holder }) };
+  return { take: false, ...(holder === undefined ? {} : { holder }) };
+}
+
+/**
+ * Whether the process a record names still runs: signal 0 (EPERM counts as alive), then, with
+ * `checkStart`, its start time, which tells a reused pid or a zombie apart.
+ */
+export function holderAlive(record: HolderRecord, checkStart = true): boolean {
+  try {
+    process.kill(record.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (record.start === undefined || !checkStart) return true;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${record.pid}/stat`, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  const fields = statFields(stat);
+  // A zombie (killed, not yet reaped) answers signal 0 but holds nothing; a different start time is a reused pid.
+  return fields[0] !== 'Z' && fields[19] === record.start;
+}
+
+/** Records this process as the holder of the lock directory `lockDir` (written whole, then renamed in). */
+export function writeHolder(lockDir: string, lock: LockInstance): HolderRecord | undefined {
+  const me = thisProcess();
+  const record: HolderRecord = {
+    pid: me.pid,
+    ...(me.start === undefined ? {} : { start: me.start }),
+    ...(me.boot === undefined ? {} : { boot: me.boot }),
+    host: me.host,
+    ...(me.ns === undefined ? {} : { ns: me.ns }),
+    ino: lock.ino,
+    birth: lock.birthtimeMs,
+    since: Date.now(),
+  };
+  const path = holderPath(lockDir);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    // No fsync: after a crash of the machine the boot id differs and the record is void anyway.
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, path);
+    return record;
+  } catch {
+    // Without a record the lock is judged by age, as Claude Code's are: slower after a crash, never wrong.
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    return undefined;
+  }
+}
+
+export function readHolder(lockDir: string): HolderRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(holderPath(lockDir), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const r = value as Partial<HolderRecord> | null;
+  if (
+    r === null ||
+    typeof r !== 'object' ||
+    typeof r.pid !== 'number' ||
+    typeof r.host !== 'string' ||
+    typeof r.ino !== 'number' ||
+    typeof r.birth !== 'number' ||
+    typeof r.since !== 'number'
+  ) {
+    return undefined;
+  }
+  return r as HolderRecord;
+}
+
+/** Removes the record of `lockDir`; its caller has just confirmed the lock directory is still its own. */
+export function removeHolder(lockDir: string): void {
+  try {
+    unlinkSync(holderPath(lockDir));
+  } catch {}
+}
+
+/** One line naming a lock's holder, for errors. */
+export function describeHolder(record: HolderRecord | undefined, mtimeMs: number, now: number): string {
+  if (record === undefined) {
+    return `held by another program (Claude Code, or Tasklane on another machine); its lock was last refreshed ${seconds(now - mtimeMs)} ago`;
+  }
+  const me = thisProcess();
+  const where = record.host === me.host ? `on ${record.host}` : `on another host, ${record.host}`;
+  return `held by Tasklane process pid ${record.pid} ${where} for ${seconds(now - record.since)}`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.max(0, Math.round(ms / 100) / 10)} s`;
+}
+
+function processStart(pid: number): string | undefined {
+  try {
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** /proc/PID/stat from field 3 (state) on: the command name in field 2 may hold spaces and parentheses. */
+function statFields(stat: string): string[] {
+  return stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .trim()
+    .split(' ');
+}
+
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
+function readTrimmed(path: string): string | undefined {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    return text === '' ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
