@@ -46,7 +46,7 @@ JSON (--json): {"entries": [{"seq", "at", "kind", "taskId", "actor"?, "pid", "ta
       e.kind,
       { text: `#${e.taskId}`, paint: ctx.p.bold },
       e.actor ?? '-',
-      e.task.subject,
+      e.task?.subject ?? '',
     ]);
     println(
       io,

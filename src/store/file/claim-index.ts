@@ -68,7 +68,8 @@ export class ClaimIndex {
         continue;
       }
       if (entry.kind === 'deleted') this.tasks.delete(entry.taskId);
-      else this.tasks.set(entry.taskId, entry.task);
+      else if (entry.task !== undefined) this.tasks.set(entry.taskId, entry.task);
+      // A heartbeat entry carries only its fields: the claim re-checks the lease under the lock anyway.
       // A claim or a heartbeat only takes a task away; anything else may change the ranking.
       if (entry.kind !== 'claimed' && entry.kind !== 'heartbeat') this.dirty = true;
     }
