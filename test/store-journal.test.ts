@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listDirName, serializeTask, type Task, tasklaneFields } from '../src/model/index.js';
@@ -109,8 +109,10 @@ test("a claim racing a create is journaled after the task's `created` (the creat
     [
       '-f',
       '-qq',
+      '-o',
+      '/dev/null',
       '-e',
-      'trace=none',
+      'trace=fsync',
       '-e',
       'inject=fsync:delay_exit=700000:when=1..3',
       process.execPath,
@@ -239,9 +241,17 @@ test('on a full disk (a 200 KiB tmpfs) every acknowledged change is in files and
   }
   t.after(() => spawnSyncOk('umount', [dir]));
   const filler = join(dir, 'filler');
-  writeFileSync(filler, Buffer.alloc(48 * 1024, 1));
+  /** Fills the disk but for `pages` pages (tmpfs counts whole pages), so a change fails at each of its steps in turn. */
+  const leaveFree = (pages: number): void => {
+    writeFileSync(filler, '');
+    const { bavail, bsize } = statfsSync(dir);
+    const size = (bavail - pages) * bsize;
+    try {
+      if (size > 0) writeFileSync(filler, Buffer.alloc(size, 1));
+    } catch {}
+  };
   const { tl } = cliIn(dir);
-  const desc = 'd'.repeat(1500);
+  const desc = 'd'.repeat(2000);
   let acked = 0;
   let refused = 0;
   let ids: string[] = [];
@@ -276,8 +286,11 @@ test('on a full disk (a 200 KiB tmpfs) every acknowledged change is in files and
     assert.deepEqual(after.entries, before.entries, `${when}: a refused change left no journal entry`);
     assert.deepEqual(after.debris, [], `${when}: no temp file left`);
   };
-  for (let i = 0; i < 200 && refused < 12; i++) step('filling');
-  assert.ok(refused >= 12, `the disk filled up (acked ${acked}, refused for a full disk ${refused})`);
+  for (let i = 0; i < 42; i++) {
+    leaveFree(i % 6);
+    step(`${i % 6} pages free:`);
+  }
+  assert.ok(refused >= 6, `the disk was full (acked ${acked}, refused for a full disk ${refused})`);
   const ackedWhenFull = acked;
   unlinkSync(filler);
   for (let i = 0; i < 12 && acked < ackedWhenFull + 3; i++) step('after freeing space');

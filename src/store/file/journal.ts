@@ -74,8 +74,17 @@ export class Journal {
   /** Where this process last left the live file: saves finding the last seq again. */
   private last: { ino: number; size: number; seq: number } | undefined;
 
-  constructor(readonly dir: string) {
+  private readonly rotateBytes: number;
+  private readonly keepSealed: number;
+
+  /** `rotateBytes` and `keepSealed` are for tests; the defaults are the documented rule. */
+  constructor(
+    readonly dir: string,
+    opts: { rotateBytes?: number; keepSealed?: number } = {},
+  ) {
     this.path = join(dir, LIVE);
+    this.rotateBytes = opts.rotateBytes ?? ROTATE_BYTES;
+    this.keepSealed = opts.keepSealed ?? KEEP_SEALED;
   }
 
   /** Builds the lines for `entries`; throws (and nothing is written) when one is over the limit. */
@@ -198,7 +207,7 @@ export class Journal {
    */
   private rotateIfDue(): void {
     const last = this.last;
-    if (last === undefined || last.size < ROTATE_BYTES) return;
+    if (last === undefined || last.size < this.rotateBytes) return;
     const name = join(this.dir, `journal.${String(last.seq).padStart(12, '0')}.jsonl`);
     try {
       renameSync(this.path, name);
@@ -207,7 +216,7 @@ export class Journal {
     }
     this.last = undefined;
     const sealed = this.sealed();
-    for (const old of sealed.slice(0, Math.max(0, sealed.length - KEEP_SEALED))) {
+    for (const old of sealed.slice(0, Math.max(0, sealed.length - this.keepSealed))) {
       try {
         unlinkSync(old.path);
       } catch {}
@@ -375,21 +384,66 @@ export function* fileLines(path: string, from = 0): Generator<{ line: string; en
   }
 }
 
-/** Every entry, oldest first, across sealed files and the live one, in constant memory. */
+/**
+ * Every entry after seq `after`, oldest first, across sealed files and the live one, in constant
+ * memory. Sealed files wholly at or before `after` are not opened, and in the first file read the
+ * start is found by bisection (seqs grow with the offset), so a page costs its own lines, not the
+ * journal's size.
+ */
 export function* journalEntries(journal: Journal, after = 0): Generator<JournalEntry> {
   let lastSeq = 0;
-  const files = [...journal.sealed().map((s) => s.path), journal.path];
+  const sealed = journal.sealed();
+  const files = [...sealed.filter((s) => s.lastSeq > after).map((s) => s.path), journal.path];
+  const skipped = files.length < sealed.length + 1;
   for (const [i, path] of files.entries()) {
     let lineNo = 0;
-    for (const { line } of fileLines(path)) {
+    const from = i === 0 && after > 0 ? offsetAfter(path, after) : 0;
+    const first = i === 0 && from === 0 && !skipped;
+    for (const { line } of fileLines(path, from)) {
       if (line.length === 0) continue;
       lineNo++;
       // Lines without a seq come only from before seq existed, at the start of the first file.
-      const e = parseEntry(line, i === 0 ? lineNo : lastSeq + 1);
+      const e = parseEntry(line, first ? lineNo : lastSeq + 1);
       if (e === undefined || e.seq <= lastSeq) continue;
       lastSeq = e.seq;
       if (e.seq > after) yield e;
     }
+  }
+}
+
+/** A line start in `path` such that every entry before it has a seq <= `after` (0 when unsure). */
+function offsetAfter(path: string, after: number): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    let lo = 0;
+    let hi = fstatSync(fd).size;
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    while (hi - lo > buf.length) {
+      const mid = Math.floor((lo + hi) / 2);
+      const n = readSync(fd, buf, 0, buf.length, mid);
+      const nl = buf.subarray(0, n).indexOf(0x0a);
+      if (nl < 0 || nl + 1 >= n) {
+        hi = mid; // a very long line here: look earlier
+        continue;
+      }
+      const start = mid + nl + 1;
+      if (start >= hi) {
+        hi = mid;
+        continue;
+      }
+      const s = seqOf(buf.toString('latin1', nl + 1, Math.min(n, nl + 33)));
+      if (s === undefined) return lo; // a line without seq (torn, or from before seq): read on from here
+      if (s <= after) lo = start;
+      else hi = mid;
+    }
+    return lo;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -323,23 +323,29 @@ class ListFeed implements AsyncIterable<Change> {
     try {
       fd = openSync(this.o.journalPath, 'r');
     } catch (err) {
-      if (isMissing(err)) this.journal = { offset: 0, ino: undefined };
-      else this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
+      if (isMissing(err)) {
+        // Rotated a moment ago (the next append makes the live file again), or never written.
+        this.catchUpSealed();
+        this.journal = { offset: 0, ino: undefined };
+      } else this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
       return;
     }
     try {
       const st = fstatSync(fd);
-      if (this.journal.ino === undefined) this.journal = { offset: 0, ino: st.ino };
-      else if (st.ino !== this.journal.ino || st.size < this.journal.offset) {
-        // Rotated: finish the sealed file first, then read the new live file from its start.
-        if (st.ino !== this.journal.ino && this.finishSealed(this.journal.ino, this.journal.offset)) {
-          this.journal = { offset: 0, ino: st.ino };
-        } else {
-          // Replaced or truncated: skip to its end and let a full rescan catch up.
+      if (this.journal.ino === undefined || st.ino !== this.journal.ino) {
+        // New since the last look (rotated): finish the sealed files first, then this one from its start.
+        if (!this.catchUpSealed()) {
+          // Its entries were rotated away before we read them: a full rescan catches up.
           this.journal = { offset: st.size, ino: st.ino };
           this.request('full', 0);
           return;
         }
+        this.journal = { offset: 0, ino: st.ino };
+      } else if (st.size < this.journal.offset) {
+        // Truncated (a failed append cut back, or another program): skip to its end and rescan.
+        this.journal = { offset: st.size, ino: st.ino };
+        this.request('full', 0);
+        return;
       }
       this.drainFd(fd, st.size);
     } finally {
@@ -377,26 +383,35 @@ class ListFeed implements AsyncIterable<Change> {
     }
   }
 
-  /** Drains the sealed file that was the live journal (inode `ino`) from `offset`; false if it is gone. */
-  private finishSealed(ino: number, offset: number): boolean {
-    for (const sealed of new Journal(dirname(this.o.journalPath)).sealed().reverse()) {
+  /**
+   * After a rotation: the rest of the file we were reading (now sealed), then every sealed file
+   * with entries past the last seq applied. False when a file we needed was already removed.
+   */
+  private catchUpSealed(): boolean {
+    const was = this.journal;
+    let complete = true;
+    let foundOurs = was.ino === undefined;
+    for (const sealed of new Journal(dirname(this.o.journalPath)).sealed()) {
+      if (sealed.lastSeq <= this.lastSeq) continue;
       let fd: number;
       try {
         fd = openSync(sealed.path, 'r');
       } catch {
+        complete = false;
         continue;
       }
       try {
         const st = fstatSync(fd);
-        if (st.ino !== ino) continue;
-        this.journal = { offset, ino };
+        const ours = st.ino === was.ino;
+        foundOurs ||= ours;
+        this.journal = { offset: ours ? was.offset : 0, ino: st.ino };
         this.drainFd(fd, st.size);
-        return true;
       } finally {
         closeSync(fd);
       }
     }
-    return false;
+    this.journal = was;
+    return complete && (foundOurs || this.lastSeq === 0);
   }
 
   private applyLine(line: string): void {
