@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Task } from '../src/model/index.js';
 import { JOURNAL_LINE_LIMIT, Journal, journalEntries, lastEntries } from '../src/store/file/journal.js';
-import { watchList } from '../src/store/file/watch.js';
+import { MAX_QUEUED_CHANGES, watchList } from '../src/store/file/watch.js';
 import type { Change } from '../src/store/types.js';
 import { tempDir } from './helpers.js';
 
@@ -125,4 +125,35 @@ test('the feed follows the journal across a rotation without a gap', async () =>
     seqs,
     Array.from({ length: 120 }, (_, i) => i + 1),
   );
+});
+
+test('a reader that does not keep up is dropped with FEED_BEHIND, naming the seq to resume from', async () => {
+  const dir = tempDir();
+  const journal = new Journal(dir);
+  const controller = new AbortController();
+  const feed = watchList({
+    listDir: join(dir, 'list'),
+    journalPath: journal.path,
+    list: 'l',
+    scan: () => new Map(),
+    signal: controller.signal,
+    useFsEvents: false,
+    rescanMs: 50,
+  });
+  const it = feed[Symbol.asyncIterator]();
+  journal.append(journal.prepare([{ kind: 'updated', task: task('1', 1) }]));
+  assert.equal((await it.next()).value?.seq, 1);
+  const many = Array.from({ length: MAX_QUEUED_CHANGES + 10 }, (_, i) => ({
+    kind: 'updated' as const,
+    task: task(String(i + 2), 1),
+  }));
+  journal.append(journal.prepare(many));
+  await new Promise((r) => setTimeout(r, 400));
+  await assert.rejects(it.next(), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'FEED_BEHIND');
+    assert.match(err.message, /since: 1 /);
+    return true;
+  });
+  assert.equal((await it.next()).done, true, 'and the feed has ended');
+  controller.abort();
 });

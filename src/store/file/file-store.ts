@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertNoCycle,
@@ -69,6 +69,8 @@ export class FileStore implements TaskStore {
   private readonly journal: Journal;
   /** Beside the journal: the highest task id ever allocated in the list (see nextId). */
   private readonly highestIdPath: string;
+  /** The seq of this store's last journal entry. */
+  private lastSeq = 0;
   private readonly onWarning: (message: string) => void;
   private readonly warned = new Set<string>();
   private claimIndexCache: ClaimIndex | undefined;
@@ -234,8 +236,9 @@ export class FileStore implements TaskStore {
             changes.push({ kind: 'dependency', task: next });
           }
         }
-        this.recordHighestId(Number(id));
-        return this.commit(changes, opts.actor)[0] as Task;
+        const created = this.commit(changes, opts.actor)[0] as Task;
+        this.recordHighestId(Number(id), this.lastSeq);
+        return created;
       });
     });
   }
@@ -727,13 +730,14 @@ export class FileStore implements TaskStore {
     const entries = next.map((task, i) => ({ kind: (changes[i] as NewEntry).kind, task }));
     // Built first: an entry over the line limit refuses the change before any file is touched.
     const prepared = this.journal.prepare(entries, actor);
-    commitFiles(
+    const appended = commitFiles(
       entries.map(({ task, kind }) => ({
         path: this.pathOf(task.id),
         ...(kind === 'deleted' ? {} : { data: serializeTask(task) }),
       })),
       () => this.journal.append(prepared),
     );
+    this.lastSeq = appended.at(-1)?.seq ?? this.lastSeq;
     return next;
   }
 
@@ -749,19 +753,29 @@ export class FileStore implements TaskStore {
   }
 
   private highestId(): number {
+    let record = { id: 0, seq: 0 };
     try {
-      const n = Number.parseInt(readFileSync(this.highestIdPath, 'utf8'), 10);
-      if (Number.isSafeInteger(n) && n >= 0) return n;
+      const [id, seq] = readFileSync(this.highestIdPath, 'utf8').split(' ').map(Number);
+      if (Number.isSafeInteger(id) && Number.isSafeInteger(seq)) record = { id: id as number, seq: seq as number };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    return maxIdInJournal(this.journal);
+    return Math.max(record.id, maxIdInJournal(this.journal, record.seq));
   }
 
-  /** Durably, under the list lock, before the task's file or journal line exists. */
-  private recordHighestId(id: number): void {
-    mkdirSync(this.journal.dir, { recursive: true });
-    writeFileDurable(this.highestIdPath, String(id));
+  /**
+   * `<id> <seq>`: every journal entry up to seq `seq` names an id at most `id`. So the record may
+   * lag (it is written after the create, atomically but without a flush: a crash can lose it)
+   * and still be right: the entries after its seq, found by bisection, are read to catch up.
+   */
+  private recordHighestId(id: number, seq: number): void {
+    const tmp = `${this.highestIdPath}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, `${id} ${seq}`);
+      renameSync(tmp, this.highestIdPath);
+    } catch {
+      // Only a shortcut: the journal has the id.
+    }
   }
 
   /**

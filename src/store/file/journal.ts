@@ -530,10 +530,10 @@ function* linesBackward(path: string): Generator<string> {
   }
 }
 
-/** The largest numeric task id the journal has seen (streams it whole: only when the record is missing). */
-export function maxIdInJournal(journal: Journal): number {
+/** The largest numeric task id in the journal's entries after seq `after` (all of them when 0: streamed). */
+export function maxIdInJournal(journal: Journal, after = 0): number {
   let max = 0;
-  for (const e of journalEntries(journal)) {
+  for (const e of journalEntries(journal, after)) {
     if (/^[1-9][0-9]*$/.test(e.taskId)) max = Math.max(max, Number(e.taskId));
   }
   return max;

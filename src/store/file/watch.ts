@@ -5,6 +5,7 @@ import {
   revisionOf,
   serializeTask,
   type Task,
+  TasklaneError,
   tasklaneFields,
   withTasklaneFields,
 } from '../../model/index.js';
@@ -83,6 +84,12 @@ interface Pending {
 type FileRead = { kind: 'task'; task: Task } | { kind: 'missing' } | { kind: 'unreadable' };
 
 const JOURNAL_NAME_FALLBACK = 'journal.jsonl';
+/**
+ * Changes held for a reader that does not keep up. Past it the feed ends with FEED_BEHIND,
+ * naming the last seq delivered, instead of growing without bound; the reader resumes with
+ * watch({ since }), which replays from the journal as fast as it reads.
+ */
+export const MAX_QUEUED_CHANGES = 10_000;
 const MAX_UNREADABLE_RETRIES = 5;
 const PENDING_RECHECK_MS = 50;
 
@@ -120,6 +127,9 @@ class ListFeed implements AsyncIterable<Change> {
   private journal: { offset: number; ino: number | undefined } = { offset: 0, ino: undefined };
 
   private readonly queue: Change[] = [];
+  /** The seq of the last change handed to the reader. */
+  private delivered = 0;
+  private behind: TasklaneError | undefined;
   /** Pending next() calls waiting for a change (usually one). */
   private wakers: (() => void)[] = [];
   private started = false;
@@ -200,7 +210,15 @@ class ListFeed implements AsyncIterable<Change> {
         continue;
       }
       const change = this.queue.shift();
-      if (change !== undefined) return { done: false, value: change };
+      if (change !== undefined) {
+        this.delivered = change.seq;
+        return { done: false, value: change };
+      }
+      if (this.behind !== undefined) {
+        const err = this.behind;
+        this.behind = undefined;
+        throw err;
+      }
       if (this.closed) return { done: true, value: undefined };
       await new Promise<void>((resolve) => {
         this.wakers.push(resolve);
@@ -209,6 +227,17 @@ class ListFeed implements AsyncIterable<Change> {
   }
 
   private push(c: { kind: ChangeKind; task: Task; at: string }): void {
+    if (this.closed) return;
+    if (this.started && this.queue.length >= MAX_QUEUED_CHANGES) {
+      this.queue.length = 0;
+      this.behind = new TasklaneError(
+        'FEED_BEHIND',
+        `the change feed of list ${this.o.list} held ${MAX_QUEUED_CHANGES} changes its reader had not taken; resume with watch({ since: ${this.delivered} })`,
+        { list: this.o.list },
+      );
+      this.close();
+      return;
+    }
     this.queue.push({
       kind: c.kind,
       list: this.o.list,
