@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { sealRevision, serializeTask, type Task } from '../src/model/index.js';
 import type { FileStore } from '../src/store/file/file-store.js';
@@ -356,7 +356,8 @@ test('feed: watching a list that does not exist yet sees its first tasks', async
 test('feed: a change made while the feed takes its starting snapshot is reported', async () => {
   const store = open();
   await store.create({ subject: 'A' });
-  const { appendJournal } = await import('../src/store/file/journal.js');
+  const { Journal } = await import('../src/store/file/journal.js');
+  const journal = new Journal(dirname(store.journalPath));
   let first = true;
   const feed = new Collector(
     feedOf(store, {
@@ -372,7 +373,7 @@ test('feed: a change made while the feed takes its starting snapshot is reported
             metadata: { ...meta, tasklane: { ...meta.tasklane, rev: 2 } },
           });
           claudeWrite(store, next);
-          appendJournal(store.journalPath, 'updated', next);
+          journal.append(journal.prepare([{ kind: 'updated', task: next }]));
         }
         return store.scan();
       },

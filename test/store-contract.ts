@@ -403,6 +403,73 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.equal(failures.at(-1)?.reason, `try ${FAILURE_HISTORY_LIMIT + 2}`);
     });
 
+    it('numbers every change with a list-wide seq and pages history with after and limit', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B', blockedBy: [a.id] });
+      await store.update(a.id, { subject: 'A2' });
+      const claim = await store.claim({ owner: 'w', taskId: a.id });
+      await store.heartbeat(a.id, { owner: 'w', token: claim?.token });
+      await store.complete(a.id, { owner: 'w', result: 'ok' });
+      await store.update(b.id, { subject: 'B2' });
+      const all = await store.history();
+      assert.ok(all.length >= 7);
+      for (let i = 1; i < all.length; i++) {
+        assert.ok((all[i]?.seq ?? 0) > (all[i - 1]?.seq ?? 0), 'seqs strictly increase in history order');
+      }
+      const hb = all.find((e) => e.kind === 'heartbeat');
+      assert.ok(hb !== undefined && (hb.task === undefined || hb.task.id === a.id), 'a heartbeat may carry no task');
+      assert.deepEqual(await store.history({ limit: 2 }), all.slice(-2), 'without after: the last entries');
+      assert.deepEqual(
+        await store.history({ after: (all[1] as { seq: number }).seq, limit: 3 }),
+        all.slice(2, 5),
+        'with after: the next page',
+      );
+      const paged = [];
+      for (let after = 0; ; ) {
+        const page = await store.history({ after, limit: 2 });
+        if (page.length === 0) break;
+        paged.push(...page);
+        after = (page.at(-1) as { seq: number }).seq;
+      }
+      assert.deepEqual(paged, all, 'paging forwards visits every entry once');
+      assert.deepEqual(
+        (await store.history({ taskId: b.id, after: 0 })).map((e) => e.kind),
+        (await store.history({ taskId: b.id })).map((e) => e.kind),
+      );
+      await rejectsWith(store.history({ after: -1 }), 'INVALID_INPUT', /after/);
+    });
+
+    it('watch({ since }) replays the changes after a cursor, then follows live, with no gap and no repeat', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const cursor = (await store.history({ limit: 1 }))[0]?.seq ?? 0;
+      await store.create({ subject: 'B', blockedBy: [a.id] });
+      await store.update(a.id, { subject: 'A2' });
+      const replayed = (await store.history({ after: cursor })).map((e) => `${e.seq} ${e.kind} ${e.taskId}`);
+      const controller = new AbortController();
+      const seen: string[] = [];
+      const feed = store.watch({ since: cursor, signal: controller.signal });
+      let live: string[] = [];
+      const done = (async () => {
+        for await (const c of feed) {
+          seen.push(`${c.seq} ${c.kind} ${c.taskId}`);
+          if (c.kind === 'completed') break;
+        }
+      })();
+      // Live changes while the replay may still be running.
+      const c = await store.create({ subject: 'C' });
+      await store.claim({ owner: 'w', taskId: c.id });
+      await store.complete(c.id, { owner: 'w' });
+      live = (await store.history({ after: cursor })).map((e) => `${e.seq} ${e.kind} ${e.taskId}`);
+      const timer = setTimeout(() => controller.abort(), 10_000);
+      await done;
+      clearTimeout(timer);
+      controller.abort();
+      assert.deepEqual(seen.slice(0, replayed.length), replayed, 'the replay, in order');
+      assert.deepEqual(seen, live, 'then every live change once, in order');
+    });
+
     it('counts tasks by state in stats', async () => {
       const store = await makeStore();
       const a = await store.create({ subject: 'A' });

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'NOTHING_TO_CLAIM'
   | 'NOT_OWNER' // a transition by someone who does not hold the claim
   | 'LOCK_TIMEOUT'
+  | 'FEED_BEHIND' // a change feed's reader fell too far behind; resume with watch({ since })
   | 'IO'
   | 'USAGE';
 

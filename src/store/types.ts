@@ -1,4 +1,4 @@
-import type { Task, TaskState } from '../model/index.js';
+import type { Task, TasklaneFields, TaskState } from '../model/index.js';
 
 // The one interface every store implements (file store now, PostgreSQL later). Surfaces and the
 // engine talk only to this. One contract test suite (test/store-contract.ts) runs against each.
@@ -115,29 +115,51 @@ export interface Change {
   task: Task;
   rev: number;
   at: string;
+  /**
+   * The list-wide change sequence: the journal entry's seq. A change the store did not make (a
+   * file Claude Code wrote) has no entry of its own and carries the seq of the last entry before
+   * it; so seqs never go down, and `watch({ since: seq })` resumes after the last journaled change.
+   */
+  seq: number;
 }
 
 export interface JournalEntry {
-  /** Position in the journal, from 1. */
+  /**
+   * The list-wide change sequence, from 1: each entry's is the previous entry's + 1, assigned under
+   * the journal's lock, so it follows the journal's order with any number of writers and never
+   * repeats (rotation keeps it).
+   */
   seq: number;
   at: string;
   kind: ChangeKind;
   taskId: string;
   actor?: string;
   pid: number;
-  /** The task after the change (before it, for `deleted`). */
-  task: Task;
+  /** The task after the change (before it, for `deleted`). Absent on `heartbeat` entries. */
+  task?: Task;
+  /** On `heartbeat` entries, instead of the task: the fields the heartbeat changed. */
+  fields?: Pick<TasklaneFields, 'rev' | 'updatedAt' | 'lease'>;
 }
 
 export interface HistoryQuery {
   taskId?: string;
+  /**
+   * Without `after`: the last `limit` entries. With `after` (a seq): the first `limit` entries
+   * after it, for paging forwards (the next page starts after the last seq returned).
+   */
   limit?: number;
+  after?: number;
 }
 
 export interface WatchOptions {
   signal?: AbortSignal;
   /** Also emit a `created` change for every task present at start. Default false. */
   initial?: boolean;
+  /**
+   * A cursor (a seq): first replay every journaled change after it, then follow live changes,
+   * with no gap and no repeat between the two.
+   */
+  since?: number;
 }
 
 export interface StoreStats {

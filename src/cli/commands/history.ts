@@ -5,6 +5,8 @@ import { formatTable, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { terminalWidth } from '../task-view.js';
 
+const PAGE = 1000;
+
 export const command: Command = {
   summary: "The list's change history, or one task's",
   help: `Usage: tasklane history [ID] [--limit N]
@@ -31,7 +33,28 @@ JSON (--json): {"entries": [{"seq", "at", "kind", "taskId", "actor"?, "pid", "ta
     const id = ctx.args.positionals[0];
     if (id !== undefined) query.taskId = id;
     if (limit > 0) query.limit = limit;
-    const entries = await ctx.store().history(query);
+    const store = ctx.store();
+    if (limit === 0 && ctx.json) {
+      // Every entry: paged through the store and written as it comes, so memory stays bounded at
+      // any journal size. The output is the same document printJson would write.
+      const page: HistoryQuery = { ...query, limit: PAGE };
+      let after = 0;
+      let first = true;
+      io.stdout.write('{\n  "entries": [');
+      for (;;) {
+        const entries = await store.history({ ...page, after });
+        for (const e of entries) {
+          const text = JSON.stringify(e, null, 2).replace(/\n/g, '\n    ');
+          io.stdout.write(`${first ? '' : ','}\n    ${text}`);
+          first = false;
+        }
+        if (entries.length < PAGE) break;
+        after = (entries.at(-1) as { seq: number }).seq;
+      }
+      io.stdout.write(first ? ']\n}\n' : '\n  ]\n}\n');
+      return EXIT.OK;
+    }
+    const entries = await store.history(query);
     if (ctx.json) {
       printJson(io, { entries });
       return EXIT.OK;
@@ -46,7 +69,7 @@ JSON (--json): {"entries": [{"seq", "at", "kind", "taskId", "actor"?, "pid", "ta
       e.kind,
       { text: `#${e.taskId}`, paint: ctx.p.bold },
       e.actor ?? '-',
-      e.task.subject,
+      e.task?.subject ?? '',
     ]);
     println(
       io,

@@ -23,7 +23,7 @@ const KINDS: readonly ChangeKind[] = [
 
 export const command: Command = {
   summary: "Stream the list's changes as they happen",
-  help: `Usage: tasklane watch [--json] [--initial] [--kind KIND[,KIND...]]
+  help: `Usage: tasklane watch [--json] [--initial] [--since SEQ] [--kind KIND[,KIND...]]
 
 Prints every change to the list as it happens, until interrupted (Ctrl-C, SIGTERM): changes
 made by Tasklane anywhere (other terminals, workers, the MCP server) and changes Claude Code
@@ -32,6 +32,8 @@ guarantees nothing is missed. Use it instead of a polling loop.
 
 Options:
   --initial              first print every existing task as "created"
+  --since SEQ            first replay the history after change SEQ (a "seq" printed by
+                         --json or by history), then go on live: no change missed or repeated
   --kind KIND[,KIND...]  only these kinds (repeatable), or "all". Default: all but heartbeat
                          (a lease renewal, every few seconds per running task). Kinds:
                          ${KINDS.join(', ')}
@@ -39,9 +41,11 @@ Options:
 Text: one line a change: time, kind, task, its state and owner, and its revision.
 
 JSON (--json): one line a change (JSON Lines), flushed as it happens:
-  {"kind": KIND, "list": LIST, "taskId": ID, "rev": N, "at": ISO-TIME, "task": TASK}
+  {"kind": KIND, "list": LIST, "taskId": ID, "rev": N, "seq": N, "at": ISO-TIME, "task": TASK}
 where TASK is the task as it now is (for "deleted", as it was) plus "state". "rev" is the
-task's revision (metadata.tasklane.rev): it only goes up for one task.
+task's revision (metadata.tasklane.rev): it only goes up for one task. "seq" is the list-wide
+change sequence (a change Claude Code made carries the seq of the last change before it):
+restart with --since SEQ to pick up where a watch stopped.
 
 Examples:
   tasklane watch
@@ -52,7 +56,9 @@ Examples:
     const ctx = context(io, 'watch', {
       initial: { type: 'boolean' },
       kind: { type: 'string', multiple: true },
+      since: { type: 'string' },
     });
+    const since = ctx.args.int('since', { min: 0 });
     ctx.args.expectPositionals(0, 0, '');
     const chosen = ctx.args.has('kind') ? ctx.args.choices('kind', [...KINDS, 'all'] as const) : undefined;
     const kinds = new Set<ChangeKind>(
@@ -69,7 +75,11 @@ Examples:
     process.once('SIGTERM', stop);
     try {
       // The feed first (it fixes its starting point), then the list that states are derived from.
-      const feed = store.watch({ signal: controller.signal, initial: ctx.args.flag('initial') });
+      const feed = store.watch({
+        signal: controller.signal,
+        initial: ctx.args.flag('initial'),
+        ...(since === undefined ? {} : { since }),
+      });
       const byId = new Map<string, Task>((await store.list()).map((t) => [t.id, t]));
       for await (const change of feed) {
         if (change.kind === 'deleted') byId.delete(change.taskId);
@@ -82,6 +92,7 @@ Examples:
             list: change.list,
             taskId: change.taskId,
             rev: change.rev,
+            seq: change.seq,
             at: change.at,
             task,
           };

@@ -62,7 +62,7 @@ export class ClaimIndex {
       }
       if (entry.kind === 'deleted') this.tasks.delete(entry.taskId);
       else if (entry.task !== undefined) this.tasks.set(entry.taskId, entry.task);
-      // A heartbeat entry may carry no task: the lease only moved later, which the claim re-checks.
+      // A heartbeat entry carries only its fields: the claim re-checks the lease under the lock anyway.
       // A claim or a heartbeat only takes a task away; anything else may change the ranking.
       if (entry.kind !== 'claimed' && entry.kind !== 'heartbeat') this.dirty = true;
     }

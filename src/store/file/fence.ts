@@ -78,6 +78,12 @@ export class Fence {
     }
   }
 
+  /** After a commit: what task `task`'s file now holds (undefined: removed) is what later checks expect. */
+  wrote(task: string, data: string | undefined): void {
+    const entry = this.guarded.get(task);
+    if (entry !== undefined) entry.bytes = data === undefined ? undefined : Buffer.from(data);
+  }
+
   /** The check writeFileDurable runs right before its rename; then the bytes it commits are the expected ones. */
   beforeCommit(task: string, creating: boolean): (data: string) => void {
     return (data) => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   assertNoCycle,
@@ -68,11 +68,12 @@ import type {
   WatchOptions,
 } from '../types.js';
 import { ClaimIndex } from './claim-index.js';
+import { commitFiles } from './commit.js';
 import { runDoctor } from './doctor.js';
-import { fsyncDir, writeFileDurable } from './durable.js';
+import { writeFileDurable } from './durable.js';
 import { takeFeedStart } from './feed-start.js';
 import { Fence } from './fence.js';
-import { appendJournal, readJournal } from './journal.js';
+import { Journal, journalEntries, lastEntries, maxIdInJournal, type NewEntry } from './journal.js';
 import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
@@ -94,6 +95,11 @@ export class FileStore implements TaskStore {
   readonly listDir: string;
   /** Tasklane's append-only history of the list, outside the list directory. */
   readonly journalPath: string;
+  private readonly journal: Journal;
+  /** Beside the journal: the highest task id ever allocated in the list (see nextId). */
+  private readonly highestIdPath: string;
+  /** The seq of this store's last journal entry. */
+  private lastSeq = 0;
   private readonly onWarning: (message: string) => void;
   private readonly warned = new Set<string>();
   private claimIndexCache: ClaimIndex | undefined;
@@ -107,7 +113,9 @@ export class FileStore implements TaskStore {
     this.descriptor = where.descriptor;
     this.artifactsDir = where.artifactsDir;
     this.root = where.root;
-    this.journalPath = join(where.root, '.tasklane', listDirName(where.list), 'journal.jsonl');
+    this.journal = new Journal(join(where.root, '.tasklane', listDirName(where.list)));
+    this.journalPath = this.journal.path;
+    this.highestIdPath = join(this.journal.dir, 'highest-id');
     this.onWarning = options.onWarning ?? (() => {});
   }
 
@@ -216,7 +224,7 @@ export class FileStore implements TaskStore {
       );
     }
     return this.withListLock(async () => {
-      const id = String(Math.max(maxNumericFileId(this.listDir), readHighWaterMark(this.listDir)) + 1);
+      const id = String(this.nextId());
       for (const [field, ids] of [
         ['blockedBy', blockedBy],
         ['blocks', blocks],
@@ -270,10 +278,27 @@ export class FileStore implements TaskStore {
           }
         }
       }
-      const created = this.write(task, 'created', opts.actor);
-      for (const blocker of blockedBy) await this.link(blocker, 'blocks', id, opts.actor);
-      for (const blocked of blocks) await this.link(blocked, 'blockedBy', id, opts.actor);
-      return created;
+      // The new task's lock too, until its file and its journal lines are both written: a claimer
+      // that sees the file appear cannot take it (and journal `claimed`) before `created` is journaled.
+      const others = unique([...blockedBy, ...blocks]).sort(compareIds);
+      return this.withTaskLocks([id, ...others], async () => {
+        const changes: NewEntry[] = [{ kind: 'created', task }];
+        for (const other of others) {
+          const fresh = this.mustRead(other);
+          const next = {
+            ...fresh,
+            blocks: blockedBy.includes(other) && !fresh.blocks.includes(id) ? [...fresh.blocks, id] : fresh.blocks,
+            blockedBy:
+              blocks.includes(other) && !fresh.blockedBy.includes(id) ? [...fresh.blockedBy, id] : fresh.blockedBy,
+          };
+          if (next.blocks !== fresh.blocks || next.blockedBy !== fresh.blockedBy) {
+            changes.push({ kind: 'dependency', task: next });
+          }
+        }
+        const created = this.commit(changes, opts.actor)[0] as Task;
+        this.recordHighestId(Number(id), this.lastSeq);
+        return created;
+      });
     });
   }
 
@@ -365,36 +390,34 @@ export class FileStore implements TaskStore {
   async delete(id: string, opts: UpdateOptions = {}): Promise<Task> {
     const taskId = assertTaskId(id);
     return this.withListLock(async () => {
-      const task = await this.withTaskLock(taskId, async () => {
+      this.mustRead(taskId);
+      const referring = [...this.scan().values()]
+        .filter((o) => o.id !== taskId && (o.blocks.includes(taskId) || o.blockedBy.includes(taskId)))
+        .map((o) => o.id)
+        .sort(compareIds);
+      // The task and every task naming it, in one change: no one-sided edge is left if it fails.
+      return this.withTaskLocks([taskId, ...referring], async () => {
         const current = this.mustRead(taskId);
         if (isNumericId(taskId)) {
           const hwm = readHighWaterMark(this.listDir);
           if (Number(taskId) > hwm) writeFileDurable(join(this.listDir, '.highwatermark'), taskId);
         }
-        this.fence.confirm(taskId);
-        unlinkSync(this.pathOf(taskId));
-        fsyncDir(this.listDir);
-        appendJournal(this.journalPath, 'deleted', current, opts.actor);
-        return current;
-      });
-      for (const other of this.scan().values()) {
-        if (other.blocks.includes(taskId) || other.blockedBy.includes(taskId)) {
-          await this.withTaskLock(other.id, async () => {
-            const fresh = this.read(other.id);
-            if (fresh === undefined) return;
-            this.write(
-              {
-                ...fresh,
-                blocks: fresh.blocks.filter((x) => x !== taskId),
-                blockedBy: fresh.blockedBy.filter((x) => x !== taskId),
-              },
-              'dependency',
-              opts.actor,
-            );
+        const changes: NewEntry[] = [{ kind: 'deleted', task: current }];
+        for (const id of referring) {
+          const fresh = this.read(id);
+          if (fresh === undefined) continue;
+          changes.push({
+            kind: 'dependency',
+            task: {
+              ...fresh,
+              blocks: fresh.blocks.filter((x) => x !== taskId),
+              blockedBy: fresh.blockedBy.filter((x) => x !== taskId),
+            },
           });
         }
-      }
-      return task;
+        this.commit(changes, opts.actor);
+        return current;
+      });
     });
   }
 
@@ -416,10 +439,7 @@ export class FileStore implements TaskStore {
         }
       }
       assertNoCycle(byId, a, b, this.listId);
-      // The blockedBy side first: it decides readiness, so a crash between the two writes leaves
-      // the task blocked (never ready early) and a one-sided edge that cycle checks still count.
-      await this.link(b, 'blockedBy', a, opts.actor);
-      await this.link(a, 'blocks', b, opts.actor);
+      await this.setEdge(a, b, true, opts.actor);
     });
   }
 
@@ -429,8 +449,7 @@ export class FileStore implements TaskStore {
     await this.withListLock(async () => {
       this.mustRead(a);
       this.mustRead(b);
-      await this.unlink(a, 'blocks', b, opts.actor);
-      await this.unlink(b, 'blockedBy', a, opts.actor);
+      await this.setEdge(a, b, false, opts.actor);
     });
   }
 
@@ -545,67 +564,118 @@ export class FileStore implements TaskStore {
   // ---- history ----
 
   async history(query: HistoryQuery = {}): Promise<JournalEntry[]> {
-    let entries = readJournal(this.journalPath);
-    if (query.taskId !== undefined) {
-      const id = assertTaskId(query.taskId, 'taskId');
-      entries = entries.filter((e) => e.taskId === id);
+    const id = query.taskId === undefined ? undefined : assertTaskId(query.taskId, 'taskId');
+    for (const [field, value] of [
+      ['limit', query.limit],
+      ['after', query.after],
+    ] as const) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+        throw new TasklaneError('INVALID_INPUT', `${field} must be a whole number >= 0, got ${value}`, { field });
+      }
     }
-    if (query.limit !== undefined && entries.length > query.limit) entries = entries.slice(-query.limit);
-    return entries;
+    const match = (e: JournalEntry): boolean => id === undefined || e.taskId === id;
+    // Streamed, never read whole: memory is bounded by what is returned, at any journal size.
+    if (query.after === undefined && query.limit !== undefined) return lastEntries(this.journal, query.limit, match);
+    const out: JournalEntry[] = [];
+    if (query.limit === 0) return out;
+    for (const e of journalEntries(this.journal, query.after ?? 0)) {
+      if (!match(e)) continue;
+      out.push(e);
+      if (query.limit !== undefined && out.length >= query.limit) break;
+    }
+    return out;
   }
 
   async restore(ids?: string[], opts: UpdateOptions = {}): Promise<Task[]> {
     const wanted = ids?.map((id) => assertTaskId(id));
-    const last = new Map<string, Task>();
-    for (const entry of readJournal(this.journalPath)) last.set(entry.taskId, entry.task);
     return this.withListLock(async () => {
       const present = this.scan();
+      // One pass over the journal, in constant memory but for the tasks it returns: the last state
+      // of each absent task, and each task's creation time, which tells a present task that is
+      // the one the journal knows from an unrelated one that took its id.
+      const last = new Map<string, Task>();
+      const createdAt = new Map<string, string | undefined>();
+      for (const e of journalEntries(this.journal)) {
+        if (e.task !== undefined) {
+          createdAt.set(e.taskId, tasklaneFields(e.task).createdAt);
+          if (!present.has(e.taskId)) last.set(e.taskId, e.task);
+        } else if (e.fields !== undefined) {
+          const known = last.get(e.taskId);
+          if (known !== undefined)
+            last.set(e.taskId, withTasklaneFields(known, { ...tasklaneFields(known), ...e.fields }));
+        }
+      }
       let targets: string[];
       if (wanted !== undefined && wanted.length > 0) {
         for (const id of wanted) {
-          if (!last.has(id)) {
+          if (!createdAt.has(id)) {
             throw new TasklaneError('NOT_FOUND', `the history of list ${this.listId} has no task ${id}`, {
               task: id,
               list: this.listId,
             });
           }
         }
-        targets = wanted.filter((id) => !present.has(id));
+        targets = unique(wanted.filter((id) => !present.has(id) && last.has(id))).sort(compareIds);
       } else {
         targets = [...last.keys()].filter((id) => !present.has(id)).sort(compareIds);
       }
-      const exists = new Set([...present.keys(), ...targets]);
-      const graph = new Map(present); // edges added since a task was deleted must not close a cycle through it
-      const restored: Task[] = [];
+      const restoring = new Set(targets);
+      const same = (id: string): boolean => {
+        const task = present.get(id);
+        return task !== undefined && createdAt.has(id) && tasklaneFields(task).createdAt === createdAt.get(id);
+      };
+      // Edges kept: between restored tasks, and to present tasks that are the ones the journal knows.
+      const keep = (id: string): boolean => restoring.has(id) || same(id);
+      const restored = new Map<string, Task>();
+      // Edges added since a task was deleted must not close a cycle through it when it comes back.
+      const graph = new Map(present);
       for (const id of targets) {
         const snapshot = last.get(id) as Task;
         const fields = { ...tasklaneFields(snapshot) };
         delete fields.lease;
-        fields.rev = (fields.rev ?? 0) + 1;
         fields.updatedAt = new Date().toISOString();
         const { task, dropped } = withoutCyclicEdges(
           graph,
           withTasklaneFields(
-            {
-              ...snapshot,
-              blocks: snapshot.blocks.filter((x) => exists.has(x)),
-              blockedBy: snapshot.blockedBy.filter((x) => exists.has(x)),
-            },
+            { ...snapshot, blocks: snapshot.blocks.filter(keep), blockedBy: snapshot.blockedBy.filter(keep) },
             fields,
           ),
         );
         for (const [a, b] of dropped) this.onWarning(`restore: left out #${a} blocking #${b}: it would close a cycle`);
         graph.set(id, task);
-        writeFileDurable(this.pathOf(id), serializeTask(task));
-        appendJournal(this.journalPath, 'restored', task, opts.actor);
-        restored.push(task);
+        restored.set(id, task);
       }
-      // Put back the other side of each edge (restored tasks' snapshots may predate an edge's other side).
-      for (const task of restored) {
-        for (const other of task.blockedBy) await this.link(other, 'blocks', task.id, opts.actor);
-        for (const other of task.blocks) await this.link(other, 'blockedBy', task.id, opts.actor);
+      // Both sides of every kept edge: among the restored tasks, and on the present ones.
+      const touched = new Map<string, Task>();
+      const addEdge = (id: string, field: 'blocks' | 'blockedBy', other: string): void => {
+        const task = restored.get(id) ?? touched.get(id) ?? present.get(id);
+        if (task === undefined || task[field].includes(other)) return;
+        const next = { ...task, [field]: [...task[field], other] };
+        if (restored.has(id)) restored.set(id, next);
+        else touched.set(id, next);
+      };
+      for (const task of [...restored.values()]) {
+        for (const other of task.blockedBy) addEdge(other, 'blocks', task.id);
+        for (const other of task.blocks) addEdge(other, 'blockedBy', task.id);
       }
-      return restored;
+      if (restored.size === 0) return [];
+      return this.withTaskLocks([...targets, ...[...touched.keys()].sort(compareIds)], async () => {
+        const changes: NewEntry[] = [...restored.values()].map((task) => ({ kind: 'restored', task }));
+        for (const [id, next] of touched) {
+          const fresh = this.read(id);
+          if (fresh === undefined) continue;
+          const added = (field: 'blocks' | 'blockedBy') => next[field].filter((x) => !fresh[field].includes(x));
+          changes.push({
+            kind: 'dependency',
+            task: {
+              ...fresh,
+              blocks: [...fresh.blocks, ...added('blocks')],
+              blockedBy: [...fresh.blockedBy, ...added('blockedBy')],
+            },
+          });
+        }
+        return this.commit(changes, opts.actor).slice(0, restored.size);
+      });
     });
   }
 
@@ -689,37 +759,116 @@ export class FileStore implements TaskStore {
     return task;
   }
 
-  /** Writes a task durably with its revision bumped, then records the change in the journal. */
+  /** Writes a task durably with its revision bumped, and records the change in the journal. */
   private write(task: Task, kind: ChangeKind, actor?: string): Task {
-    const fields = tasklaneFields(task);
-    const next = sealRevision(
-      withTasklaneFields(task, {
-        ...fields,
-        // `task` was built from a read, whose counter the read already moved past any foreign change.
-        rev: storedRevisionOf(task) + (kind === 'created' ? 0 : 1),
-        updatedAt: kind === 'created' ? fields.updatedAt : new Date().toISOString(),
-      }),
+    return this.commit([{ task, kind }], actor)[0] as Task;
+  }
+
+  /**
+   * One change to the list, possibly of several tasks (a create with its edges, a delete with the
+   * references to it): every file and every journal line, or nothing (see commit.ts for the
+   * order and why). The caller holds the lock of every task in it. `deleted` removes the file;
+   * every other kind writes the task with its revision bumped (but `created`, at 1).
+   */
+  private commit(changes: NewEntry[], actor?: string): Task[] {
+    const now = new Date().toISOString();
+    const next = changes.map(({ task, kind }) => {
+      if (kind === 'deleted') return task;
+      // `task` was built from a read, whose counter the read already moved past any foreign change.
+      const bumped =
+        kind === 'created'
+          ? task
+          : withTasklaneFields(task, { ...tasklaneFields(task), rev: storedRevisionOf(task) + 1, updatedAt: now });
+      const sealed = sealRevision(bumped);
+      checkStoredTask(sealed);
+      return sealed;
+    });
+    const entries = next.map((task, i) => ({ kind: (changes[i] as NewEntry).kind, task }));
+    const files = entries.map(({ task, kind }) => ({
+      path: this.pathOf(task.id),
+      ...(kind === 'deleted' ? {} : { data: serializeTask(task) }),
+    }));
+    // Built first: an entry over the line limit refuses the change before any file is touched.
+    const prepared = this.journal.prepare(entries, actor);
+    const appended = commitFiles(
+      files,
+      () => this.journal.append(prepared),
+      // Right before the renames: a write whose lock was taken over while it was paused never lands.
+      () => {
+        for (const { task, kind } of entries) this.fence.confirm(task.id, kind === 'created');
+      },
     );
-    checkStoredTask(next);
-    writeFileDurable(this.pathOf(next.id), serializeTask(next), this.fence.beforeCommit(next.id, kind === 'created'));
-    appendJournal(this.journalPath, kind, next, actor);
+    for (const [i, { task }] of entries.entries()) this.fence.wrote(task.id, files[i]?.data);
+    this.lastSeq = appended.at(-1)?.seq ?? this.lastSeq;
     return next;
   }
 
-  /** Adds `other` to `field` of task `id` under its lock (no-op if present). */
-  private async link(id: string, field: 'blocks' | 'blockedBy', other: string, actor?: string): Promise<void> {
-    await this.withTaskLock(id, async () => {
-      const task = this.read(id);
-      if (task === undefined || task[field].includes(other)) return;
-      this.write({ ...task, [field]: [...task[field], other] }, 'dependency', actor);
-    });
+  /**
+   * The next id: above every numeric file name, `.highwatermark` (Claude Code's rule), and every id
+   * the journal has seen, so a list that was cleared (its files, or its directory) never hands out
+   * an old id again: the journal and `restore` would confuse the two tasks. The journal's highest
+   * id is kept in a small record beside it, raised before each create commits; when the record is
+   * missing (a journal from before it, or one that lost it) the journal is read once to rebuild it.
+   */
+  private nextId(): number {
+    const next = Math.max(maxNumericFileId(this.listDir), readHighWaterMark(this.listDir), this.highestId()) + 1;
+    // Past 2^53 numbers stop counting by one: two creates would get the same id and one task
+    // would overwrite the other.
+    if (!Number.isSafeInteger(next)) {
+      throw new TasklaneError(
+        'INVALID_INPUT',
+        `list ${this.listId} holds an id past ${Number.MAX_SAFE_INTEGER} (a task file or .highwatermark in ${this.listDir}); new ids cannot be counted past it`,
+        { list: this.listId },
+      );
+    }
+    return next;
   }
 
-  private async unlink(id: string, field: 'blocks' | 'blockedBy', other: string, actor?: string): Promise<void> {
-    await this.withTaskLock(id, async () => {
-      const task = this.read(id);
-      if (task === undefined || !task[field].includes(other)) return;
-      this.write({ ...task, [field]: task[field].filter((x) => x !== other) }, 'dependency', actor);
+  private highestId(): number {
+    let record = { id: 0, seq: 0 };
+    try {
+      const [id, seq] = readFileSync(this.highestIdPath, 'utf8').split(' ').map(Number);
+      if (Number.isSafeInteger(id) && Number.isSafeInteger(seq)) record = { id: id as number, seq: seq as number };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return Math.max(record.id, maxIdInJournal(this.journal, record.seq));
+  }
+
+  /**
+   * `<id> <seq>`: every journal entry up to seq `seq` names an id at most `id`. So the record may
+   * lag (it is written after the create, atomically but without a flush: a crash can lose it)
+   * and still be right: the entries after its seq, found by bisection, are read to catch up.
+   */
+  private recordHighestId(id: number, seq: number): void {
+    const tmp = `${this.highestIdPath}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, `${id} ${seq}`);
+      renameSync(tmp, this.highestIdPath);
+    } catch {
+      // Only a shortcut: the journal has the id.
+    }
+  }
+
+  /**
+   * Adds (or removes) the edge `blocker` blocks `blocked` on both tasks, under both locks, as one
+   * change: both sides or neither, even on a full disk.
+   */
+  private async setEdge(blocker: string, blocked: string, present: boolean, actor?: string): Promise<void> {
+    await this.withTaskLocks([blocker, blocked].sort(compareIds), async () => {
+      const changes: NewEntry[] = [];
+      for (const [id, field, other] of [
+        // The blockedBy side first: it decides readiness, so a crash between the two renames leaves
+        // the task blocked (never ready early) and a one-sided edge that cycle checks still count.
+        [blocked, 'blockedBy', blocker],
+        [blocker, 'blocks', blocked],
+      ] as const) {
+        const task = this.read(id);
+        if (task === undefined || task[field].includes(other) === present) continue;
+        const ids = present ? [...task[field], other] : task[field].filter((x) => x !== other);
+        changes.push({ kind: 'dependency', task: { ...task, [field]: ids } });
+      }
+      if (changes.length > 0) this.commit(changes, actor);
     });
   }
 
@@ -764,6 +913,17 @@ export class FileStore implements TaskStore {
       task: id,
       list: this.listId,
     });
+  }
+
+  /** Takes the locks of several tasks (the caller holds the list lock, so the order cannot deadlock). */
+  private async withTaskLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
+    const handles: LockHandle[] = [];
+    try {
+      for (const id of unique(ids)) handles.push(await this.lockTask(id));
+      return await fn();
+    } finally {
+      for (const h of handles.reverse()) h.release();
+    }
   }
 
   private async withTaskLock<T>(id: string, fn: () => Promise<T>): Promise<T> {

@@ -6,10 +6,13 @@ import {
   revisionOf,
   serializeTask,
   type Task,
+  TasklaneError,
   tasklaneFields,
+  withTasklaneFields,
 } from '../../model/index.js';
-import type { Change, ChangeKind } from '../types.js';
+import type { Change, ChangeKind, JournalEntry } from '../types.js';
 import type { FeedStart } from './feed-start.js';
+import { fileLines, JOURNAL_LINE_LIMIT, Journal, parseEntry } from './journal.js';
 import { readTaskFile, taskFileName } from './task-files.js';
 
 // The file store's change feed. Two sources:
@@ -29,6 +32,13 @@ import { readTaskFile, taskFileName } from './task-files.js';
 // `journalGraceMs`). A file whose fingerprint does not match, or (with no fingerprint) at the
 // reported revision with other content, is a foreign change: report it at once. A file behind the
 // reported revision is a stale read: ignore it.
+//
+// Every change carries `seq`: a journaled change its entry's, any other the seq of the last entry
+// applied before it. With `since`, the feed first replays the journal's entries after that seq
+// (read as they are consumed, not held), then goes on from where the replay stopped reading: no
+// gap, and entries at or below the last seq applied are never applied twice. A rotated journal
+// (see journal.ts) is finished from its sealed file before the new live file is read. A line
+// longer than any Tasklane writes is skipped without being held, so it cannot stall the feed.
 
 export interface WatchListOptions {
   listDir: string;
@@ -39,6 +49,8 @@ export interface WatchListOptions {
   signal?: AbortSignal;
   /** Emit a `created` change for every task present at start. Default false. */
   initial?: boolean;
+  /** Replay the journal's entries after this seq first, then follow live. */
+  since?: number;
   /** Full rescan period, the correctness floor. Default 1000 ms. */
   rescanMs?: number;
   /** Coalescing delay after a file-system event. Default 5 ms. */
@@ -75,6 +87,12 @@ interface Pending {
 type FileRead = { kind: 'task'; task: Task } | { kind: 'missing' } | { kind: 'unreadable' };
 
 const JOURNAL_NAME_FALLBACK = 'journal.jsonl';
+/**
+ * Changes held for a reader that does not keep up. Past it the feed ends with FEED_BEHIND,
+ * naming the last seq delivered, instead of growing without bound; the reader resumes with
+ * watch({ since }), which replays from the journal as fast as it reads.
+ */
+export const MAX_QUEUED_CHANGES = 10_000;
 const MAX_UNREADABLE_RETRIES = 5;
 const PENDING_RECHECK_MS = 50;
 
@@ -89,8 +107,8 @@ export function watchList(opts: WatchListOptions): AsyncIterable<Change> {
 }
 
 class ListFeed implements AsyncIterable<Change> {
-  private readonly o: Required<Omit<WatchListOptions, 'signal' | 'watchDir' | 'start'>> &
-    Pick<WatchListOptions, 'signal' | 'watchDir'>;
+  private readonly o: Required<Omit<WatchListOptions, 'signal' | 'watchDir' | 'start' | 'since'>> &
+    Pick<WatchListOptions, 'signal' | 'watchDir' | 'since'>;
   private readonly known = new Map<string, Known>();
   /** File name -> task id, for files that vanish. */
   private readonly fileToId = new Map<string, string>();
@@ -99,6 +117,12 @@ class ListFeed implements AsyncIterable<Change> {
   /** Journal entries applied per id (as the global `jseq` at the time). */
   private readonly lastJournal = new Map<string, number>();
   private jseq = 0;
+  /** The seq of the last journal entry applied. */
+  private lastSeq = 0;
+  /** Entries to replay before following live (with `since`), read as they are consumed. */
+  private replay: Iterator<JournalEntry> | undefined;
+  /** Inside a line too long to be ours: skip to its end. */
+  private skippingLine = false;
   /** File changes waiting for their journal line, by file name. */
   private readonly pending = new Map<string, Pending>();
   private readonly dirty = new Set<string>();
@@ -106,6 +130,9 @@ class ListFeed implements AsyncIterable<Change> {
   private journal: { offset: number; ino: number | undefined } = { offset: 0, ino: undefined };
 
   private readonly queue: Change[] = [];
+  /** The seq of the last change handed to the reader. */
+  private delivered = 0;
+  private behind: TasklaneError | undefined;
   /** Pending next() calls waiting for a change (usually one). */
   private wakers: (() => void)[] = [];
   private started = false;
@@ -163,7 +190,8 @@ class ListFeed implements AsyncIterable<Change> {
     if (this.o.signal?.aborted) this.closed = true;
     else {
       this.o.signal?.addEventListener('abort', this.onAbort, { once: true });
-      this.start();
+      if (this.o.since !== undefined) this.replay = this.replayFrom(this.o.since);
+      else this.start();
     }
     return {
       next: () => this.next(),
@@ -176,8 +204,24 @@ class ListFeed implements AsyncIterable<Change> {
 
   private async next(): Promise<IteratorResult<Change>> {
     for (;;) {
+      if (this.replay !== undefined && this.queue.length === 0 && !this.closed) {
+        const r = this.replay.next();
+        if (r.done === true) {
+          this.replay = undefined;
+          this.start();
+        } else this.applyEntry(r.value);
+        continue;
+      }
       const change = this.queue.shift();
-      if (change !== undefined) return { done: false, value: change };
+      if (change !== undefined) {
+        this.delivered = change.seq;
+        return { done: false, value: change };
+      }
+      if (this.behind !== undefined) {
+        const err = this.behind;
+        this.behind = undefined;
+        throw err;
+      }
       if (this.closed) return { done: true, value: undefined };
       await new Promise<void>((resolve) => {
         this.wakers.push(resolve);
@@ -186,6 +230,17 @@ class ListFeed implements AsyncIterable<Change> {
   }
 
   private push(c: { kind: ChangeKind; task: Task; at: string }): void {
+    if (this.closed) return;
+    if (this.started && this.queue.length >= MAX_QUEUED_CHANGES) {
+      this.queue.length = 0;
+      this.behind = new TasklaneError(
+        'FEED_BEHIND',
+        `the change feed of list ${this.o.list} held ${MAX_QUEUED_CHANGES} changes its reader had not taken; resume with watch({ since: ${this.delivered} })`,
+        { list: this.o.list },
+      );
+      this.close();
+      return;
+    }
     this.queue.push({
       kind: c.kind,
       list: this.o.list,
@@ -193,8 +248,42 @@ class ListFeed implements AsyncIterable<Change> {
       task: c.task,
       rev: revisionOf(c.task),
       at: c.at,
+      seq: this.lastSeq,
     });
     this.wakeAll();
+  }
+
+  /**
+   * The journal's entries after `since`, oldest first, across sealed files and the live one; the
+   * live file's position is kept as it goes, so following live starts where the replay stopped.
+   */
+  private *replayFrom(since: number): Generator<JournalEntry> {
+    const journal = new Journal(dirname(this.o.journalPath));
+    for (const sealed of journal.sealed()) {
+      if (sealed.lastSeq <= since) continue;
+      for (const { line } of fileLines(sealed.path)) {
+        const e = parseEntry(line, this.lastSeq + 1);
+        if (e !== undefined && e.seq > since) yield e;
+      }
+    }
+    let ino: number | undefined;
+    try {
+      ino = statSync(this.o.journalPath).ino;
+    } catch {
+      this.journal = { offset: 0, ino: undefined };
+      return;
+    }
+    let lineNo = 0;
+    let offset = 0;
+    for (const { line, end } of fileLines(this.o.journalPath)) {
+      offset = end;
+      this.journal = { offset, ino };
+      if (line.length === 0) continue;
+      lineNo++;
+      const e = parseEntry(line, lineNo);
+      if (e !== undefined && e.seq > since) yield e;
+    }
+    this.journal = { offset, ino };
   }
 
   private wakeAll(): void {
@@ -266,50 +355,120 @@ class ListFeed implements AsyncIterable<Change> {
     try {
       fd = openSync(this.o.journalPath, 'r');
     } catch (err) {
-      if (isMissing(err)) this.journal = { offset: 0, ino: undefined };
-      else this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
+      if (isMissing(err)) {
+        // Rotated a moment ago (the next append makes the live file again), or never written.
+        this.catchUpSealed();
+        this.journal = { offset: 0, ino: undefined };
+      } else this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
       return;
     }
     try {
       const st = fstatSync(fd);
-      if (this.journal.ino === undefined) this.journal = { offset: 0, ino: st.ino };
-      else if (st.ino !== this.journal.ino || st.size < this.journal.offset) {
-        // Replaced or truncated: skip to its end and let a full rescan catch up.
+      if (this.journal.ino === undefined || st.ino !== this.journal.ino) {
+        // New since the last look (rotated): finish the sealed files first, then this one from its start.
+        if (!this.catchUpSealed()) {
+          // Its entries were rotated away before we read them: a full rescan catches up.
+          this.journal = { offset: st.size, ino: st.ino };
+          this.request('full', 0);
+          return;
+        }
+        this.journal = { offset: 0, ino: st.ino };
+      } else if (st.size < this.journal.offset) {
+        // Truncated (a failed append cut back, or another program): skip to its end and rescan.
         this.journal = { offset: st.size, ino: st.ino };
         this.request('full', 0);
         return;
       }
-      while (st.size > this.journal.offset) {
-        const length = Math.min(st.size - this.journal.offset, 8 * 1024 * 1024);
-        const buf = Buffer.allocUnsafe(length);
-        const n = readSync(fd, buf, 0, length, this.journal.offset);
-        if (n === 0) break;
-        const end = buf.lastIndexOf(10, n - 1);
-        if (end < 0) break; // only a partial line so far
-        this.journal.offset += end + 1;
-        for (const line of buf.toString('utf8', 0, end).split('\n')) {
-          if (line.length > 0) this.applyLine(line);
-        }
-        if (n < length) break;
-      }
+      this.drainFd(fd, st.size);
     } finally {
       closeSync(fd);
     }
   }
 
-  private applyLine(line: string): void {
-    let entry: { kind?: unknown; taskId?: unknown; at?: unknown; task?: unknown };
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      return; // a line torn by a writer killed mid-append
+  /** Applies the complete lines of `fd` from the current offset up to `size`. */
+  private drainFd(fd: number, size: number): void {
+    // Room for the longest line a Tasklane writer makes; a longer one is foreign: skipped.
+    const room = JOURNAL_LINE_LIMIT + 64 * 1024;
+    while (size > this.journal.offset) {
+      const length = Math.min(size - this.journal.offset, room);
+      const buf = Buffer.allocUnsafe(length);
+      const n = readSync(fd, buf, 0, length, this.journal.offset);
+      if (n === 0) break;
+      const end = buf.lastIndexOf(10, n - 1);
+      if (end < 0) {
+        if (n < room) break; // only a partial line so far
+        this.skippingLine = true;
+        this.journal.offset += n;
+        this.warn(`skipping a journal line longer than ${room} bytes in ${this.o.journalPath}`);
+        continue;
+      }
+      this.journal.offset += end + 1;
+      const lines = buf.toString('utf8', 0, end).split('\n');
+      if (this.skippingLine) {
+        lines.shift(); // the end of the long line
+        this.skippingLine = false;
+      }
+      for (const line of lines) {
+        if (line.length > 0) this.applyLine(line);
+      }
+      if (n < length) break;
     }
-    const task = entry.task as Task | undefined;
-    if (typeof entry.kind !== 'string' || task === null || typeof task !== 'object' || typeof task.id !== 'string')
-      return;
-    const kind = entry.kind as ChangeKind;
-    const at = typeof entry.at === 'string' ? entry.at : new Date().toISOString();
-    const id = task.id;
+  }
+
+  /**
+   * After a rotation: the rest of the file we were reading (now sealed), then every sealed file
+   * with entries past the last seq applied. False when a file we needed was already removed.
+   */
+  private catchUpSealed(): boolean {
+    const was = this.journal;
+    let complete = true;
+    let foundOurs = was.ino === undefined;
+    for (const sealed of new Journal(dirname(this.o.journalPath)).sealed()) {
+      if (sealed.lastSeq <= this.lastSeq) continue;
+      let fd: number;
+      try {
+        fd = openSync(sealed.path, 'r');
+      } catch {
+        complete = false;
+        continue;
+      }
+      try {
+        const st = fstatSync(fd);
+        const ours = st.ino === was.ino;
+        foundOurs ||= ours;
+        this.journal = { offset: ours ? was.offset : 0, ino: st.ino };
+        this.drainFd(fd, st.size);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.journal = was;
+    return complete && (foundOurs || this.lastSeq === 0);
+  }
+
+  private applyLine(line: string): void {
+    const entry = parseEntry(line, this.lastSeq + 1);
+    if (entry !== undefined) this.applyEntry(entry);
+  }
+
+  private applyEntry(entry: JournalEntry): void {
+    if (entry.seq <= this.lastSeq) return; // seen already (a replay meeting the live tail)
+    this.lastSeq = entry.seq;
+    const kind = entry.kind;
+    const at = entry.at;
+    const id = entry.taskId;
+    let task = entry.task;
+    if (task === undefined) {
+      // A heartbeat: only its fields. Bring the known copy up to date, or read the file.
+      const k = this.known.get(id);
+      if (k !== undefined && entry.fields !== undefined) {
+        task = withTasklaneFields(k.task, { ...tasklaneFields(k.task), ...entry.fields });
+      } else {
+        const read = this.readFile(taskFileName(id));
+        if (read.kind !== 'task' || revisionOf(read.task) !== entry.fields?.rev) return;
+        task = read.task;
+      }
+    }
     const content = serializeTask(task);
     this.jseq++;
     this.lastJournal.set(id, this.jseq);
@@ -319,6 +478,13 @@ class ListFeed implements AsyncIterable<Change> {
     if (recent.length > 32) recent.shift();
 
     const k = this.known.get(id);
+    if (this.replay !== undefined) {
+      // Replaying: every entry is news, in the journal's order.
+      if (kind === 'deleted') this.forget(id);
+      else this.remember(task, content);
+      this.push({ kind, task, at });
+      return;
+    }
     if (kind === 'deleted') {
       if (k === undefined) return; // already reported from the directory, or never seen
       this.forget(id);
