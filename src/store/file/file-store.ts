@@ -629,7 +629,10 @@ export class FileStore implements TaskStore {
   }
 
   private read(id: string): Task | undefined {
-    return readTaskFile(this.pathOf(id));
+    // File names are sanitized ("a.b", "a b" and "a%b" all name a-b.json): only the task whose
+    // id is exactly the one asked for is found.
+    const task = readTaskFile(this.pathOf(id));
+    return task?.id === id ? task : undefined;
   }
 
   private mustRead(id: string): Task {
