@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js';
 import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
 import { EngineEvents } from '../../engine/events.js';
 import { applyPlan } from '../../engine/plan/apply.js';
-import { loadPlan } from '../../engine/plan/load.js';
+import { loadPlan, MAX_PLAN_BYTES } from '../../engine/plan/load.js';
 import { TasklaneError } from '../../model/index.js';
 import { resolveLocation } from '../../store/location.js';
 import { parseCommand } from '../args.js';
@@ -13,6 +12,7 @@ import { EXIT } from '../exit-codes.js';
 import { inert, jsonInert } from '../inert-text.js';
 import { progressView } from '../live-view.js';
 import { palette } from '../output.js';
+import { readPlanFile } from '../read-input.js';
 import type { Command, CommandIO } from '../registry.js';
 
 export const command: Command = {
@@ -131,8 +131,9 @@ async function importPlan(
   const path = resolve(io.cwd, file);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readPlanFile(path, file, MAX_PLAN_BYTES));
   } catch (err) {
+    if (err instanceof TasklaneError) throw err; // over the plan limit
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === undefined ? 'not valid UTF-8' : (err as Error).message;
     throw new TasklaneError('IO', `cannot read the plan ${file}: ${why}`, { file, cause: err });
