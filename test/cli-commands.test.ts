@@ -117,7 +117,7 @@ describe('list, ready, blocked', () => {
     assert.match(lines[4] ?? '', /1 completed not shown/);
     assert.ok(!text.includes(ESC), 'no colour when stdout is not a terminal');
     const all = ok(tl(['list', '--all', '--json'])).json();
-    assert.deepEqual(Object.keys(all), ['list', 'tasks']);
+    assert.deepEqual(Object.keys(all), ['list', 'tasks', 'hiddenCompleted']);
     assert.equal(all.list, 'default');
     assert.deepEqual(
       all.tasks.map((t: Json) => [t.id, t.state]),
@@ -169,7 +169,7 @@ describe('list, ready, blocked', () => {
     const r = ok(tl(['list']));
     assert.match(r.stdout, /No tasks in list "default"/);
     assert.ok(r.stdout.includes(dir), r.stdout);
-    assert.deepEqual(ok(tl(['list', '--json'])).json(), { list: 'default', tasks: [] });
+    assert.deepEqual(ok(tl(['list', '--json'])).json(), { list: 'default', tasks: [], hiddenCompleted: 0 });
   });
 });
 

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
+import { TasklaneError } from '../model/errors.js';
+import { formatBytes, LIMITS } from '../model/limits.js';
 import type { Task } from '../model/task.js';
 import { type Location, resolveLocation } from '../store/location.js';
 import { openStore } from '../store/open.js';
@@ -8,6 +9,7 @@ import type { HolderInput, TaskStore } from '../store/types.js';
 import { type Args, type Globals, type OptionSpecs, parseCommand, usageError } from './args.js';
 import { inert } from './inert-text.js';
 import { type Palette, palette } from './output.js';
+import { type Bounded, readFileBounded, readStreamBounded } from './read-input.js';
 import type { CommandIO } from './registry.js';
 
 // What a command needs besides its arguments: the store for --store/--dir/--list, the palette,
@@ -91,8 +93,9 @@ export async function holderFor(ctx: Context, task: Task | undefined): Promise<H
 }
 
 /**
- * Text from `--NAME TEXT` or `--NAME-file FILE` (`-` for stdin), refusing both at once and bytes
- * that are not UTF-8 (named by file), so nothing garbled is ever stored.
+ * Text from `--NAME TEXT` or `--NAME-file FILE` (`-` for stdin), refusing both at once, bytes
+ * that are not UTF-8 (named by file), so nothing garbled is ever stored, and input over the text
+ * limit, read no further than the limit (so `/dev/zero` is refused, not read forever).
  */
 export async function textOption(ctx: Context, name: string): Promise<string | undefined> {
   const fileFlag = `${name}-file`;
@@ -102,28 +105,35 @@ export async function textOption(ctx: Context, name: string): Promise<string | u
   const file = ctx.args.string(fileFlag);
   if (file === undefined) return undefined;
   const label = file === '-' ? 'stdin' : file;
-  let bytes: Buffer;
+  const max = LIMITS.textBytes;
+  let read: Bounded;
   try {
-    bytes = file === '-' ? await readStdin(ctx, name) : readFileSync(resolve(ctx.io.cwd, file));
+    read = file === '-' ? await readStdin(ctx, name, max) : readFileBounded(resolve(ctx.io.cwd, file), max);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw usageError(`--${fileFlag} ${label}: cannot read it (${why})`, `--${fileFlag}`);
   }
+  if ('over' in read) {
+    const size = read.size === undefined ? 'over the limit' : formatBytes(read.size);
+    throw new TasklaneError(
+      'INVALID_INPUT',
+      `--${fileFlag} ${label}: the ${name} is ${size}; the limit is ${formatBytes(max)} (put large content in a file and reference it)`,
+      { field: name, file: label },
+    );
+  }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(read.bytes);
   } catch {
     throw usageError(`--${fileFlag} ${label}: not valid UTF-8; the ${name} must be UTF-8 text`, `--${fileFlag}`);
   }
 }
 
-/** All of stdin, read as a stream (a synchronous read of a pipe fails with EAGAIN when the writer is slower). */
-async function readStdin(ctx: Context, name: string): Promise<Buffer> {
+/** Stdin, read as a stream (a synchronous read of a pipe fails with EAGAIN when the writer is slower). */
+async function readStdin(ctx: Context, name: string, max: number): Promise<Bounded> {
   if (ctx.io.stdin.isTTY === true) {
     ctx.io.stderr.write(`tasklane: reading the ${name} from the terminal; end it with Ctrl-D\n`);
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of ctx.io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks);
+  return readStreamBounded(ctx.io.stdin, max);
 }
 
 /** `--meta key=value` entries: the value parsed as JSON when it parses, else kept as text; `null` deletes the key. */

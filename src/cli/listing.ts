@@ -9,7 +9,13 @@ export function printListing(
   ctx: Context,
   tasks: Task[],
   byId: ReadonlyMap<string, Task>,
-  opts: { empty: string; footer?: string; extra?: (t: Task) => Record<string, unknown> },
+  opts: {
+    empty: string;
+    footer?: string;
+    extra?: (t: Task) => Record<string, unknown>;
+    /** Top-level fields of the JSON beside "list" and "tasks". */
+    json?: Record<string, unknown>;
+  },
 ): void {
   const store = ctx.store();
   if (ctx.json) {
@@ -17,7 +23,7 @@ export function printListing(
       ...taskJson(t, byId),
       ...(opts.extra?.(t) ?? {}),
     }));
-    printJson(ctx.io, { list: store.listId, tasks: rows });
+    printJson(ctx.io, { list: store.listId, tasks: rows, ...(opts.json ?? {}) });
     return;
   }
   if (tasks.length === 0) {

@@ -27,7 +27,8 @@ Examples:
   tasklane list --all --json
   tasklane list --state failed,blocked --label backend
 
-JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "state".`,
+JSON (--json): {"list": ID, "tasks": [TASK, ...], "hiddenCompleted": N}, each task the stored
+task plus "state"; "hiddenCompleted" counts the completed tasks left out (0 with --all).`,
 
   async run(io) {
     const ctx = context(io, 'list', {
@@ -62,6 +63,7 @@ JSON (--json): {"list": ID, "tasks": [TASK, ...]}, each the stored task plus "st
       empty:
         all.length === 0 ? `No tasks in list ${JSON.stringify(store.listId)} (${store.location}).` : 'No tasks match.',
       ...(hidden > 0 ? { footer: `${hidden} completed not shown (--all shows them)` } : {}),
+      json: { hiddenCompleted: hidden },
     });
     return EXIT.OK;
   },

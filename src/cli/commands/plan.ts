@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { planWithAgent } from '../../engine/plan/agent.js';
 import { type ApplyResult, applyPlan } from '../../engine/plan/apply.js';
-import { loadPlan, type PlanFormat } from '../../engine/plan/load.js';
+import { loadPlan, MAX_PLAN_BYTES, type PlanFormat } from '../../engine/plan/load.js';
 import { type PlanSpec, planEdges, planOrder, specForOutput } from '../../engine/plan/spec.js';
 import { TasklaneError } from '../../model/index.js';
 import { type Context, context, planBase } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { type Cell, formatSeconds, formatTable, oneLine, printJson, println } from '../output.js';
+import { planTooLarge, readPlanFile, readStreamBounded } from '../read-input.js';
 import type { Command } from '../registry.js';
 
 const FORMATS: Record<string, PlanFormat> = { md: 'md', markdown: 'md', json: 'json', yaml: 'yaml', yml: 'yaml' };
@@ -81,7 +81,7 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
       throw new TasklaneError('USAGE', '--timeout applies only with --agent', { field: '--timeout' });
     }
 
-    const text = readPlanText(ctx, file);
+    const text = await readPlanText(ctx, file);
     const label = file === '-' ? 'stdin' : file;
     let spec: PlanSpec;
     if (useAgent) {
@@ -131,14 +131,22 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
   },
 };
 
-function readPlanText(ctx: Context, file: string): string {
+/** The plan's text, read no further than the plan limit. */
+async function readPlanText(ctx: Context, file: string): Promise<string> {
   let bytes: Buffer;
   try {
     if (file === '-' && ctx.io.stdin.isTTY === true) {
       ctx.io.stderr.write('tasklane: reading the plan from the terminal; end it with Ctrl-D\n');
     }
-    bytes = readFileSync(file === '-' ? 0 : resolve(ctx.io.cwd, file));
+    if (file === '-') {
+      const read = await readStreamBounded(ctx.io.stdin, MAX_PLAN_BYTES);
+      if ('over' in read) throw planTooLarge('stdin', read, MAX_PLAN_BYTES);
+      bytes = read.bytes;
+    } else {
+      bytes = readPlanFile(resolve(ctx.io.cwd, file), file, MAX_PLAN_BYTES);
+    }
   } catch (err) {
+    if (err instanceof TasklaneError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
     throw new TasklaneError('IO', `cannot read the plan ${file}: ${why}`, { file, cause: err });

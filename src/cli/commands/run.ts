@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js';
 import { sharedCheckoutWarning } from '../../engine/checkout.js';
 import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
 import { EngineEvents } from '../../engine/events.js';
 import { applyPlan } from '../../engine/plan/apply.js';
-import { loadPlan } from '../../engine/plan/load.js';
+import { loadPlan, MAX_PLAN_BYTES } from '../../engine/plan/load.js';
 import { TasklaneError } from '../../model/index.js';
 import { type Globals, parseCommand } from '../args.js';
 import { planBase } from '../context.js';
@@ -14,6 +13,7 @@ import { EXIT } from '../exit-codes.js';
 import { inert, jsonInert } from '../inert-text.js';
 import { progressView } from '../live-view.js';
 import { palette } from '../output.js';
+import { readPlanFile } from '../read-input.js';
 import type { Command, CommandIO } from '../registry.js';
 import { handleRunSignals, SIGNAL_EXIT } from '../run-signals.js';
 
@@ -139,8 +139,9 @@ async function importPlan(
   const path = resolve(io.cwd, file);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readPlanFile(path, file, MAX_PLAN_BYTES));
   } catch (err) {
+    if (err instanceof TasklaneError) throw err; // over the plan limit
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === undefined ? 'not valid UTF-8' : (err as Error).message;
     throw new TasklaneError('IO', `cannot read the plan ${file}: ${why}`, { file, cause: err });

@@ -7,6 +7,9 @@ import { type PlanSpec, parsePlanSpec } from './spec.js';
 // Reads a plan in any of its formats into a validated PlanSpec.
 
 export const PLAN_FORMATS = ['md', 'json', 'yaml'] as const;
+
+/** The largest plan read: a thousand tasks with long descriptions fit; /dev/zero does not. */
+export const MAX_PLAN_BYTES = 16 * 1024 * 1024;
 export type PlanFormat = (typeof PLAN_FORMATS)[number];
 
 /** The format a file name implies: .md/.markdown, .json, .yaml/.yml; undefined for anything else. */
@@ -50,6 +53,9 @@ export function parseJsonPlan(text: string, file: string): PlanSpec {
   return parsePlanSpec(value, { file, lineOf: taskLines(text) });
 }
 
+/** Aliases a YAML plan may expand: a handful is plenty; a "billion laughs" document needs many. */
+const MAX_YAML_ALIASES = 100;
+
 export function parseYamlPlan(text: string, file: string): PlanSpec {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -57,16 +63,34 @@ export function parseYamlPlan(text: string, file: string): PlanSpec {
   if (first !== undefined) {
     const pos = first.linePos?.[0];
     const at = pos === undefined ? file : `${file}:${pos.line}`;
+    const message = first.message.split('\n')[0] ?? '';
     throw new TasklaneError(
       'INVALID_INPUT',
-      `${at}: not valid YAML: ${(first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
+      /Maximum call stack/.test(message)
+        ? `${at}: not valid YAML: nested too deeply`
+        : `${at}: not valid YAML: ${message.replace(/ at line \d+, column \d+:?$/, '')}`,
       {
         file,
         cause: first,
       },
     );
   }
-  return parsePlanSpec(doc.toJS(), { file, lineOf: taskLines(text) });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    // The yaml package refuses an alias bomb (ReferenceError) and may run out of stack on deep nesting.
+    const why =
+      err instanceof ReferenceError
+        ? `its aliases expand too far (over ${MAX_YAML_ALIASES}; a "billion laughs" document?)`
+        : err instanceof RangeError
+          ? 'nested too deeply'
+          : err instanceof Error
+            ? err.message
+            : String(err);
+    throw new TasklaneError('INVALID_INPUT', `${file}: not a usable YAML plan: ${why}`, { file, cause: err });
+  }
+  return parsePlanSpec(value, { file, lineOf: taskLines(text) });
 }
 
 /** Line of tasks[i] in a JSON or YAML text, best effort (undefined when the text does not say). */

@@ -46,12 +46,20 @@ interface Item {
 
 const FIELD_NAMES = 'depends on|blocked by|after|priority|estimate|labels?|key|agent';
 const REF_FIELDS = new Set(['after', 'depends on', 'blocked by']);
+// A reference is `#key` or a number: `#[\w.-]+|\d+`, never `#[\w.-]+|#?\d+`, where "#1" matched
+// both alternatives and a list failing at its end ("#1 and #1 and ... !") backtracked through 2^n
+// ways (28 references took over a minute). With one way to match each token, matching is linear.
+const REF = String.raw`(?:#[\w.-]+|\d+)`;
 /** References that need no colon: #3, 3, #api, joined by commas or "and". */
-const BARE_REFS = /^(#[\w.-]+|#?\d+)(\s*(,|;|and)\s*(#[\w.-]+|#?\d+))*\s*$/i;
+const BARE_REFS = new RegExp(String.raw`^${REF}(?:\s*(?:,|;|and)\s*${REF})*\s*$`, 'i');
+/** "2 and 3", "#a and #b": split on "and" only between references. */
+const AND_REFS = new RegExp(String.raw`^${REF}(?:\s+and\s+${REF})+$`, 'i');
 const FIELD_LINE = new RegExp(`^(${FIELD_NAMES})\\s*:\\s*(.*)$`, 'i');
 const LIST_ITEM = /^( *)([-*+]|\d{1,9}[.)])(?: +(.*))?$/;
 const CHECKBOX = /^\[([ xX])\](?:\s+(.*))?$/;
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+// Greedy text, its closing #s cut by closingHashes(): a lazy `(.*?)` before `[ \t]*$` rescanned the
+// trailing blanks at every character (quadratic on a long line).
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/;
 const RULE = /^ {0,3}([-*_])(?: *\1){2,} *$/;
 const FENCE = /^ *(`{3,}|~{3,})/;
 
@@ -70,7 +78,7 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
     const end = lines.findIndex((l, i) => i > 0 && (l.trim() === '---' || l.trim() === '...'));
     if (end > 0) {
       for (const l of lines.slice(1, end)) {
-        const m = /^title:\s*(.+?)\s*$/.exec(l);
+        const m = /^title:\s*(.+)$/.exec(l.trimEnd());
         if (m) title = (m[1] as string).replace(/^(['"])(.*)\1$/, '$2');
       }
       start = end + 1;
@@ -109,7 +117,7 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
     const heading = indent === 0 || stack.length === 0 ? HEADING.exec(line) : null;
     if (heading) {
       stack = [];
-      let name = (heading[2] ?? '').trim();
+      let name = closingHashes(heading[2] ?? '').trim();
       const parallel = /\(\s*parallel\s*\)/i.test(name);
       const sequential = /\(\s*sequential\s*\)/i.test(name);
       if (parallel && sequential) fail(n, 'phase', 'a heading cannot be both (parallel) and (sequential)');
@@ -298,7 +306,7 @@ function readAnnotations(item: Item, fail: Fail): void {
   // **bold** is markup, not part of the subject (LLM-written plans bold every item's title).
   text = text.replace(/\*\*(\S(?:.*?\S)?)\*\*/g, '$1');
   // {#key} anywhere.
-  text = text.replace(/\{#([^}\s]*)\}/g, (_, key: string) => {
+  text = text.replace(/\{#([^{}\s]*)\}/g, (_, key: string) => {
     setKey(key, n);
     return ' ';
   });
@@ -327,28 +335,32 @@ function readAnnotations(item: Item, fail: Fail): void {
     return pre;
   });
   const trailingKey = () => {
-    text = text.replace(/\s*\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]\s*$/, (_, key: string) => {
+    text = text.replace(/(?<!\s)\s*\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]\s*$/, (_, key: string) => {
       setKey(key, n);
       return '';
     });
   };
   trailingKey();
   // A trailing reference clause: "after #2", "after 2 and 3", "after #api", "depends on: A, B", "after: a".
-  const clause = /(^|[\s,;—–-])(after|depends on|blocked by)\b\s*(:?)\s*(.*)$/i;
-  let searchFrom = 0;
+  // Each candidate costs only its own match (the rest of the line is a slice, tested from its
+  // start), so a line with thousands of "after"s is read in linear time.
+  const clause = /(^|[\s,;—–-])(after|depends on|blocked by)\b\s*(:?)\s*/gi;
   for (;;) {
-    const m = clause.exec(text.slice(searchFrom));
+    const m = clause.exec(text);
     if (!m) break;
-    const [, pre, name, colon, rest] = m as unknown as [string, string, string, string, string];
-    const { ref: core, labels } = splitTrailingLabels(rest);
+    const [whole, pre, name, colon] = m as unknown as [string, string, string, string];
+    const rest = text.slice(m.index + whole.length);
+    // Only a colon or a reference (#2, 3) can start the clause: test that before splitting labels.
+    const { ref: core, labels } =
+      colon === ':' || /^[#\d]/.test(rest) ? splitTrailingLabels(rest) : { ref: '', labels: [] };
     if (colon === ':' || BARE_REFS.test(core)) {
       applyField(name.toLowerCase(), core, n);
       item.labels.push(...labels);
-      text = text.slice(0, searchFrom + m.index + pre.length);
+      text = text.slice(0, m.index + pre.length);
       trailingKey();
       break;
     }
-    searchFrom += m.index + pre.length + name.length;
+    clause.lastIndex = m.index + pre.length + name.length;
   }
   // #labels (a letter first, so "#2" stays a task number).
   text = text.replace(/(^|\s)#([A-Za-z][\w-]*)(?=\s|$)/g, (_, pre: string, label: string) => {
@@ -360,7 +372,7 @@ function readAnnotations(item: Item, fail: Fail): void {
   item.labels = [...new Set(item.labels)];
   item.subject = text
     .replace(/\s+/g, ' ')
-    .replace(/[\s,;:—–-]+$/, '')
+    .replace(/(?<![\s,;:—–-])[\s,;:—–-]+$/, '')
     .trim();
   if (item.subject === '') fail(n, 'subject', 'task has an empty subject');
 }
@@ -371,7 +383,7 @@ function splitRefs(value: string): string[] {
   for (const piece of value.split(/[,;]/)) {
     const p = piece.trim();
     if (p === '') continue;
-    if (/^(#[\w.-]+|#?\d+)(\s+and\s+(#[\w.-]+|#?\d+))+$/i.test(p)) out.push(...p.split(/\s+and\s+/i));
+    if (AND_REFS.test(p)) out.push(...p.split(/\s+and\s+/i));
     else out.push(p.replace(/^and\s+/i, ''));
   }
   return out;
@@ -380,14 +392,28 @@ function splitRefs(value: string): string[] {
 /** "Design API #backend" -> ref "Design API", labels [backend]; a lone "#api" stays a key reference. */
 function splitTrailingLabels(piece: string): { ref: string; labels: string[] } {
   const labels: string[] = [];
-  let ref = piece.trim();
+  const ref = piece.trim();
+  // Walks back from the end, one label at a time (a regex per label rescanned the whole text).
+  let end = ref.length;
   for (;;) {
-    const m = /\s+#([A-Za-z][\w-]*)$/.exec(ref);
-    if (!m) break;
-    labels.unshift(m[1] as string);
-    ref = ref.slice(0, m.index).trim();
+    const hash = ref.lastIndexOf('#', end - 1);
+    if (hash <= 0 || !/\s/.test(ref[hash - 1] as string)) break;
+    const label = ref.slice(hash + 1, end);
+    if (!/^[A-Za-z][\w-]*$/.test(label)) break;
+    labels.push(label);
+    end = hash;
+    while (end > 0 && /\s/.test(ref[end - 1] as string)) end--;
   }
-  return { ref, labels };
+  return { ref: ref.slice(0, end), labels: labels.reverse() };
+}
+
+/** A heading's text without its optional closing sequence of #s ("## Build ##" -> "Build"). */
+function closingHashes(text: string): string {
+  const trimmed = text.trimEnd();
+  let end = trimmed.length;
+  while (end > 0 && trimmed[end - 1] === '#') end--;
+  if (end === trimmed.length) return trimmed;
+  return end === 0 || trimmed[end - 1] === ' ' || trimmed[end - 1] === '\t' ? trimmed.slice(0, end) : trimmed;
 }
 
 /** Explicit keys as written; every other task gets a key from its subject, made unique with -2, -3... */

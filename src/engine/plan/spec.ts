@@ -63,6 +63,13 @@ const TASK_FIELDS = new Set([
   'done',
   'metadata',
 ]);
+/**
+ * How deep a plan's value may nest, metadata included (the store allows metadata 100 levels deep;
+ * the plan itself takes three). Deeper values would overflow the stack of every recursive reader
+ * (JSON.stringify among them) and surface as an internal error instead of naming the file.
+ */
+export const MAX_PLAN_DEPTH = 128;
+
 /** Keys of metadata that applying a plan writes itself. */
 export const RESERVED_METADATA = ['tasklane', 'plan'];
 
@@ -84,6 +91,7 @@ function invalid(source: SpecSource, field: string, message: string, line?: numb
  * as `depends_on` does not silently drop an edge.
  */
 export function parsePlanSpec(value: unknown, source: SpecSource): PlanSpec {
+  checkDepth(value, source);
   const root = Array.isArray(value) ? { tasks: value } : value;
   if (root === null || typeof root !== 'object' || Array.isArray(root)) {
     invalid(source, '(root)', `must be an object with a "tasks" array, got ${typeName(root)}`);
@@ -350,6 +358,17 @@ export function specForOutput(spec: PlanSpec): PlanSpec {
   const out: PlanSpec = { ...(spec.title === undefined ? {} : { title: spec.title }), tasks: [] };
   for (const { line: _line, ...task } of spec.tasks) out.tasks.push(task);
   return out;
+}
+
+/** Refuses a value nested deeper than MAX_PLAN_DEPTH; iterative, so any depth is measured safely. */
+function checkDepth(value: unknown, source: SpecSource): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_PLAN_DEPTH) invalid(source, '(root)', `nests more than ${MAX_PLAN_DEPTH} levels deep`);
+    for (const item of Array.isArray(v) ? v : Object.values(v)) stack.push([item, depth + 1]);
+  }
 }
 
 function typeName(x: unknown): string {

@@ -749,8 +749,10 @@ export class FileStore implements TaskStore {
 
   /** Reads a task, its revision counter moved past any change another program made (revision.ts). */
   private read(id: string): Task | undefined {
+    // File names are sanitized ("a.b", "a b" and "a%b" all name a-b.json): only the task whose
+    // id is exactly the one asked for is found.
     const task = readTaskFile(this.pathOf(id));
-    return task === undefined ? undefined : normalizeRevision(task);
+    return task?.id === id ? normalizeRevision(task) : undefined;
   }
 
   private mustRead(id: string): Task {
