@@ -108,15 +108,23 @@ describe('transitions', () => {
     assert.equal(reaped?.owner, undefined);
   });
 
-  it('moves a live lease with an owner edit, with a new token; removing the owner ends it', () => {
+  it('moves a live lease with an owner edit, keeping its token; removing the owner ends the claim', () => {
     const claimed = claimTask(task('1'), new Map(), 'w1', 1000, at());
     const moved = editTask(claimed, { owner: 'w2' }, at(T0, 'tok2')).task;
-    assert.deepEqual([tasklaneFields(moved).lease?.owner, tasklaneFields(moved).lease?.token], ['w2', 'tok2']);
+    assert.deepEqual([tasklaneFields(moved).lease?.owner, tasklaneFields(moved).lease?.token], ['w2', 'tok']);
+    assert.equal(completeTask(moved, { token: 'tok' }, {}, at()).status, 'completed', 'the token still finishes it');
     assert.equal(
-      code(() => completeTask(moved, { token: 'tok' }, {}, at())),
+      code(() => completeTask(moved, { owner: 'w1', token: 'tok' }, {}, at())),
       'NOT_OWNER',
     );
-    assert.equal(tasklaneFields(editTask(claimed, { owner: null }, at()).task).lease, undefined);
+    const dropped = editTask(claimed, { owner: null }, at()).task;
+    assert.deepEqual([tasklaneFields(dropped).lease, dropped.status], [undefined, 'pending']);
+    const late = editTask(claimed, { owner: 'w3' }, at(new Date(T0.getTime() + 5000))).task;
+    assert.deepEqual(
+      [tasklaneFields(late).lease, late.status, late.owner],
+      [undefined, 'pending', 'w3'],
+      'an expired claim ends; the task waits for its new owner',
+    );
     const completed = editTask(claimed, { status: 'completed' }, at());
     assert.equal(completed.kind, 'completed');
     assert.equal(tasklaneFields(completed.task).lease, undefined);

@@ -23,6 +23,8 @@ import {
  * journal keeps the full story, and 20 is more than any reader of one task looks back over.
  */
 export const FAILURE_HISTORY_LIMIT = 20;
+/** And at most this much failure text in all (2 MiB), well inside the stored size limit of a task. */
+export const FAILURE_HISTORY_BYTES = 2 * 1024 * 1024;
 
 /** Who asks to move a claimed task: its owner, its claim's token, or both. */
 export interface Holder {
@@ -236,8 +238,16 @@ export function editTask(task: Task, edit: TaskEdit, at: Moment): { task: Task; 
   if (edit.estimate !== undefined) fields.estimate = edit.estimate;
   const lease = fields.lease;
   if (lease !== undefined && edit.owner !== undefined && (edit.owner ?? undefined) !== task.owner) {
-    if (edit.owner === null) delete fields.lease;
-    else if (!leaseExpired(lease, at.now)) fields.lease = { ...lease, owner: edit.owner, token: mustToken(at) };
+    if (edit.owner === null || leaseExpired(lease, at.now)) {
+      // No owner, or a claim that already ran out: the claim ends, and the task waits again
+      // (assigned to the new owner, if any), instead of staying in_progress with nobody holding it.
+      delete fields.lease;
+      if (next.status === 'in_progress' && fields.failure === undefined) next.status = 'pending';
+    } else {
+      // The claim moves with the owner and keeps its token: whoever holds the token (an executor
+      // whose agent set its own task's owner, as Claude Code does) still finishes it.
+      fields.lease = { ...lease, owner: edit.owner };
+    }
   }
   let kind: 'updated' | 'completed' = 'updated';
   if (edit.status !== undefined && edit.status !== task.status) {
@@ -312,8 +322,34 @@ function unclaimed(task: Task, fields: TasklaneFields): Task {
   return withTasklaneFields({ ...task_, status: 'pending' }, rest);
 }
 
+/**
+ * The most recent failures, at most FAILURE_HISTORY_LIMIT of them and FAILURE_HISTORY_BYTES of
+ * reasons in all: each reason may be up to the text limit, and a history of large ones must never
+ * push the task past its stored size, or the holder could no longer record the next failure.
+ */
 function keepRecent(failures: Failure[]): Failure[] {
-  return failures.length > FAILURE_HISTORY_LIMIT ? failures.slice(-FAILURE_HISTORY_LIMIT) : failures;
+  const kept: Failure[] = [];
+  let bytes = 0;
+  for (let i = failures.length - 1; i >= 0 && kept.length < FAILURE_HISTORY_LIMIT; i--) {
+    const failure = failures[i] as Failure;
+    bytes += utf8Length(failure.reason);
+    if (bytes > FAILURE_HISTORY_BYTES && kept.length > 0) break;
+    kept.unshift(failure);
+  }
+  return kept;
+}
+
+/** UTF-8 length without Buffer (the model stays free of Node APIs). */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c < 0xdc00) {
+      n += 4; // a surrogate pair
+      i++;
+    } else n += c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+  }
+  return n;
 }
 
 /** Claude Code's metadata merge: key by key, null deletes. */

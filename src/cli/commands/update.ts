@@ -17,9 +17,10 @@ Claude Code's TaskUpdate. All the changes of one update are made together or not
 unknown id, a cycle or a bad value fails the whole update and changes nothing.
 
 Changing the owner of a claimed task (in_progress on a live lease) moves the claim: the new
-owner holds the lease, with a new token, and the old holder's heartbeat, done and fail are
-refused from then on. --no-owner ends the claim (the lease goes; the status stays unless
---status is given). A status change always ends the claim.
+owner holds the lease, which keeps its token (so a process holding the token, such as tasklane
+run whose agent set its own task's owner as Claude Code does, still finishes it; the old owner's
+name no longer does). On a lease that ran out, or with --no-owner, the claim ends and the task is
+pending again (assigned to the new owner, if any). A status change always ends the claim.
 
 Options:
   --subject TEXT             new subject
