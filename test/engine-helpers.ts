@@ -23,7 +23,7 @@ export interface StandIn {
   grandchild?: boolean;
   setsidChild?: boolean;
   lingerChild?: boolean;
-  editSelf?: 'owner' | 'pending' | 'delete' | 'fileOwner';
+  editSelf?: 'owner' | 'pending' | 'delete' | 'fileOwner' | 'done';
   result?: string;
   stdoutOnly?: boolean;
   subtask?: { subject: string; ms?: number };

@@ -173,4 +173,32 @@ describe('checked completion', () => {
     );
     assert.equal((await f.store.list()).length, before, 'nothing was written');
   });
+
+  it('an agent that marks its own task completed does not get past a failing check', async () => {
+    const f = await makeList([
+      { subject: 'Marks itself done', verify: 'echo "not built"; exit 4', standin: { editSelf: 'done' } },
+      { subject: 'Waits for it', after: [0] },
+    ]);
+    // One slot: nothing else can start while the first task's attempt is being decided.
+    const r = await cli(runArgs(f, ['-j', '1', '--json']), f.env, tempDir('tasklane-verify-work-'));
+    assert.equal(r.code, 1, r.stderr);
+    const [a] = f.ids as [string, string];
+    const task = await f.store.get(a);
+    assert.notEqual(task.status, 'completed', 'the failing check decides, not the agent');
+    assert.match(
+      tasklaneFields(task).failure?.reason ?? '',
+      /the check `echo "not built"; exit 4` failed: exit 4: not built/,
+    );
+    assert.deepEqual(
+      readRecords(f.records).map((x) => x.id),
+      [a],
+      'the dependent did not run',
+    );
+    const agg = JSON.parse(r.stdout) as { tasks: { id: string; status: string; note?: string }[] };
+    assert.equal(agg.tasks.find((t) => t.id === a)?.status, 'failed');
+    assert.match(
+      agg.tasks.find((t) => t.id === a)?.note ?? '',
+      /marked completed while its agent ran, but its check failed/,
+    );
+  });
 });

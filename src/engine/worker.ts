@@ -340,11 +340,21 @@ export async function executeClaim(
     if (verdict.kind === 'deleted') {
       return { kind: 'lost', reason: verdict.note, durationMs: elapsed(), ...noteOf(notes) };
     }
-    if (verdict.task.status === 'completed') {
+    const checkFailed = run.check !== undefined && !run.check.passed;
+    if (verdict.task.status === 'completed' && !checkFailed) {
       // Marked completed by hand (or by the agent): the attempt is over, nothing more to write.
       return { kind: 'completed', task: verdict.task, durationMs: elapsed(), run, ...noteOf(notes) };
     }
     try {
+      if (verdict.task.status === 'completed') {
+        // The agent (or someone) marked it completed, but its check failed: the check decides.
+        // Reopened and failed, so its dependents wait (any that started meanwhile are not stopped).
+        notes.set('reopened', `task ${id} was marked completed while its agent ran, but its check failed: reopened`);
+        await store.update(id, { status: 'pending', owner: null });
+        const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
+        if (again === null) return lostBeforeWrite(e);
+        return await write({ owner, token: again.token });
+      }
       if (verdict.leaseKept) return await write({ token: claim.token });
       // The claim was released by the edit: take it again to record this attempt's result.
       const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
