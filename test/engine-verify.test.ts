@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { CheckRecord } from '../src/engine/check.js';
 import { checkVerify, LIMITS, tasklaneFields } from '../src/model/index.js';
-import { type AgentRecord, cli, makeList, readRecords, runArgs } from './engine-helpers.js';
+import { type AgentRecord, alive, cli, makeList, readRecords, runArgs } from './engine-helpers.js';
 import { repoRoot, tempDir } from './helpers.js';
 
 // Checked completion (issue 8, build 2): a task's check runs after its agent exits 0, in the
@@ -200,5 +201,40 @@ describe('checked completion', () => {
       agg.tasks.find((t) => t.id === a)?.note ?? '',
       /marked completed while its agent ran, but its check failed/,
     );
+  });
+
+  it("runs the check in the task's worktree with --worktree, and leaves the starting checkout alone", async () => {
+    const repo = tempDir('tasklane-verify-repo-');
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' });
+    git('init', '-q');
+    git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-q', '--allow-empty', '-m', 'start');
+    const f = await makeList([
+      {
+        subject: 'Work in a worktree',
+        verify: 'test -f done.txt && pwd > checked-in.txt',
+        standin: { work: { file: 'done.txt' } },
+      },
+    ]);
+    const r = await cli(runArgs(f, ['--worktree', '--json']), f.env, repo);
+    assert.equal(r.code, 0, r.stderr);
+    const path = join(repo, '.tasklane', 'worktrees', 'work', f.ids[0] as string);
+    assert.equal(readFileSync(join(path, 'checked-in.txt'), 'utf8').trim(), path);
+    assert.equal(existsSync(join(repo, 'done.txt')), false, 'the starting checkout is untouched');
+    assert.equal(checkOf(await f.store.get(f.ids[0] as string))?.passed, true);
+  });
+
+  it('a check past --timeout is ended with what it started, and fails the attempt', async () => {
+    const work = tempDir('tasklane-verify-work-');
+    const f = await makeList([{ subject: 'Slow check', verify: 'echo $$ > check.pid; exec sleep 60' }]);
+    const r = await cli(runArgs(f, ['--timeout', '1']), f.env, work);
+    assert.equal(r.code, 1, r.stderr);
+    const task = await f.store.get(f.ids[0] as string);
+    assert.match(
+      tasklaneFields(task).failure?.reason ?? '',
+      /^the check `echo \$\$ > check\.pid; exec sleep 60` failed: timed out after 1 s/,
+    );
+    assert.equal(checkOf(task)?.error, 'timed out after 1 s');
+    const pid = Number(readFileSync(join(work, 'check.pid'), 'utf8'));
+    assert.equal(alive(pid), false, `the check ${pid} outlived the run`);
   });
 });
