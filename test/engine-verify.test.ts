@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { CheckRecord } from '../src/engine/check.js';
+import { formatCheck, renderPrompt } from '../src/engine/prompt.js';
 import { checkVerify, LIMITS, tasklaneFields } from '../src/model/index.js';
 import { type AgentRecord, alive, cli, makeList, readRecords, runArgs } from './engine-helpers.js';
 import { repoRoot, tempDir } from './helpers.js';
@@ -236,5 +237,43 @@ describe('checked completion', () => {
     assert.equal(checkOf(task)?.error, 'timed out after 1 s');
     const pid = Number(readFileSync(join(work, 'check.pid'), 'utf8'));
     assert.equal(alive(pid), false, `the check ${pid} outlived the run`);
+  });
+});
+
+describe('the check section of the prompt', () => {
+  const failed: CheckRecord = {
+    command: 'npm test',
+    source: 'task',
+    passed: false,
+    exitCode: 1,
+    durationMs: 5,
+    outputTail: 'expected:\n```\n{{id}}\n```\n',
+  };
+
+  it('keeps the output inside its fence, whatever backticks it holds, and expands nothing in it', () => {
+    const section = formatCheck('npm test', failed);
+    assert.match(section, /````\nexpected:\n```\n\{\{id\}\}\n```\n````\n\n$/);
+    const prompt = renderPrompt('#{{id}}\n{{check}}end', {
+      id: '7',
+      subject: 's',
+      description: 'd',
+      check: section,
+      blockers: 'b',
+      list: 'l',
+      resultFile: 'r',
+    });
+    assert.ok(prompt.includes('{{id}}'), 'the output is data: its {{id}} stays as it is');
+    assert.ok(prompt.startsWith('#7\n## How your work is checked'));
+  });
+
+  it('is empty without a check or a failed one, and is appended to a template without {{check}}', () => {
+    assert.equal(formatCheck(undefined, undefined), '');
+    assert.equal(formatCheck(undefined, { ...failed, passed: true, exitCode: 0 }), '');
+    const values = { id: '1', subject: 's', description: 'd', blockers: 'b', list: 'l', resultFile: 'r' };
+    assert.equal(renderPrompt('T {{id}}', { ...values, check: '' }), 'T 1');
+    assert.match(
+      renderPrompt('T {{id}}', { ...values, check: formatCheck(undefined, failed) }),
+      /^T 1\n\n## The previous attempt's check failed/,
+    );
   });
 });
