@@ -13,7 +13,7 @@ import {
   type PresetName,
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
-import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck } from './check.js';
+import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck, shortCommand } from './check.js';
 import type { EngineEvent, EngineEvents } from './events.js';
 import { judgeClaim } from './own-edits.js';
 import { type BlockerResult, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
@@ -250,6 +250,7 @@ export async function executeClaim(
     else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
     // The agent says it is done: the check, where the agent worked and with its environment, says whether it is.
     if (check !== undefined && result.ok && output.isError !== true && !cancel.aborted) {
+      cfg.events.emit({ type: 'activity', taskId: id, line: `check: ${shortCommand(check.command)}`, at: Date.now() });
       const checked = await runCheck({
         ...check,
         cwd,
