@@ -23,10 +23,12 @@ export interface StandIn {
   grandchild?: boolean;
   setsidChild?: boolean;
   lingerChild?: boolean;
-  editSelf?: 'owner' | 'pending' | 'delete' | 'fileOwner';
+  editSelf?: 'owner' | 'pending' | 'delete' | 'fileOwner' | 'done';
   result?: string;
   stdoutOnly?: boolean;
   subtask?: { subject: string; ms?: number };
+  work?: { file: string; fromAttempt?: number };
+  recordBlockers?: boolean;
 }
 
 export interface TaskDef {
@@ -36,6 +38,8 @@ export interface TaskDef {
   after?: number[];
   priority?: number;
   estimate?: number;
+  /** The task's own check (create --verify). */
+  verify?: string;
   standin?: StandIn;
   metadata?: Record<string, unknown>;
 }
@@ -64,6 +68,7 @@ export async function makeList(defs: TaskDef[], list = 'work'): Promise<Fixture>
       blockedBy: (def.after ?? []).map((i) => ids[i] as string),
       ...(def.priority === undefined ? {} : { priority: def.priority }),
       ...(def.estimate === undefined ? {} : { estimate: def.estimate }),
+      ...(def.verify === undefined ? {} : { verify: def.verify }),
       metadata: { ...(def.metadata ?? {}), ...(def.standin === undefined ? {} : { standin: def.standin }) },
     });
     ids.push(task.id);
@@ -138,6 +143,8 @@ export interface AgentRecord {
   grandchild?: number;
   setsidChild?: number;
   lingerChild?: number;
+  /** Each blocker's status when the agent started (standin recordBlockers). */
+  blockers?: Record<string, string>;
 }
 
 export function readRecords(dir: string): AgentRecord[] {

@@ -154,6 +154,7 @@ describe('prompt', () => {
       id: '7',
       subject: 'S',
       description: 'see {{blockers}}',
+      check: '',
       blockers: 'X',
       list: 'l',
       resultFile: 'r',

@@ -126,6 +126,19 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.equal((await store.list()).length, 1);
     });
 
+    it("keeps a task's check (verify): set on create, changed and removed by update, bounded", async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'Checked', verify: 'npm test' });
+      assert.equal(tasklaneFields(await store.get(a.id)).verify, 'npm test');
+      await store.update(a.id, { verify: 'make check' });
+      assert.equal(tasklaneFields(await store.get(a.id)).verify, 'make check');
+      await store.update(a.id, { verify: null });
+      assert.equal(tasklaneFields(await store.get(a.id)).verify, undefined);
+      await rejectsWith(store.create({ subject: 'Empty', verify: ' ' }), 'INVALID_INPUT', /verify/);
+      await rejectsWith(store.update(a.id, { verify: 'x'.repeat(5000) }), 'INVALID_INPUT', /verify is/);
+      assert.equal((await store.list()).length, 1);
+    });
+
     it('updates with compare-and-swap and merges metadata key by key, null deleting', async () => {
       const store = await makeStore();
       const t = await store.create({ subject: 'T', metadata: { keep: 1, drop: 2 } });

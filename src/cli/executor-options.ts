@@ -7,7 +7,7 @@ import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
 import type { BackoffOptions } from '../engine/retries.js';
 import { sessionName } from '../engine/tmux.js';
 import type { ExecConfig } from '../engine/worker.js';
-import { TasklaneError } from '../model/index.js';
+import { checkVerify, TasklaneError } from '../model/index.js';
 import { openStore } from '../store/open.js';
 import type { Args, OptionSpecs } from './args.js';
 import { locationOf } from './context.js';
@@ -32,6 +32,7 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
   tmux: { type: 'boolean' },
   worktree: { type: 'boolean' },
   logs: { type: 'string' },
+  verify: { type: 'string' },
 };
 
 export const EXECUTOR_HELP = `Agent:
@@ -56,8 +57,9 @@ export const EXECUTOR_HELP = `Agent:
                              let the agent act without asking (claude: --dangerously-skip-permissions,
                              codex: --dangerously-bypass-approvals-and-sandbox, gemini: --yolo).
                              Never on unless given.
-  --prompt-template FILE     the prompt, with {{id}} {{subject}} {{description}} {{blockers}} {{list}}
-                             {{resultFile}} placeholders (default: the built-in one, docs/executor.md)
+  --prompt-template FILE     the prompt, with {{id}} {{subject}} {{description}} {{check}} {{blockers}}
+                             {{list}} {{resultFile}} placeholders (default: the built-in one,
+                             docs/executor.md)
 
 Running:
   --timeout DURATION         kill an agent that runs longer (seconds, or 90s, 15m, 2h; default: none)
@@ -67,6 +69,11 @@ Running:
   --lease DURATION           claim lease, heartbeated at a third of it while the agent runs; a task
                              whose holder died is run again when it expires (default 60s)
   --grace DURATION           between SIGTERM and SIGKILL when an agent is stopped (default 5s)
+  --verify CMD               check each task without its own check (create --verify) after its agent
+                             exits 0: CMD runs with /bin/sh -c in the task's working directory, under
+                             --timeout; non-zero fails the attempt and its output goes into the next
+                             attempt's prompt. CMD is yours, run as you wrote it; a task's own check
+                             wins (docs/executor.md, "Checked completion")
   --logs DIR                 where the per-task logs go (default the list's run artifacts,
                              <root>/.tasklane/<list>/logs; see docs/cli.md)
   --tmux                     run each agent in a window of the tmux session tasklane-<list>
@@ -122,6 +129,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     worktree: args.flag('worktree'),
     events,
     binDir: selfOnPath(runDir),
+    ...verifyOf(args),
   };
   return {
     config,
@@ -131,6 +139,18 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     agent: resolved.choice,
     slots,
   };
+}
+
+/** --verify, checked by the model's rule for a task's own check. */
+function verifyOf(args: Args): { verify?: string } {
+  const verify = args.string('verify');
+  if (verify === undefined) return {};
+  try {
+    checkVerify(verify);
+  } catch (e) {
+    throw new TasklaneError('USAGE', `--${(e as Error).message}`, { field: '--verify' });
+  }
+  return { verify };
 }
 
 /** --permission-mode, checked; bypassPermissions is only ever asked for as --dangerously-skip-permissions. */

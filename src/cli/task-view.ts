@@ -92,6 +92,7 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   if (priorityOf(task) !== 0) add('priority', String(priorityOf(task)));
   add('labels', labelsOf(task).join(', '));
   if (f.estimate !== undefined) add('estimate', formatSeconds(f.estimate));
+  if (typeof f.verify === 'string') add('check', f.verify);
   add(
     'blocked by',
     task.blockedBy

@@ -1,5 +1,7 @@
 import { isFailed, openBlockers, type Task, type TaskIndex, tasklaneFields } from '../model/index.js';
+import { type CheckRecord, checkRecordOf, shortCommand } from './check.js';
 import type { RunReport, TaskRecord } from './coordinator.js';
+import { fenced } from './prompt.js';
 import { blockedByFailure } from './scheduler.js';
 import type { AgentRunInfo } from './worker.js';
 
@@ -32,6 +34,8 @@ export interface AggregateTask {
   costUsd?: number;
   log?: string;
   worktree?: { path: string; branch: string };
+  /** The last check run for the task (command, exit status, duration, output tail): metadata.agentRun.check. */
+  check?: CheckRecord;
   /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
   note?: string;
 }
@@ -122,6 +126,8 @@ function describe(
     if (run.outputTokens !== undefined) out.outputTokens = run.outputTokens;
     if (run.costUsd !== undefined) out.costUsd = run.costUsd;
     if (run.worktree !== undefined) out.worktree = run.worktree;
+    const check = checkRecordOf(run);
+    if (check !== undefined) out.check = check;
   }
   const log = record?.log ?? run?.log;
   if (log !== undefined) out.log = log;
@@ -205,6 +211,7 @@ export function renderMarkdown(a: Aggregate): string {
     // A completed task's result already ends with its worktree line (worker.ts).
     if (t.worktree !== undefined && t.status !== 'completed')
       facts.push(`worktree ${t.worktree.path}, branch \`${t.worktree.branch}\``);
+    if (t.check !== undefined) facts.push(checkFact(t.check));
     if (t.status !== 'completed' && t.log !== undefined) facts.push(`log ${t.log}`);
     if (t.status === 'completed')
       lines.push(t.result === undefined || t.result.trim() === '' ? '(no result)' : t.result.trim());
@@ -215,6 +222,9 @@ export function renderMarkdown(a: Aggregate): string {
     else if (t.status === 'in_progress') lines.push(`Held by ${t.owner ?? 'another session'} when the run ended.`);
     else lines.push('Not run.');
     if (t.note !== undefined) lines.push('', `Note: ${t.note}.`);
+    if (t.check !== undefined && !t.check.passed && t.check.outputTail.trim() !== '') {
+      lines.push('', 'The end of the check output:', '', fenced(t.check.outputTail.replace(/\s+$/, '')));
+    }
     if (facts.length > 0) lines.push('', `(${facts.join('; ')})`);
   }
   return `${lines.join('\n')}\n`;
@@ -236,6 +246,13 @@ function seconds(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const m = Math.floor(ms / 60_000);
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** "check `npm test` passed in 2.1 s", "check `test -f x` exit 1 in 5 ms". */
+function checkFact(c: CheckRecord): string {
+  const how = c.passed ? 'passed' : c.exitCode !== undefined ? `exit ${c.exitCode}` : (c.error ?? 'failed');
+  const whose = c.source === 'run' ? " (the run's --verify)" : '';
+  return `check \`${shortCommand(c.command)}\`${whose} ${how} in ${seconds(c.durationMs)}`;
 }
 
 function cell(text: string): string {

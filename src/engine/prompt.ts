@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { TasklaneError } from '../model/index.js';
+import type { CheckRecord } from './check.js';
 
 // The prompt an agent gets: the task, its description, what its blockers produced, and how to
 // report. The default template can be replaced with --prompt-template FILE using the same
 // {{placeholders}}; they are filled in one pass, so text inside a task is never expanded again.
 
-export const PLACEHOLDERS = ['id', 'subject', 'description', 'blockers', 'list', 'resultFile'] as const;
+export const PLACEHOLDERS = ['id', 'subject', 'description', 'check', 'blockers', 'list', 'resultFile'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
 export interface BlockerResult {
@@ -24,7 +25,7 @@ Your task is #{{id}}.
 
 {{description}}
 
-## What the tasks before this one produced
+{{check}}## What the tasks before this one produced
 
 {{blockers}}
 
@@ -71,10 +72,57 @@ export function checkTemplate(text: string, file = 'prompt template'): void {
   }
 }
 
+/**
+ * Fills the template. A template without {{check}} still gets the check section, at its end: an
+ * agent retried after a failed check must see why.
+ */
 export function renderPrompt(template: string, values: PromptValues): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) =>
-    (PLACEHOLDERS as readonly string[]).includes(name) ? values[name as Placeholder] : whole,
-  );
+  let hasCheck = false;
+  const text = template.replace(PLACEHOLDER, (whole, name: string) => {
+    if (name === 'check') hasCheck = true;
+    return (PLACEHOLDERS as readonly string[]).includes(name) ? values[name as Placeholder] : whole;
+  });
+  return hasCheck || values.check === '' ? text : `${text.trimEnd()}\n\n${values.check}`;
+}
+
+/**
+ * The check section: the command that will judge the work, and what the last recorded attempt's
+ * check printed when it failed. Empty (no section) when there is neither. Ends with a blank line.
+ */
+export function formatCheck(command: string | undefined, previous: CheckRecord | undefined): string {
+  const parts: string[] = [];
+  if (command !== undefined) {
+    parts.push(
+      '## How your work is checked',
+      '',
+      'When you exit, the executor runs this command in your working directory; the task completes only if it exits 0:',
+      '',
+      fenced(command),
+    );
+  }
+  if (previous !== undefined && !previous.passed) {
+    const how = previous.exitCode !== undefined ? `exited ${previous.exitCode}` : (previous.error ?? 'failed');
+    if (parts.length > 0) parts.push('');
+    parts.push(
+      "## The previous attempt's check failed",
+      '',
+      `The previous attempt exited 0, but its check ${how}:`,
+      '',
+      fenced(previous.command),
+      '',
+      previous.outputTail.trim() === ''
+        ? 'It printed nothing.'
+        : `The end of its output:\n\n${fenced(previous.outputTail.replace(/\s+$/, ''))}`,
+    );
+  }
+  return parts.length === 0 ? '' : `${parts.join('\n')}\n\n`;
+}
+
+/** A fenced block that no run of backticks inside the text can close early. */
+export function fenced(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}\n${text}\n${fence}`;
 }
 
 /** The blockers section: each blocker's subject and result, in the order the task lists them. */

@@ -40,6 +40,8 @@ export interface RunOutput {
   stdout: string;
   /** The last lines of standard error, for failure messages. */
   stderrTail: string;
+  /** The last OUTPUT_TAIL characters of standard output and error together, in the order they came (a check's output). */
+  outputTail?: string;
   durationMs: number;
   pid: number;
 }
@@ -57,6 +59,7 @@ export const STDOUT_LIMIT = 8 * 1024 * 1024;
 /** Longer lines are not handed to onLine (the log keeps them). */
 export const LINE_LIMIT = 1024 * 1024;
 const STDERR_TAIL = 2048;
+export const OUTPUT_TAIL = 4096;
 /** While the agent runs, its descendants are recorded this often (process-tree.ts). */
 const SWEEP_MS = 1000;
 /** After the agent and all it started are gone, how long its pipes may take to deliver their last bytes. */
@@ -113,6 +116,9 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
     const stdoutChunks: Buffer[] = [];
     let stdoutBytes = 0;
     let stderrTail = '';
+    let outputTail = '';
+    const outDecoder = new StringDecoder('utf8');
+    const errDecoder = new StringDecoder('utf8');
     const outLines = lineSplitter((line) => spec.onLine?.(line, 'stdout'));
     const errLines = lineSplitter((line) => spec.onLine?.(line, 'stderr'));
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -121,11 +127,13 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
         stdoutChunks.push(chunk.subarray(0, STDOUT_LIMIT - stdoutBytes));
         stdoutBytes += chunk.length;
       }
+      outputTail = (outputTail + outDecoder.write(chunk)).slice(-OUTPUT_TAIL);
       outLines.push(chunk);
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       log.write(chunk);
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+      outputTail = (outputTail + errDecoder.write(chunk)).slice(-OUTPUT_TAIL);
       errLines.push(chunk);
     });
     for (const s of [child.stdout, child.stderr]) s?.on('error', () => {});
@@ -174,6 +182,7 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
       const out: RunOutput = {
         stdout: Buffer.concat(stdoutChunks).toString('utf8'),
         stderrTail,
+        outputTail,
         durationMs: elapsed(),
         pid,
       };

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields } from '../model/index.js';
+import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields, verifyOf } from '../model/index.js';
 import { storeEnv } from '../store/descriptor.js';
 import type { Claim, HolderInput, TaskStore } from '../store/types.js';
 import {
@@ -13,9 +13,10 @@ import {
   type PresetName,
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
+import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck, shortCommand } from './check.js';
 import type { EngineEvent, EngineEvents } from './events.js';
 import { judgeClaim } from './own-edits.js';
-import { type BlockerResult, formatBlockers, formatDescription, renderPrompt } from './prompt.js';
+import { type BlockerResult, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
@@ -47,6 +48,8 @@ export interface ExecConfig {
   events: EngineEvents;
   /** A directory holding a `tasklane` program, put first on the agents' PATH so the one they call is this one. */
   binDir?: string;
+  /** The run's check (--verify), for tasks without their own (check.ts). */
+  verify?: string;
 }
 
 export interface ExecSignals {
@@ -67,6 +70,8 @@ export interface AgentRunInfo {
   costUsd?: number;
   sessionId?: string;
   worktree?: Worktree;
+  /** The check run after the agent exited 0 (check.ts). */
+  check?: CheckRecord;
 }
 
 /** `note`: what was done to the task while its agent ran, without a claim (own-edits.ts). */
@@ -126,6 +131,8 @@ export async function executeClaim(
     choice = cfg.agent;
   }
   const run: AgentRunInfo = { preset: choice.preset, log: logPath };
+  // The check as the task was claimed: an agent editing its own task cannot change this attempt's.
+  const check = checkFor(verifyOf(task), cfg.verify);
 
   // Lease heartbeat at a third of the lease. A refused heartbeat stops the agent only when another
   // claim took the task: an agent (or session) that edited the task (owner, status) or deleted it
@@ -184,6 +191,7 @@ export async function executeClaim(
       id,
       subject: task.subject,
       description: formatDescription(task.description),
+      check: formatCheck(check?.command, checkRecordOf(task.metadata?.agentRun)),
       blockers: formatBlockers(blockers),
       list: store.listId,
       resultFile,
@@ -240,6 +248,22 @@ export async function executeClaim(
     if (reader !== undefined) output = reader.output();
     else if (result.ok) output = inv.parseOutput(result.value.stdout);
     else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
+    // The agent says it is done: the check, where the agent worked and with its environment, says whether it is.
+    if (check !== undefined && result.ok && output.isError !== true && !cancel.aborted) {
+      cfg.events.emit({ type: 'activity', taskId: id, line: `check: ${shortCommand(check.command)}`, at: Date.now() });
+      const checked = await runCheck({
+        ...check,
+        cwd,
+        env,
+        logPath,
+        ...(cfg.timeoutMs === undefined ? {} : { timeoutMs: cfg.timeoutMs }),
+        graceMs: cfg.graceMs,
+        signal: cancel,
+        hardSignal: signals.hard,
+      });
+      if (checked === 'cancelled') result = { ok: false, error: { ...result.value, reason: 'cancelled' } };
+      else run.check = checked;
+    }
   } catch (e) {
     // Setting up failed (a blocker unreadable, the worktree): a failure of the task, not of the run.
     result = {
@@ -273,11 +297,15 @@ export async function executeClaim(
   if (!result.ok) failure = describeFailure(result.error, output.isError === true ? output.result : undefined);
   else if (output.isError === true) {
     failure = { reason: `the agent reported an error: ${firstLine(text) || '(no message)'}`, retryable: true };
+  } else if (run.check !== undefined && !run.check.passed) {
+    failure = { reason: checkFailureReason(run.check), retryable: true };
   }
 
   const write = async (by: HolderInput): Promise<TaskOutcome> => {
     // The agent run's record goes in the same write as the outcome.
-    const record = hasRunInfo(run) || failure !== undefined ? { metadata: { agentRun: { ...run } } } : {};
+    // A check's record always goes: the next attempt's prompt reads the last one.
+    const record =
+      hasRunInfo(run) || failure !== undefined || run.check !== undefined ? { metadata: { agentRun: { ...run } } } : {};
     const note = noteOf(notes);
     if (failure === undefined) {
       const done = await store.complete(id, { ...by, result: text, ...record });
@@ -313,11 +341,21 @@ export async function executeClaim(
     if (verdict.kind === 'deleted') {
       return { kind: 'lost', reason: verdict.note, durationMs: elapsed(), ...noteOf(notes) };
     }
-    if (verdict.task.status === 'completed') {
+    const checkFailed = run.check !== undefined && !run.check.passed;
+    if (verdict.task.status === 'completed' && !checkFailed) {
       // Marked completed by hand (or by the agent): the attempt is over, nothing more to write.
       return { kind: 'completed', task: verdict.task, durationMs: elapsed(), run, ...noteOf(notes) };
     }
     try {
+      if (verdict.task.status === 'completed') {
+        // The agent (or someone) marked it completed, but its check failed: the check decides.
+        // Reopened and failed, so its dependents wait (any that started meanwhile are not stopped).
+        notes.set('reopened', `task ${id} was marked completed while its agent ran, but its check failed: reopened`);
+        await store.update(id, { status: 'pending', owner: null });
+        const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
+        if (again === null) return lostBeforeWrite(e);
+        return await write({ owner, token: again.token });
+      }
       if (verdict.leaseKept) return await write({ token: claim.token });
       // The claim was released by the edit: take it again to record this attempt's result.
       const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });

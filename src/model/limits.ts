@@ -11,6 +11,8 @@ export const LIMITS = {
   labelChars: 100,
   labels: 50,
   metadataBytes: 256 * 1024,
+  /** A check command (metadata.tasklane.verify): a command line or a short script, not a file's worth. */
+  verifyBytes: 4 * 1024,
   /**
    * Levels of arrays and objects in a task (the task object itself is one). Deeper input, or a
    * file another program wrote deeper, is refused before anything recursive (JSON.stringify, a
@@ -117,6 +119,14 @@ export function checkEstimate(value: unknown): void {
   }
 }
 
+/** A check command: a non-empty string within LIMITS.verifyBytes, without NUL (no argument can hold one). */
+export function checkVerify(value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'string' || value.trim() === '') fail('verify', 'must be a non-empty command');
+  if ((value as string).includes('\0')) fail('verify', 'must not contain a NUL character');
+  checkText('verify', value, false, LIMITS.verifyBytes);
+}
+
 export function checkLabels(value: unknown): void {
   if (value === undefined) return;
   if (!Array.isArray(value) || value.some((l) => typeof l !== 'string' || l.length === 0)) {
@@ -133,7 +143,7 @@ export function checkMetadata(value: unknown): void {
   if (value === undefined) return;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('metadata', 'must be an object');
   if (Object.hasOwn(value as object, 'tasklane')) {
-    fail('metadata.tasklane', 'is reserved for Tasklane; use --priority, --label, --estimate instead');
+    fail('metadata.tasklane', 'is reserved for Tasklane; use --priority, --label, --estimate, --verify instead');
   }
   // Before JSON.stringify below, which recurses. Metadata sits one level inside the task.
   const deep = tooDeep(value, LIMITS.nestingDepth - 1);

@@ -55,6 +55,11 @@ export interface TasklaneFields {
   failure?: Failure;
   /** Earlier failures, oldest first, kept across retries. */
   failures?: Failure[];
+  /**
+   * The check the executor runs after the agent exits 0 (`sh -c` in the task's working directory):
+   * the command of whoever wrote the task, never built from task text. Non-zero fails the attempt.
+   */
+  verify?: string;
 }
 
 export const META_KEY = 'tasklane';
@@ -94,6 +99,12 @@ export function labelsOf(task: Task): string[] {
 export function estimateOf(task: Task): number {
   const e = tasklaneFields(task).estimate;
   return typeof e === 'number' && Number.isFinite(e) && e > 0 ? e : 1;
+}
+
+/** The task's own check command (metadata.tasklane.verify), when it has a usable one. */
+export function verifyOf(task: Task): string | undefined {
+  const v = tasklaneFields(task).verify;
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
 }
 
 export function isFailed(task: Task): boolean {

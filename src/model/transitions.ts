@@ -52,6 +52,8 @@ export interface TaskEdit {
   priority?: number;
   labels?: string[];
   estimate?: number;
+  /** The check command; null removes it. */
+  verify?: string | null;
 }
 
 // ---- the claim rule ----
@@ -236,6 +238,8 @@ export function editTask(task: Task, edit: TaskEdit, at: Moment): { task: Task; 
   if (edit.priority !== undefined) fields.priority = edit.priority;
   if (edit.labels !== undefined) fields.labels = edit.labels;
   if (edit.estimate !== undefined) fields.estimate = edit.estimate;
+  if (edit.verify === null) delete fields.verify;
+  else if (edit.verify !== undefined) fields.verify = edit.verify;
   const lease = fields.lease;
   if (lease !== undefined && edit.owner !== undefined && (edit.owner ?? undefined) !== task.owner) {
     if (edit.owner === null || leaseExpired(lease, at.now)) {

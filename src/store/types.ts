@@ -18,6 +18,8 @@ export interface CreateInput {
   labels?: string[];
   /** Expected duration in seconds (critical-path weight). */
   estimate?: number;
+  /** A check command the executor runs after the agent exits 0 (metadata.tasklane.verify). */
+  verify?: string;
 }
 
 export interface UpdateInput {
@@ -32,6 +34,8 @@ export interface UpdateInput {
   priority?: number;
   labels?: string[];
   estimate?: number;
+  /** A new check command; null removes it. */
+  verify?: string | null;
   /** Tasks this one comes to block (each gains this id in blockedBy). */
   addBlocks?: string[];
   /** Tasks this one comes to wait for. */

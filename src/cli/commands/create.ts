@@ -20,11 +20,15 @@ Options:
   --priority N               higher is claimed first (default 0)
   --label L[,L...]           labels (repeatable)
   --estimate DURATION        expected duration: seconds, or 90s, 15m, 2h (weights the critical path)
+  --verify CMD               a check that proves the work: after the agent exits 0, tasklane run
+                             runs CMD with /bin/sh -c in the task's working directory; non-zero
+                             fails the attempt (docs/executor.md, "Checked completion")
   --owner NAME               assign it to someone (it is then not claimable by others)
   --meta KEY=VALUE           user metadata (VALUE parsed as JSON when it parses; repeatable)
 
 Examples:
   tasklane create "Design the schema" --priority 5 --estimate 2h
+  tasklane create "Fix the parser" --verify 'npm test -- parser'
   tasklane create "Write API" --description "REST endpoints for tasks" --blocked-by 3 --json
   git log -1 --format=%B | tasklane create "Follow up" --description-file -
 
@@ -40,6 +44,7 @@ JSON (--json): {"task": TASK}, where TASK is the stored task plus "state".`,
       priority: { type: 'string' },
       label: { type: 'string', multiple: true },
       estimate: { type: 'string' },
+      verify: { type: 'string' },
       owner: { type: 'string' },
       meta: { type: 'string', multiple: true },
     });
@@ -57,6 +62,8 @@ JSON (--json): {"task": TASK}, where TASK is the stored task plus "state".`,
     if (a.has('label')) input.labels = a.list('label');
     const estimate = a.seconds('estimate');
     if (estimate !== undefined) input.estimate = estimate;
+    const verify = a.string('verify');
+    if (verify !== undefined) input.verify = verify;
     const owner = a.string('owner');
     if (owner !== undefined) input.owner = owner;
     const metadata = metaOption(ctx);

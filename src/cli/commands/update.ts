@@ -32,6 +32,7 @@ Options:
   --priority N               new priority (higher is claimed first)
   --label L[,L...]           replace the labels (repeatable); --no-labels removes them all
   --estimate DURATION        seconds, or 90s, 15m, 2h
+  --verify CMD | --no-verify set or remove the task's check (see create --help)
   --add-blocks ID[,ID...]    this task comes to block these (repeatable)
   --add-blocked-by ID[,ID...]  this task comes to wait for these (repeatable)
   --rm-blocks ID[,ID...]     remove these from what this task blocks (repeatable)
@@ -62,6 +63,8 @@ JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
       label: { type: 'string', multiple: true },
       'no-labels': { type: 'boolean' },
       estimate: { type: 'string' },
+      verify: { type: 'string' },
+      'no-verify': { type: 'boolean' },
       meta: { type: 'string', multiple: true },
       'if-rev': { type: 'string' },
       'add-blocks': { type: 'string', multiple: true },
@@ -73,6 +76,7 @@ JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
     a.expectPositionals(1, 1, 'ID');
     a.exclusive('owner', 'no-owner');
     a.exclusive('label', 'no-labels');
+    a.exclusive('verify', 'no-verify');
     const id = taskIdArg(ctx);
     if (a.string('status') === 'deleted') throw usageError(`to delete a task use: tasklane delete ${id}`, '--status');
 
@@ -94,6 +98,9 @@ JSON (--json): {"task": TASK}, the task as now stored plus "state".`,
     if (a.flag('no-labels')) patch.labels = [];
     const estimate = a.seconds('estimate');
     if (estimate !== undefined) patch.estimate = estimate;
+    const verify = a.string('verify');
+    if (verify !== undefined) patch.verify = verify;
+    if (a.flag('no-verify')) patch.verify = null;
     const metadata = metaOption(ctx);
     if (metadata !== undefined) patch.metadata = metadata;
     for (const [option, field] of [

@@ -108,7 +108,17 @@ export async function planWithAgent(text: string, opts: AgentPlanOptions): Promi
     );
   }
   try {
-    return { spec: parsePlanSpec(value, { file: source }), agent: resolved.choice, answer };
+    const spec = parsePlanSpec(value, { file: source });
+    // A check is a command the executor runs: only a person chooses one, never an agent's answer.
+    const checked = spec.tasks.find((t) => t.verify !== undefined);
+    if (checked !== undefined) {
+      throw new TasklaneError(
+        'INVALID_INPUT',
+        `${source}: task ${JSON.stringify(checked.key)} sets verify, a command the executor would run; an agent's plan may not (add a check yourself: tasklane update ID --verify CMD)`,
+        { file: opts.file, field: 'verify' },
+      );
+    }
+    return { spec, agent: resolved.choice, answer };
   } catch (err) {
     if (!isTasklaneError(err)) throw err;
     const details = {

@@ -155,6 +155,7 @@ function createInput(task: PlanTask, source: string): CreateInput {
   if (task.priority !== undefined) input.priority = task.priority;
   if (task.labels !== undefined && task.labels.length > 0) input.labels = task.labels;
   if (task.estimate !== undefined) input.estimate = task.estimate;
+  if (task.verify !== undefined) input.verify = task.verify;
   return input;
 }
 

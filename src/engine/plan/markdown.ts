@@ -42,9 +42,10 @@ interface Item {
   estimate?: number;
   labels: string[];
   agent?: string;
+  verify?: string;
 }
 
-const FIELD_NAMES = 'depends on|blocked by|after|priority|estimate|labels?|key|agent';
+const FIELD_NAMES = 'depends on|blocked by|after|priority|estimate|labels?|key|agent|verify';
 const REF_FIELDS = new Set(['after', 'depends on', 'blocked by']);
 // A reference is `#key` or a number: `#[\w.-]+|\d+`, never `#[\w.-]+|#?\d+`, where "#1" matched
 // both alternatives and a list failing at its end ("#1 and #1 and ... !") backtracked through 2^n
@@ -237,6 +238,7 @@ export function parseMarkdownPlan(text: string, file: string): PlanSpec {
     if (item.labels.length > 0) task.labels = item.labels;
     if (item.estimate !== undefined) task.estimate = item.estimate;
     if (item.agent !== undefined) task.agent = item.agent;
+    if (item.verify !== undefined) task.verify = item.verify;
     if (item.done) task.done = true;
     return task;
   });
@@ -299,6 +301,10 @@ function readAnnotations(item: Item, fail: Fail): void {
       case 'agent':
         if (v === '') fail(line, 'agent', 'agent needs a name');
         item.agent = v;
+        break;
+      case 'verify':
+        if (v === '') fail(line, 'verify', 'verify needs a command');
+        item.verify = v;
         break;
     }
   };

@@ -5,6 +5,7 @@ import {
   checkPriority,
   checkSubject,
   checkText,
+  checkVerify,
   isTasklaneError,
   TasklaneError,
 } from '../../model/index.js';
@@ -30,6 +31,8 @@ export interface PlanTask {
   estimate?: number;
   /** Which agent should run the task; stored as metadata.agent. */
   agent?: string;
+  /** The task's check command (metadata.tasklane.verify): the plan author's own command. */
+  verify?: string;
   /** Already done (`- [x]`): created as completed. */
   done?: boolean;
   metadata?: Record<string, unknown>;
@@ -60,6 +63,7 @@ const TASK_FIELDS = new Set([
   'labels',
   'estimate',
   'agent',
+  'verify',
   'done',
   'metadata',
 ]);
@@ -143,6 +147,8 @@ function parsePlanTask(raw: unknown, i: number, source: SpecSource): PlanTask {
   if (parent !== undefined) task.parent = parent;
   const agent = str('agent', false);
   if (agent !== undefined) task.agent = agent;
+  const verify = str('verify', false);
+  if (verify !== undefined) task.verify = verify;
   if (t.after !== undefined) {
     const after = typeof t.after === 'string' ? [t.after] : t.after;
     if (!Array.isArray(after) || after.some((k) => typeof k !== 'string')) {
@@ -199,6 +205,7 @@ export function checkPlan(spec: PlanSpec, file: string): void {
       ['priority', () => checkPriority(task.priority)],
       ['labels', () => checkLabels(task.labels)],
       ['estimate', () => checkEstimate(task.estimate)],
+      ['verify', () => checkVerify(task.verify)],
       ['metadata', () => checkMetadata(task.metadata)],
     ];
     for (const [field, check] of checks) {

@@ -12,6 +12,7 @@ import {
   checkStoredTask,
   checkSubject,
   checkText,
+  checkVerify,
   claimQueue,
   claimTask,
   compareIds,
@@ -206,6 +207,7 @@ export class FileStore implements TaskStore {
     checkPriority(input.priority);
     checkLabels(input.labels);
     checkEstimate(input.estimate);
+    checkVerify(input.verify);
     checkMetadata(input.metadata);
     const blockedBy = unique((input.blockedBy ?? []).map((id) => assertTaskId(id, 'blockedBy')));
     const blocks = unique((input.blocks ?? []).map((id) => assertTaskId(id, 'blocks')));
@@ -251,6 +253,7 @@ export class FileStore implements TaskStore {
       if (input.priority !== undefined) fields.priority = input.priority;
       if (input.labels !== undefined && input.labels.length > 0) fields.labels = input.labels;
       if (input.estimate !== undefined) fields.estimate = input.estimate;
+      if (input.verify !== undefined) fields.verify = input.verify;
       const task = withTasklaneFields(
         {
           id,
@@ -318,6 +321,7 @@ export class FileStore implements TaskStore {
     checkPriority(patch.priority);
     checkLabels(patch.labels);
     checkEstimate(patch.estimate);
+    if (patch.verify !== null) checkVerify(patch.verify);
     if (patch.metadata !== undefined) checkMetadata(patch.metadata);
     const edges = edgeChanges(taskId, patch);
 
