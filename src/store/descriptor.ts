@@ -15,12 +15,25 @@ const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
 
 /** Parses a descriptor; `where` names its origin for errors (`--store`, `TASKLANE_STORE`). */
 export function parseStoreDescriptor(text: string, cwd: string, where: string): StoreDescriptor {
+  if (text.includes('\0')) {
+    throw new TasklaneError('USAGE', `${where}: a store descriptor cannot hold a NUL character`, { field: where });
+  }
   const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     if (/^file:/i.test(text)) {
       throw new TasklaneError('USAGE', `${where}: a file URL is file:///absolute/path (or give the directory itself)`, {
         field: where,
       });
+    }
+    // `postgres:/user:pw@host/db` (a slash short) is a mistyped URL, not a directory to create
+    // and print: refuse anything that starts like a scheme, naming only the scheme.
+    const schemeLike = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1];
+    if (schemeLike !== undefined) {
+      throw new TasklaneError(
+        'USAGE',
+        `${where}: starts with "${schemeLike}:" but is not a URL of the form ${schemeLike.toLowerCase()}://…; for a directory whose name has a colon, write ./ before it`,
+        { field: where },
+      );
     }
     return { kind: 'file', root: resolve(cwd, text) };
   }

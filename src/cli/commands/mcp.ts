@@ -44,24 +44,48 @@ Setup for each client: docs/mcp.md. For example:
     });
     const transport = new StdioServerTransport(input, process.stdout, { maxBufferSize: 2 * MAX_REQUEST_BYTES });
     process.stdin.pipe(input);
+    // Requests read but not yet answered: when the input ends (a client that pipes its requests
+    // and closes stdin), they are answered before the server closes, so no write is done unseen.
+    const unanswered = new Set<string | number>();
+    let drained: (() => void) | undefined;
     const closed = new Promise<void>((resolve) => {
       let stopping = false;
       // However it ends (stdin closed, a signal, the transport closing itself), it ends whole:
       // the feed stopped and stdin let go, so the process exits rather than stay alive and deaf.
-      const stop = (): void => {
+      const stop = (drain: boolean): void => {
         if (stopping) return;
         stopping = true;
         process.stdin.unpipe(input);
         process.stdin.pause();
-        mcp.close().finally(resolve);
+        const answered = new Promise<void>((done) => {
+          drained = done;
+          if (!drain || unanswered.size === 0) done();
+        });
+        // A handler stuck on a lock still ends: at most the lock timeout and a little more.
+        const cap = new Promise<void>((done) => setTimeout(done, 35_000).unref());
+        void Promise.race([answered, cap]).then(() => mcp.close().finally(resolve));
       };
-      process.stdin.once('end', stop);
-      process.stdin.once('close', stop);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      transport.onclose = stop;
+      // The end of the request lines (after stdin's last line has gone through them), not of stdin.
+      input.once('end', () => stop(true));
+      process.stdin.once('close', () => setImmediate(() => stop(true)));
+      process.once('SIGINT', () => stop(false));
+      process.once('SIGTERM', () => stop(false));
+      transport.onclose = () => stop(false);
     });
     await mcp.server.connect(transport);
+    const receive = transport.onmessage;
+    transport.onmessage = (message) => {
+      if ('method' in message && 'id' in message) unanswered.add(message.id);
+      receive?.(message);
+    };
+    const send = transport.send.bind(transport);
+    transport.send = async (message) => {
+      await send(message);
+      const id = 'id' in message && !('method' in message) ? message.id : undefined;
+      if (id !== undefined && id !== null && unanswered.delete(id)) {
+        if (unanswered.size === 0) drained?.();
+      }
+    };
     io.stderr.write(`tasklane mcp: serving list ${store.listId} (${store.location}) as ${owner}\n`);
     await closed;
     return EXIT.OK;

@@ -285,6 +285,14 @@ export class FileStore implements TaskStore {
       // that sees the file appear cannot take it (and journal `claimed`) before `created` is journaled.
       const others = unique([...blockedBy, ...blocks]).sort(compareIds);
       return this.withTaskLocks([id, ...others], async () => {
+        // Never over a file: another program may have written one by this name meanwhile.
+        if (existsSync(this.pathOf(id))) {
+          throw new TasklaneError(
+            'CONFLICT',
+            `task file ${taskFileName(id)} appeared while task ${id} was being created; nothing was written, try again`,
+            { task: id, list: this.listId, file: this.pathOf(id) },
+          );
+        }
         const changes: NewEntry[] = [{ kind: 'created', task }];
         for (const other of others) {
           const fresh = this.mustRead(other);
