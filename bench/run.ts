@@ -6,7 +6,17 @@ import { load, REPO } from './lib/measure.js';
 // A name (or several) runs only those: `node dist/bench/run.js claims scale`.
 // Figures go to stdout and to bench/.work/results/*.json; BENCHMARKS.md records them.
 
-const ALL = ['list-vs-backlog', 'scale', 'claims', 'builds', 'history', 'profile-list', 'propagation', 'mcp-startup', 'executor'];
+const ALL = [
+  'list-vs-backlog',
+  'scale',
+  'claims',
+  'builds',
+  'history',
+  'profile-list',
+  'propagation',
+  'mcp-startup',
+  'executor',
+];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;
 for (const name of names) {

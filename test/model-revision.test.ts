@@ -8,6 +8,7 @@ import {
   sealRevision,
   serializeTask,
   type Task,
+  tasklaneFields,
   withTasklaneFields,
 } from '../src/model/index.js';
 
@@ -61,7 +62,7 @@ describe('revisions', () => {
     const edited = claudeEdit(written(3), (t) => ({ ...t, subject: 'S2' }));
     const normalized = normalizeRevision(edited);
     assert.equal(revisionOf(normalized), 4);
-    assert.equal((normalized.metadata?.tasklane as { rev: number }).rev, 4);
+    assert.equal(tasklaneFields(normalized).rev, 4);
     assert.equal(normalized.subject, 'S2');
     const unchanged = written(5);
     assert.equal(normalizeRevision(unchanged), unchanged, 'an unchanged task comes back as it is');
