@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cycleFor, findCycles, indexTasks, oneSidedEdges, type Task } from '../src/model/index.js';
 import { cliIn, explain, type Json } from './cli-run.js';
+import { start } from './fixtures/store/procs.js';
 
 // Issue 7, observation 5: a crash between the two files of an edge leaves it on one task only.
 // Cycle checks count such an edge, refuse while a task file is unreadable, and `doctor --fix`
@@ -154,6 +155,37 @@ describe('one-sided edges (observation 5)', () => {
     assert.match(r.stdout, /one-sided-edge {2}#1 blocks #2 according to #1 only/);
     assert.match(r.stdout, /tasklane doctor --fix writes the missing side/);
     assert.equal(readFileSync(l.file('2'), 'utf8'), before);
+  });
+});
+
+describe('doctor and lock holders', () => {
+  it('doctor never reports a live holder lock however old it looks, and reports a dead holder lock at once', async () => {
+    const { dir, tl } = cliIn();
+    assert.equal(tl(['create', 'A']).status, 0);
+    assert.equal(tl(['create', 'B']).status, 0);
+    const listDir = join(dir, 'default');
+    const paused = start('lock-holder', [join(listDir, '1.json')]);
+    const dead = start('lock-holder', [join(listDir, '2.json')]);
+    try {
+      await paused.line((l) => l === 'locked');
+      await dead.line((l) => l === 'locked');
+      paused.child.kill('SIGSTOP'); // as Ctrl-Z would: it stops refreshing its lock
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(join(listDir, '1.json.lock'), old, old);
+      dead.child.kill('SIGKILL');
+      await dead.exit;
+      const r = tl(['doctor', '--json']);
+      const locks = (r.json().problems as Json[]).filter((p) => p.kind === 'stale-lock').map((p) => p.file as string);
+      assert.deepEqual(
+        locks.map((f) => f.slice(listDir.length + 1)),
+        ['2.json.lock'],
+        explain(r),
+      );
+      assert.match(JSON.stringify(r.json().problems), /which is gone/);
+    } finally {
+      paused.child.kill('SIGKILL');
+      await paused.exit;
+    }
   });
 });
 

@@ -14,7 +14,7 @@ Checks the list for what a crash or another program can leave behind:
   one-sided-edge     an edge written on one of its two tasks only (a crash between the writes)
   cycle              tasks that block each other in a ring (with the path)
   temp-file          a write's temp file (.<id>.json.tmp-PID-N) whose process is gone
-  stale-lock         a lock directory whose holder stopped refreshing it (over 10 s old)
+  stale-lock         a lock whose Tasklane holder is gone, or with no live holder untouched 10 s
 
 Cycle checks (dep add, create with blockers) count an edge written on either task, and refuse
 to run while a task file is invalid. Readiness follows the blocked task's blockedBy alone, as

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { compareIds, cycleFor, findCycles, missingReferences, oneSidedEdges, type Task } from '../../model/index.js';
 import type { DoctorOptions, DoctorProblem, DoctorReport } from '../types.js';
 import { STALE_MS, tryLock } from './lock.js';
+import { holderAlive, judgeLock, readHolder, thisProcess } from './lock-holder.js';
 import { scanList, taskFileName } from './task-files.js';
 
 // `tasklane doctor` for the file store: finds what a crash or another program can leave in a list
@@ -188,10 +189,22 @@ function lockDirOf(name: string): { target: string } | { aside: true } | undefin
  * holder record when lock.ts keeps one.
  */
 export function staleLockReason(path: string, now: number): string | undefined {
-  const age = now - lstatSync(path).mtimeMs;
-  return age > STALE_MS
-    ? `untouched for ${Math.round(age / 1000)} s (a live holder refreshes it every 5 s)`
-    : undefined;
+  const st = lstatSync(path);
+  // The lock protocol's own judgement (lock-holder.ts): a Tasklane holder by liveness, however
+  // old its lock looks (it may be paused); any other lock by age.
+  const verdict = judgeLock(
+    { ino: st.ino, birthtimeMs: st.birthtimeMs, mtimeMs: st.mtimeMs },
+    readHolder(path),
+    thisProcess(),
+    now,
+    STALE_MS,
+    (record) => holderAlive(record),
+  );
+  if (!verdict.take) return undefined;
+  if (verdict.why === 'dead' && verdict.holder !== undefined) {
+    return `held by Tasklane process ${verdict.holder.pid} on ${verdict.holder.host}, which is gone`;
+  }
+  return `untouched for ${Math.round((now - st.mtimeMs) / 1000)} s (a live holder refreshes it every 5 s)`;
 }
 
 /** Removes a stale lock through the lock protocol (take it over, then release), so a live taker is never disturbed. */
