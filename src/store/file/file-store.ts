@@ -76,7 +76,7 @@ import { takeFeedStart } from './feed-start.js';
 import { Fence } from './fence.js';
 import { Journal, journalEntries, lastEntries, maxIdInJournal, type NewEntry } from './journal.js';
 import { listSummaries } from './lists.js';
-import { ensureLockTarget, type LockHandle, lock, tryLock } from './lock.js';
+import { ensureLockTarget, type LockHandle, lock, STALE_MS, tryLock } from './lock.js';
 import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
 
 // The default store: Claude Code's own files, layout, bytes, ids and locks.
@@ -914,7 +914,7 @@ export class FileStore implements TaskStore {
   /** One attempt at a task's lock; undefined when held by someone else or the list is gone. */
   private tryLockTask(id: string): LockHandle | undefined {
     try {
-      const handle = tryLock(this.pathOf(id));
+      const handle = tryLock(this.pathOf(id), STALE_MS, { skipFresh: true });
       return handle === undefined ? undefined : this.fence.guard(id, handle);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
 import { sleepSync } from './durable.js';
-import { type LockHandle, tryLock } from './lock.js';
+import { type LockHandle, STALE_MS, tryLock } from './lock.js';
 
 // The history of a list: one JSON line per change Tasklane makes. It lives outside the list
 // directory, which Claude Code empties when every task completes, so `restore` can bring the
@@ -52,6 +52,8 @@ const LIVE = 'journal.jsonl';
 const SEALED = /^journal\.(\d+)\.jsonl$/;
 const CHUNK = 1024 * 1024;
 const LOCK_TIMEOUT_MS = 30_000;
+/** How long a journal writer waits on a busy lock before it checks whether the holder is alive. */
+const PROBE_AFTER_MS = 200;
 
 export interface NewEntry {
   kind: ChangeKind;
@@ -231,10 +233,13 @@ function heartbeatFields(task: Task): HeartbeatFields {
 
 /** The journal lock, taken synchronously: it is held for one write, so waiting is short and fine-grained. */
 function lockJournal(path: string): LockHandle {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
+  const start = Date.now();
+  const deadline = start + LOCK_TIMEOUT_MS;
   let delay = 0.1;
   for (;;) {
-    const handle = tryLock(path);
+    // Held for one write: for its first moments a busy lock is simply busy, so the holder's record
+    // and /proc are read (to take a dead holder's lock at once) only once the wait grows long.
+    const handle = tryLock(path, STALE_MS, { skipFresh: Date.now() - start < PROBE_AFTER_MS });
     if (handle !== undefined) return handle;
     if (Date.now() > deadline) {
       throw new TasklaneError('LOCK_TIMEOUT', `timed out waiting for the journal lock (${path}.lock)`, {

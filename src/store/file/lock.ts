@@ -207,7 +207,11 @@ function takeOver(
 }
 
 /** Tries once to take the lock. Undefined when someone else holds it. */
-export function tryLock(target: string, staleMs = STALE_MS): LockHandle | undefined {
+export function tryLock(
+  target: string,
+  staleMs = STALE_MS,
+  options: { skipFresh?: boolean } = {},
+): LockHandle | undefined {
   const path = lockDirFor(target);
   try {
     mkdirSync(path);
@@ -217,6 +221,11 @@ export function tryLock(target: string, staleMs = STALE_MS): LockHandle | undefi
   }
   try {
     const st = statSync(path);
+    // A claimer passing over a task another is taking (SKIP LOCKED) needs no verdict on a lock
+    // refreshed within the staleness age: reading its holder record and /proc for each skip was
+    // most of the cost of contended claims. A dead holder's lock is still taken at once by any
+    // waiter (lock()), and by a skipping claimer once it is stale.
+    if (options.skipFresh === true && Date.now() - st.mtimeMs <= staleMs) return undefined;
     const probe = probeOf(path, st);
     const now = Date.now();
     const verdict = judgeLock(st, probe.record, thisProcess(), now, staleMs, (record) => {
