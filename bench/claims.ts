@@ -19,12 +19,14 @@ import { freshDir, load, median, NODE, printMachine, REPO, saveResults } from '.
 // Target (issue 7): N=8 processes claim at least 1.5x what one process claims.
 //
 //   npx tsc -p . && node dist/bench/claims.js [tasks] [rounds] [procs] [old-build-dist]
-//   (defaults: 2000 tasks, 3 rounds, 8 processes, /work/base/dist or $BENCH_OLD_DIST)
+//   (defaults: 2000 tasks, 3 rounds, 8 processes, the old build from $BENCH_OLD_DIST; without one,
+//   only this build is measured: build an older commit with `git worktree add /tmp/old COMMIT &&
+//   (cd /tmp/old && npm ci && npm run build)` and pass /tmp/old/dist)
 
 const taskCount = Number(process.argv[2] ?? 2000);
 const rounds = Number(process.argv[3] ?? 3);
 const procs = Number(process.argv[4] ?? 8);
-const oldDist = process.argv[5] ?? process.env.BENCH_OLD_DIST ?? '/work/base/dist';
+const oldDist = process.argv[5] ?? process.env.BENCH_OLD_DIST;
 const LIST = 'bench';
 const worker = join(REPO, 'dist', 'bench', 'lib', 'claim-worker.js');
 const now = () => performance.timeOrigin + performance.now();
@@ -34,11 +36,14 @@ function storeModule(dist: string): string {
   const open = join(dist, 'src', 'store', 'open.js');
   return existsSync(open) ? open : join(dist, 'src', 'index.js');
 }
-const builds = [
-  { name: 'old', module: storeModule(oldDist) },
+type BuildName = 'old' | 'new';
+const hasOld = oldDist !== undefined && existsSync(join(oldDist, 'src'));
+if (!hasOld)
+  console.log(`no old build${oldDist === undefined ? ' given' : ` at ${oldDist}`}: measuring this build only`);
+const builds: { name: BuildName; module: string }[] = [
+  ...(hasOld ? [{ name: 'old' as const, module: storeModule(oldDist as string) }] : []),
   { name: 'new', module: storeModule(join(REPO, 'dist')) },
-] as const;
-type BuildName = (typeof builds)[number]['name'];
+];
 
 interface Report {
   owner: string;
@@ -128,7 +133,9 @@ const show = (r: RunResult): string =>
   `(claim window ${(r.windowMs / 1000).toFixed(2)} s = ${r.perSecondInWindow.toFixed(0)}/s; ` +
   `per process ${r.perProcess.join(',')}; start-up ms ${r.startupMs.join(',')}; load ${r.load})`;
 
-console.log(`\n${taskCount} ready tasks; 1 and ${procs} processes; old build ${oldDist}; ${rounds} rounds`);
+console.log(
+  `\n${taskCount} ready tasks; 1 and ${procs} processes; old build ${hasOld ? oldDist : '(none)'}; ${rounds} rounds`,
+);
 const pairs = builds.flatMap((build) => [1, procs].map((n) => ({ build, n })));
 const results: RunResult[][] = [];
 for (let round = 0; round < rounds; round++) {
@@ -160,7 +167,7 @@ for (const key of ['perSecond', 'perSecondInWindow'] as const) {
     summary[`${key}.${b.name}.scale`] = scale;
     console.log(`  ${b.name}: ${procs} proc / 1 proc = ${scale.toFixed(2)}x (median of per-round ratios)`);
   }
-  for (const n of [1, procs]) {
+  for (const n of hasOld ? [1, procs] : []) {
     const ratio = median(results.map((rs) => pick(rs, 'new', n, key) / pick(rs, 'old', n, key)));
     summary[`${key}.newOverOld.${n}`] = ratio;
     console.log(`  new / old, ${n} proc: ${ratio.toFixed(2)}x`);

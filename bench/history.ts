@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { CLI, freshDir, NODE, printMachine } from './lib/measure.js';
 
 // Issue 7: `tasklane history` of a large journal (1 GB by default), time and peak memory, this
-// build beside an older one (default /work/base/dist, main before issue 7, which read the journal
-// whole). Usage: node dist/bench/history.js [MB] [OLD_DIST]
+// build beside an older one (OLD_DIST or $BENCH_OLD_DIST, e.g. a build of main before issue 7,
+// which read the journal whole; without one, this build only). Usage: node dist/bench/history.js [MB] [OLD_DIST]
 // Each command runs under GNU time for its peak RSS, with a timeout; a failure is reported as
 // what it was (exit status, signal, the first line of its error), not hidden.
 
 const MB = Number(process.argv[2] ?? 1024);
-const OLD_DIST = process.argv[3] ?? '/work/base/dist';
+const OLD_DIST = process.argv[3] ?? process.env.BENCH_OLD_DIST ?? '';
 const TIMEOUT_S = Number(process.env.HISTORY_BENCH_TIMEOUT ?? 300);
 const LIST = 'big';
 
@@ -120,7 +120,7 @@ console.log(
   `journal: ${(made.bytes / 1024 / 1024).toFixed(0)} MiB, ${made.lines} entries, written in ${((Date.now() - began) / 1000).toFixed(1)} s`,
 );
 const builds: [string, string][] = [['new', CLI]];
-const oldCli = join(OLD_DIST, 'bundle', 'main.js');
+const oldCli = OLD_DIST === '' ? '' : join(OLD_DIST, 'bundle', 'main.js');
 if (existsSync(oldCli)) builds.push(['old', oldCli]);
 else console.log(`no old build at ${oldCli}: measuring the new build only`);
 const commands = [[], ['--limit', '0', '--json'], ['7', '--limit', '20', '--json']];
