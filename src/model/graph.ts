@@ -2,7 +2,16 @@ import { dependencyEdges } from './edges.js';
 import { TasklaneError } from './errors.js';
 import { MinHeap } from './heap.js';
 import { compareIds } from './ids.js';
-import { estimateOf, isFailed, leaseExpired, priorityOf, type Task, type TaskState, tasklaneFields } from './task.js';
+import {
+  estimateOf,
+  isFailed,
+  leaseExpired,
+  priorityOf,
+  TASK_STATES,
+  type Task,
+  type TaskState,
+  tasklaneFields,
+} from './task.js';
 
 // The dependency graph over one list. Edges run blocker -> blocked ("A blocks B").
 // Pure functions over a snapshot of tasks; the store decides when the snapshot is fresh.
@@ -36,6 +45,17 @@ export function stateOf(task: Task, byId: TaskIndex, now: Date = new Date()): Ta
   if (openBlockers(task, byId).length > 0) return 'blocked';
   if (expired) return 'expired';
   return task.owner === undefined || task.owner === '' ? 'ready' : 'assigned';
+}
+
+/** How many of `tasks` are in each state, judged against `byId` (which may hold more than `tasks`). */
+export function countByState(
+  tasks: Iterable<Task>,
+  byId: TaskIndex,
+  now: Date = new Date(),
+): Record<TaskState, number> {
+  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+  for (const task of tasks) counts[stateOf(task, byId, now)]++;
+  return counts;
 }
 
 /** Ready for anyone: pending, no owner, not failed, every blocker completed; or held on an expired lease. */

@@ -17,6 +17,7 @@ import {
   claimTask,
   compareIds,
   completeTask,
+  countByState,
   cycleFor,
   editTask,
   failTask,
@@ -40,7 +41,6 @@ import {
   type Task,
   TasklaneError,
   type TasklaneFields,
-  type TaskState,
   tasklaneFields,
   withoutCyclicEdges,
   withTasklaneFields,
@@ -177,20 +177,10 @@ export class FileStore implements TaskStore {
 
   async stats(): Promise<StoreStats> {
     const { tasks: byId, judged } = this.view();
-    const now = new Date();
-    const byState: Record<TaskState, number> = {
-      ready: 0,
-      expired: 0,
-      blocked: 0,
-      assigned: 0,
-      in_progress: 0,
-      failed: 0,
-      completed: 0,
-    };
+    const byState = countByState(byId.values(), judged);
     const byStatus: Record<Task['status'], number> = { pending: 0, in_progress: 0, completed: 0 };
     const owners: Record<string, number> = {};
     for (const task of byId.values()) {
-      byState[stateOf(task, judged, now)]++;
       byStatus[task.status]++;
       if (task.owner !== undefined && task.status !== 'completed') owners[task.owner] = (owners[task.owner] ?? 0) + 1;
     }

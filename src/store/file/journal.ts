@@ -343,13 +343,8 @@ export function parseJournal(text: string): JournalEntry[] {
 
 /** Every line of a file, streamed in chunks; a line over READ_LINE_LIMIT is skipped unread. */
 export function* fileLines(path: string, from = 0): Generator<{ line: string; end: number }> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
+  const fd = openIfExists(path);
+  if (fd === undefined) return;
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
     let parts: Buffer[] = [];
@@ -488,13 +483,8 @@ function lastEntriesForward(journal: Journal, limit: number, match: (e: JournalE
 
 /** Complete lines of a file, last first. */
 function* linesBackward(path: string): Generator<string> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
+  const fd = openIfExists(path);
+  if (fd === undefined) return;
   try {
     let pos = fstatSync(fd).size;
     const buf = Buffer.allocUnsafe(CHUNK);
@@ -542,4 +532,14 @@ export function maxIdInJournal(journal: Journal, after = 0): number {
     if (/^[1-9][0-9]*$/.test(e.taskId)) max = Math.max(max, Number(e.taskId));
   }
   return max;
+}
+
+/** A file opened for reading, or undefined when it does not exist (a journal not written yet). */
+function openIfExists(path: string): number | undefined {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { stateOf, TASK_STATES, type TaskState } from '../../model/index.js';
+import { countByState } from '../../model/index.js';
 import type { ListSummary } from '../types.js';
 import { scanList, taskFileNames } from './task-files.js';
 
@@ -38,9 +38,7 @@ export function listSummaries(root: string): ListSummary[] {
       } catch {}
     }
     const byId = scanList(dir).tasks;
-    const byState = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    const now = new Date();
-    for (const task of byId.values()) byState[stateOf(task, byId, now)]++;
+    const byState = countByState(byId.values(), byId);
     out.push({ id: name, total: byId.size, byState, lastChange: new Date(latest).toISOString() });
   }
   return out;
