@@ -229,7 +229,11 @@ describe('--tmux and --worktree', () => {
     for (const [i, t] of out.tasks.entries()) {
       const id = String(i + 1);
       const path = join(repo, '.tasklane', 'worktrees', 'work', id);
-      assert.deepEqual(t.worktree, { path, branch: `tasklane/work/${id}` });
+      assert.deepEqual(t.worktree, {
+        path,
+        branch: `tasklane/work/${id}`,
+        commit: git('rev-parse', `tasklane/work/${id}`).trim(),
+      });
       assert.match(t.result, new RegExp(`Worktree: ${path} \\(branch tasklane/work/${id}\\)$`));
       const rec = readRecords(f.records).find((x) => x.id === id) as AgentRecord;
       assert.equal(rec.cwd, path);

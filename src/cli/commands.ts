@@ -47,3 +47,8 @@ register(
   'Claim and run ready tasks until stopped; start one per terminal or machine',
   () => import('./commands/worker.js'),
 );
+register(
+  'worktree',
+  "Remove the list's task worktrees left by run --worktree (worktree prune)",
+  () => import('./commands/worktree.js'),
+);

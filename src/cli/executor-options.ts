@@ -7,6 +7,7 @@ import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
 import type { BackoffOptions } from '../engine/retries.js';
 import { sessionName } from '../engine/tmux.js';
 import type { ExecConfig } from '../engine/worker.js';
+import { CONFLICT_POLICIES, type ConflictPolicy } from '../engine/worktree.js';
 import { checkVerify, TasklaneError } from '../model/index.js';
 import { openStore } from '../store/open.js';
 import type { Args, OptionSpecs } from './args.js';
@@ -31,6 +32,7 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
   'prompt-template': { type: 'string' },
   tmux: { type: 'boolean' },
   worktree: { type: 'boolean' },
+  'on-conflict': { type: 'string' },
   logs: { type: 'string' },
   verify: { type: 'string' },
 };
@@ -79,7 +81,14 @@ Running:
   --tmux                     run each agent in a window of the tmux session tasklane-<list>
                              (attach with: tmux attach -t tasklane-<list>); output is still logged
   --worktree                 run each task in its own git worktree and branch tasklane/<list>/<id>,
-                             under .tasklane/worktrees/ of the repository; both go into the result`;
+                             under .tasklane/worktrees/ of the repository, started from its blockers'
+                             branches (merged when several); what the agent leaves uncommitted is
+                             committed when it succeeds; run ends with the integration branch
+                             tasklane/<list>/run-<UTC stamp> holding all completed work. Remove the
+                             worktrees with 'tasklane worktree prune' (docs/executor.md)
+  --on-conflict POLICY       with --worktree, when merging a task's blockers conflicts (default agent):
+                               agent  hand the conflicted tree to the agent, the files named in its prompt
+                               fail   fail the task, naming the files`;
 
 export interface ExecutorSetup {
   config: ExecConfig;
@@ -127,6 +136,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     graceMs: Math.round((args.seconds('grace') ?? 5) * 1000),
     ...(args.flag('tmux') ? { tmuxSession: sessionName(store.listId) } : {}),
     worktree: args.flag('worktree'),
+    onConflict: args.choice<ConflictPolicy>('on-conflict', CONFLICT_POLICIES) ?? 'agent',
     events,
     binDir: selfOnPath(runDir),
     ...verifyOf(args),

@@ -1,6 +1,7 @@
 import { isFailed, openBlockers, type Task, type TaskIndex, tasklaneFields } from '../model/index.js';
 import { type CheckRecord, checkRecordOf, shortCommand } from './check.js';
 import type { RunReport, TaskRecord } from './coordinator.js';
+import type { Integration } from './integration.js';
 import { fenced } from './prompt.js';
 import { blockedByFailure } from './scheduler.js';
 import type { AgentRunInfo } from './worker.js';
@@ -52,6 +53,8 @@ export interface Aggregate {
   tasks: AggregateTask[];
   /** Notes about tasks of the run that are gone from the list (deleted while their agent ran). */
   notes?: string[];
+  /** With --worktree: the branch holding all the run's completed work, and what did not merge (integration.ts). */
+  integration?: Integration | { error: string };
 }
 
 export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
@@ -94,6 +97,7 @@ export function aggregate(report: RunReport, allTasks?: TaskIndex): Aggregate {
     totals,
     tasks,
     ...(notes.length === 0 ? {} : { notes }),
+    ...(report.integration === undefined ? {} : { integration: report.integration }),
   };
 }
 
@@ -192,6 +196,7 @@ export function renderMarkdown(a: Aggregate): string {
     lines.push('', `Interrupted by ${a.interrupted}: running agents were stopped and their tasks released.`);
   else if (a.stopped !== undefined) lines.push('', `Stopped early: ${a.stopped}.`);
   for (const note of a.notes ?? []) lines.push('', `Note: ${note}.`);
+  if (a.integration !== undefined) lines.push('', ...integrationLines(a.integration));
   if (a.tasks.length === 0) {
     lines.push('', 'There was nothing to run.');
     return `${lines.join('\n')}\n`;
@@ -232,6 +237,21 @@ export function renderMarkdown(a: Aggregate): string {
 
 export function renderJson(a: Aggregate): string {
   return `${JSON.stringify(a, null, 2)}\n`;
+}
+
+/** Where the run's work is now, and what did not merge into it. */
+function integrationLines(i: Integration | { error: string }): string[] {
+  if ('error' in i) return [`No integration branch: ${i.error}.`];
+  const ids = (list: string[]) => list.map((id) => `#${id}`).join(', ');
+  const lines = [
+    `Integration branch \`${i.branch}\` (${i.head.slice(0, 12)}): ${i.merged.length === 0 ? 'no task' : ids(i.merged)} merged in dependency order onto ${i.base.slice(0, 12)}.`,
+  ];
+  for (const c of i.conflicts) {
+    lines.push(
+      `Not in it: #${c.task} (branch \`${c.branch}\`) conflicts with the work merged before it in ${c.files.map((f) => `\`${cell(f)}\``).join(', ') || 'files git did not name'}.`,
+    );
+  }
+  return lines;
 }
 
 function statusText(t: AggregateTask): string {

@@ -12,6 +12,7 @@ import {
 } from '../model/index.js';
 import type { Change, Claim } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
+import { type Integration, integrateRun } from './integration.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { blockedByFailure, earliestLeaseExpiry, heldByOthers, nextTasks } from './scheduler.js';
 import {
@@ -23,6 +24,7 @@ import {
   ownerId,
   type TaskOutcome,
 } from './worker.js';
+import { type Repository, repositoryOf } from './worktree.js';
 
 // Drives a list to completion with N agent slots. Driven by events, never by polling: every change
 // on the list's change feed (another session's write, an agent's new subtask) and every agent that
@@ -104,6 +106,8 @@ export interface RunReport {
   interrupted?: InterruptSignal;
   /** Every task in `tasks` completed. */
   ok: boolean;
+  /** With --worktree: the run's integration branch (integration.ts), or why it could not be made. */
+  integration?: Integration | { error: string };
 }
 
 export class Coordinator {
@@ -138,6 +142,8 @@ export class Coordinator {
 
   async run(): Promise<RunReport> {
     const { store, events } = this.opts;
+    // With --worktree, the commit every task without blockers (and the integration branch) starts from.
+    const repo: Repository | undefined = this.opts.worktree ? await repositoryOf(this.opts.cwd) : undefined;
     const finished = new Promise<void>((resolve) => {
       this.resolveDone = resolve;
     });
@@ -174,6 +180,9 @@ export class Coordinator {
     const tasks = [...this.snapshot.values()]
       .filter((t) => !this.alreadyCompleted.has(t.id))
       .sort((a, b) => compareIds(a.id, b.id));
+    const completed = tasks.filter((t) => t.status === 'completed');
+    const integration =
+      repo === undefined ? undefined : await integrateRun(repo, store.listId, this.startedAt, completed, this.snapshot);
     return {
       list: store.listId,
       startedAt: this.startedAt,
@@ -184,6 +193,7 @@ export class Coordinator {
       ...(this.stopping === undefined ? {} : { stopped: this.stopping }),
       ...(this.interrupted === undefined ? {} : { interrupted: this.interrupted }),
       ok: tasks.every((t) => t.status === 'completed'),
+      ...(integration === undefined ? {} : { integration }),
     };
   }
 

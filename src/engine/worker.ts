@@ -16,13 +16,13 @@ import { ChangeFeed } from './change-feed.js';
 import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck, shortCommand } from './check.js';
 import type { EngineEvent, EngineEvents } from './events.js';
 import { judgeClaim } from './own-edits.js';
-import { type BlockerResult, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
+import { type BlockerResult, fenced, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
 import { simPlan, simScale } from './sim.js';
 import { runInTmux } from './tmux.js';
-import { prepareWorktree, type Worktree } from './worktree.js';
+import { type ConflictPolicy, conflictSection, finishWorktree, prepareWorktree, type Worktree } from './worktree.js';
 
 // Running one claimed task (prompt, agent process, lease heartbeat, then complete, fail or
 // release), and `tasklane worker`: the long-running loop that claims the best ready task,
@@ -45,6 +45,8 @@ export interface ExecConfig {
   /** tmux session name when --tmux. */
   tmuxSession?: string;
   worktree: boolean;
+  /** With --worktree: a blocker merge that conflicts goes to the agent (default) or fails the task (worktree.ts). */
+  onConflict?: ConflictPolicy;
   events: EngineEvents;
   /** A directory holding a `tasklane` program, put first on the agents' PATH so the one they call is this one. */
   binDir?: string;
@@ -182,12 +184,12 @@ export async function executeClaim(
     }
     let cwd = cfg.cwd;
     if (cfg.worktree) {
-      run.worktree = await prepareWorktree(cfg.cwd, store.listId, id);
+      run.worktree = await prepareWorktree(cfg.cwd, store.listId, task, cfg.onConflict ?? 'agent');
       cwd = run.worktree.path;
     }
     mkdirSync(join(cfg.runDir, 'results'), { recursive: true });
     rmSync(resultFile, { force: true });
-    const prompt = renderPrompt(cfg.template, {
+    const rendered = renderPrompt(cfg.template, {
       id,
       subject: task.subject,
       description: formatDescription(task.description),
@@ -196,6 +198,9 @@ export async function executeClaim(
       list: store.listId,
       resultFile,
     });
+    // A blocker merge left for the agent is named in its prompt, whatever the template.
+    const conflict = conflictSection(run.worktree, fenced);
+    const prompt = conflict === '' ? rendered : `${rendered.trimEnd()}\n\n${conflict}`;
     const sim =
       choice.preset === 'sim'
         ? { id, ...simPlan(task, attempt, { blockers: blockers.map((b) => b.id), ...scaleOf(cfg.env) }) }
@@ -299,6 +304,14 @@ export async function executeClaim(
     failure = { reason: `the agent reported an error: ${firstLine(text) || '(no message)'}`, retryable: true };
   } else if (run.check !== undefined && !run.check.passed) {
     failure = { reason: checkFailureReason(run.check), retryable: true };
+  }
+  if (failure === undefined && run.worktree !== undefined) {
+    // Before the task is completed, so its dependents start from all of its work.
+    try {
+      run.worktree.commit = await finishWorktree(run.worktree, task);
+    } catch (e) {
+      failure = { reason: (e as Error).message, retryable: true };
+    }
   }
 
   const write = async (by: HolderInput): Promise<TaskOutcome> => {

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'LOCK_TIMEOUT'
   | 'FEED_BEHIND' // a change feed's reader fell too far behind; resume with watch({ since })
   | 'IO'
+  | 'MERGE_CONFLICT' // merging the work of a task's blockers (or a run's tasks) conflicts; the files are named
   | 'USAGE';
 
 export interface ErrorDetails {
