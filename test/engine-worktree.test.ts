@@ -247,6 +247,21 @@ describe('tasklane worktree prune', () => {
     assert.equal(existsSync(wt('1')), false);
     assert.ok(existsSync(join(wt('2'), 'later.txt')));
 
+    // A task in progress may have an agent in its worktree: kept even with --force.
+    await f.store.update('2', { status: 'in_progress' });
+    const busy = await prune('--force', '--json');
+    assert.equal(busy.code, 0, busy.stderr);
+    assert.deepEqual(JSON.parse(busy.stdout).kept, [
+      {
+        task: '2',
+        path: wt('2'),
+        branch: 'tasklane/work/2',
+        reason: 'task #2 is in progress: an agent may be working there',
+      },
+    ]);
+    assert.ok(existsSync(wt('2')));
+    await f.store.update('2', { status: 'completed' });
+
     const forced = await prune('--force', '--json');
     assert.equal(forced.code, 0, forced.stderr);
     const report = JSON.parse(forced.stdout);
