@@ -146,6 +146,21 @@ describe('run --worktree: branches stacked on the graph', () => {
     assert.deepEqual(filesOn(repo, named[1] as string), ['README', 'a.txt', 'b.txt', 'c.txt', 'd.txt']);
     assert.deepEqual(checkoutState(repo), before, 'the starting checkout is untouched');
   });
+
+  it('refuses to start outside a git repository, or in one without a commit (exit 2, nothing run)', async () => {
+    const f = await makeList([{ subject: 'Nowhere', metadata: { git: { file: 'a.txt' } } }]);
+    const plain = tempDir('tasklane-wt-plain-');
+    const r = await cli(['run', '--dir', f.dir, '--list', f.list, '--agent', GIT_AGENT, '--worktree'], f.env, plain);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--worktree needs a git repository, and .* is not in one/);
+    const empty = tempDir('tasklane-wt-empty-');
+    execFileSync('git', ['-C', empty, 'init', '-q']);
+    const e = await cli(['run', '--dir', f.dir, '--list', f.list, '--agent', GIT_AGENT, '--worktree'], f.env, empty);
+    assert.equal(e.code, 2, e.stderr);
+    assert.match(e.stderr, /--worktree needs a commit to start from/);
+    assert.equal(readdirSync(f.records).length, 0, 'no agent ran');
+    assert.equal((await f.store.get('1')).status, 'pending');
+  });
 });
 
 describe('run --worktree: blockers whose work conflicts', () => {

@@ -22,7 +22,14 @@ import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
 import { simPlan, simScale } from './sim.js';
 import { runInTmux } from './tmux.js';
-import { type ConflictPolicy, conflictSection, finishWorktree, prepareWorktree, type Worktree } from './worktree.js';
+import {
+  type ConflictPolicy,
+  conflictSection,
+  finishWorktree,
+  prepareWorktree,
+  repositoryOf,
+  type Worktree,
+} from './worktree.js';
 
 // Running one claimed task (prompt, agent process, lease heartbeat, then complete, fail or
 // release), and `tasklane worker`: the long-running loop that claims the best ready task,
@@ -487,6 +494,8 @@ export interface WorkerReport {
  */
 export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Promise<WorkerReport> {
   const { store, events } = opts;
+  // With --worktree: a repository to work in, and its HEAD now as the base of tasks without blockers.
+  if (opts.worktree) await repositoryOf(opts.cwd);
   const report: WorkerReport = { completed: [], failed: [], cancelled: [], stop: 'signal' };
   const feed = new ChangeFeed(store, {
     onError: (e) =>

@@ -91,19 +91,9 @@ export function worktreesDir(top: string, list?: string): string {
   return list === undefined ? base : join(base, listDirName(list));
 }
 
-/** `git worktree add` takes repository-wide locks: one at a time within this process. */
-let queue: Promise<unknown> = Promise.resolve();
-
 export interface TaskRef {
   id: string;
   blockedBy: readonly string[];
-}
-
-/** The task's worktree, made or reused, with its blockers' branches merged in. */
-export function prepareWorktree(cwd: string, list: string, task: TaskRef, policy: ConflictPolicy): Promise<Worktree> {
-  const next = queue.then(() => addWorktree(cwd, list, task, policy));
-  queue = next.catch(() => {});
-  return next;
 }
 
 interface Blocker {
@@ -123,7 +113,13 @@ async function blockerBranches(top: string, list: string, ids: readonly string[]
   return out;
 }
 
-async function addWorktree(cwd: string, list: string, task: TaskRef, policy: ConflictPolicy): Promise<Worktree> {
+/** The task's worktree, made or reused, with its blockers' branches merged in. */
+export async function prepareWorktree(
+  cwd: string,
+  list: string,
+  task: TaskRef,
+  policy: ConflictPolicy,
+): Promise<Worktree> {
   const repo = await repositoryOf(cwd);
   const branch = branchOf(list, task.id);
   const base = worktreesDir(repo.top);
@@ -150,7 +146,16 @@ async function addWorktree(cwd: string, list: string, task: TaskRef, policy: Con
   return { path, branch, ...(await catchUp(path, task.id, blockers, policy)) };
 }
 
-async function addWithRetries(top: string, taskId: string, path: string, args: string[]): Promise<void> {
+/** `git worktree add` takes repository-wide locks: one at a time within this process. */
+let queue: Promise<unknown> = Promise.resolve();
+
+function addWithRetries(top: string, taskId: string, path: string, args: string[]): Promise<void> {
+  const next = queue.then(() => addOnce(top, taskId, path, args));
+  queue = next.catch(() => {});
+  return next;
+}
+
+async function addOnce(top: string, taskId: string, path: string, args: string[]): Promise<void> {
   // Another process may be adding a worktree too; git's lock makes one of us wait and try again.
   for (let attempt = 1; ; attempt++) {
     await gitRun(top, ['worktree', 'prune']);

@@ -59,9 +59,12 @@ JSON (--json): {"list", "ok", "durationMs", "counts": {"total", "completed", "fa
 "blocked", "cancelled", "in_progress", "not_run"}, "stopped"?, "interrupted"? (SIGINT|SIGTERM|SIGHUP|SIGPIPE), "alreadyCompleted",
 "totals": {"inputTokens"?, "outputTokens"?, "costUsd"?}, "tasks": [{"id", "subject", "status",
 "result"?, "failure"?, "blockedBy"?, "durationMs"?, "attempts", "owner"?, "inputTokens"?,
-"outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch"}, "note"?}], "notes"?}; "note"
-says what was done to the task while its agent ran, without a claim (the agent editing its own
-task), "notes" the same for tasks deleted meanwhile.`,
+"outputTokens"?, "costUsd"?, "log"?, "worktree"?: {"path", "branch", "commit"?, "conflict"?}, "note"?}],
+"notes"?, "integration"?: {"branch", "base", "head", "merged", "conflicts": [{"task", "branch",
+"files"}]}}; "note" says what was done to the task while its agent ran, without a claim (the agent
+editing its own task), "notes" the same for tasks deleted meanwhile; "integration" (--worktree) is
+the branch tasklane/<list>/run-<UTC stamp> holding every task the run completed, merged in
+dependency order, and the tasks left out because they conflict.`,
 
   async run(io) {
     const args = parseCommand(io, 'run', {
