@@ -60,6 +60,30 @@ export async function isAncestor(cwd: string, a: string, b: string): Promise<boo
   throw new TasklaneError('IO', `git merge-base failed in ${cwd}: ${firstLine(r.stderr)}`);
 }
 
+/** Where `a` stands to `b`: the same commit, contained in it, containing it, or neither (one `git merge-base`). */
+export async function relation(cwd: string, a: string, b: string): Promise<'same' | 'behind' | 'ahead' | 'apart'> {
+  if (a === b) return 'same';
+  const r = await gitRun(cwd, ['merge-base', a, b]);
+  if (r.code > 1) throw new TasklaneError('IO', `git merge-base failed in ${cwd}: ${firstLine(r.stderr)}`);
+  const base = r.stdout.trim();
+  return base === a ? 'behind' : base === b ? 'ahead' : 'apart';
+}
+
+/** Every branch under `prefix` (e.g. tasklane/work/) with its commit, in one `git for-each-ref`. */
+export async function branchTips(cwd: string, prefix: string): Promise<Map<string, string>> {
+  const out = await git(
+    cwd,
+    ['for-each-ref', '--format=%(objectname) %(refname)', `refs/heads/${prefix}`],
+    'git for-each-ref',
+  );
+  const tips = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const at = line.indexOf(' refs/heads/');
+    if (at > 0) tips.set(line.slice(at + ' refs/heads/'.length), line.slice(0, at));
+  }
+  return tips;
+}
+
 export type TreeMerge = { clean: true; tree: string } | { clean: false; files: string[] };
 
 /** Merges two commits without a checkout (git merge-tree --write-tree, git 2.38+): the tree, or the conflicted files. */

@@ -1,5 +1,5 @@
 import { listDirName, type Task, type TaskIndex, topologicalOrder } from '../model/index.js';
-import { commitTree, gitRun, isAncestor, mergeTrees, messageLine, revParse } from './git.js';
+import { branchTips, commitTree, gitRun, isAncestor, mergeTrees, messageLine, relation } from './git.js';
 import { branchOf, type Repository } from './worktree.js';
 
 // At the end of a `run --worktree`: one integration branch for the run, tasklane/<list>/run-<stamp>
@@ -56,17 +56,15 @@ async function integrate(
   const merged: string[] = [];
   let conflicts: (IntegrationConflict & { tip: string })[] = [];
   let any = false;
+  const tips = await branchTips(top, `tasklane/${listDirName(list)}/`);
   for (const task of order) {
     const branch = branchOf(list, task.id);
-    const tip = await revParse(top, `refs/heads/${branch}`);
+    const tip = tips.get(branch);
     if (tip === undefined) continue;
     any = true;
-    if (await isAncestor(top, tip, head)) {
-      merged.push(task.id);
-      continue;
-    }
-    if (await isAncestor(top, head, tip)) {
-      head = tip;
+    const rel = await relation(top, head, tip);
+    if (rel !== 'apart') {
+      if (rel === 'behind') head = tip; // a fast-forward
       merged.push(task.id);
       continue;
     }

@@ -1,7 +1,19 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareIds, listDirName, sanitizePathComponent, TasklaneError } from '../model/index.js';
-import { commitTree, firstLine, git, gitRun, identity, isAncestor, mergeTrees, messageLine, revParse } from './git.js';
+import {
+  branchTips,
+  commitTree,
+  firstLine,
+  git,
+  gitRun,
+  identity,
+  isAncestor,
+  mergeTrees,
+  messageLine,
+  relation,
+  revParse,
+} from './git.js';
 
 // --worktree: each task runs in its own git worktree on its own branch, stacked on the graph: the
 // branch starts from its blockers' work (one blocker: its branch tip; several: a merge of their
@@ -103,11 +115,11 @@ interface Blocker {
 }
 
 /** The blockers that have a branch (ran with --worktree), in id order; the others' work is in the base or nowhere. */
-async function blockerBranches(top: string, list: string, ids: readonly string[]): Promise<Blocker[]> {
+function blockerBranches(tips: Map<string, string>, list: string, ids: readonly string[]): Blocker[] {
   const out: Blocker[] = [];
   for (const id of [...new Set(ids)].sort(compareIds)) {
     const branch = branchOf(list, id);
-    const tip = await revParse(top, `refs/heads/${branch}`);
+    const tip = tips.get(branch);
     if (tip !== undefined) out.push({ task: id, branch, tip });
   }
   return out;
@@ -127,20 +139,22 @@ export async function prepareWorktree(
   mkdirSync(base, { recursive: true });
   const ignore = join(base, '.gitignore');
   if (!existsSync(ignore)) writeFileSync(ignore, '# Tasklane task worktrees: not part of the repository\n*\n');
-  const blockers = await blockerBranches(repo.top, list, task.blockedBy);
+  // One look at the list's branches: the blockers' tips, and whether this task has one yet.
+  const tips = await branchTips(repo.top, `tasklane/${listDirName(list)}/`);
+  const blockers = blockerBranches(tips, list, task.blockedBy);
 
   if (!existsSync(join(path, '.git'))) {
-    const exists = (await revParse(repo.top, `refs/heads/${branch}`)) !== undefined;
-    let deferred: Blocker[] = [];
-    let start = repo.base;
-    if (!exists) {
+    if (!tips.has(branch)) {
+      // A new branch, started from its blockers' merged work: nothing to catch up with after.
       const merged = await mergeWithoutCheckout(repo.top, task.id, blockers, repo.base);
       if (merged.conflicts.length > 0 && policy === 'fail') throw conflictError(task.id, merged.conflicts);
-      start = merged.commit;
-      deferred = merged.conflicts.map((c) => c.blocker);
+      await addWithRetries(repo.top, task.id, path, ['-b', branch, '--', path, merged.commit]);
+      const deferred = merged.conflicts.map((c) => c.blocker);
+      return deferred.length === 0
+        ? { path, branch }
+        : { path, branch, conflict: await startMerge(path, task.id, deferred) };
     }
-    await addWithRetries(repo.top, task.id, path, exists ? ['--', path, branch] : ['-b', branch, '--', path, start]);
-    if (deferred.length > 0) return { path, branch, conflict: await startMerge(path, task.id, deferred) };
+    await addWithRetries(repo.top, task.id, path, ['--', path, branch]);
   }
   // A reused worktree (a retry, or a branch made before): bring in any blocker work it lacks.
   return { path, branch, ...(await catchUp(path, task.id, blockers, policy)) };
@@ -158,7 +172,8 @@ function addWithRetries(top: string, taskId: string, path: string, args: string[
 async function addOnce(top: string, taskId: string, path: string, args: string[]): Promise<void> {
   // Another process may be adding a worktree too; git's lock makes one of us wait and try again.
   for (let attempt = 1; ; attempt++) {
-    await gitRun(top, ['worktree', 'prune']);
+    // A worktree whose directory was deleted by hand still holds its branch in git's records.
+    if (attempt > 1) await gitRun(top, ['worktree', 'prune']);
     const r = await gitRun(top, ['worktree', 'add', ...args]);
     if (r.code === 0) return;
     if (attempt >= 3) {
@@ -189,11 +204,13 @@ async function mergeWithoutCheckout(
   const conflicts: PlannedConflict[] = [];
   let head: string | undefined;
   for (const b of blockers) {
-    if (head === undefined || (await isAncestor(top, head, b.tip))) {
+    if (head === undefined) {
       head = b.tip;
       continue;
     }
-    if (await isAncestor(top, b.tip, head)) continue;
+    const rel = await relation(top, head, b.tip);
+    if (rel === 'behind') head = b.tip; // a fast-forward
+    if (rel !== 'apart') continue;
     const m = await mergeTrees(top, head, b.tip);
     if (!m.clean) {
       conflicts.push({ blocker: b, files: m.files });
