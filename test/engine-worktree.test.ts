@@ -158,6 +158,14 @@ describe('run --worktree: branches stacked on the graph', () => {
     const e = await cli(['run', '--dir', f.dir, '--list', f.list, '--agent', GIT_AGENT, '--worktree'], f.env, empty);
     assert.equal(e.code, 2, e.stderr);
     assert.match(e.stderr, /--worktree needs a commit to start from/);
+    const repo = makeRepo();
+    const bad = await cli(
+      ['run', '--dir', f.dir, '--list', f.list, '--agent', GIT_AGENT, '--worktree', '--on-conflict', 'merge'],
+      f.env,
+      repo.dir,
+    );
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--on-conflict/);
     assert.equal(readdirSync(f.records).length, 0, 'no agent ran');
     assert.equal((await f.store.get('1')).status, 'pending');
   });
