@@ -16,6 +16,7 @@ const ALL = [
   'propagation',
   'mcp-startup',
   'executor',
+  'worktrees',
 ];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;
