@@ -207,14 +207,28 @@ describe('run --worktree: blockers whose work conflicts', () => {
     assert.deepEqual(checkoutState(repo), before);
   });
 
-  it('fails the attempt when the agent exits 0 leaving conflict markers', async () => {
+  it('fails an attempt that exits 0 leaving conflict markers; the retry gets the same conflict named again', async () => {
     const repo = makeRepo();
-    const f = await makeList(diamond({ file: 'd.txt' }));
-    const r = await run(f, repo, ['--worktree', '--json']);
-    assert.equal(r.code, 1, r.stderr);
-    const out = JSON.parse(r.stdout);
+    const f = await makeList(diamond({ file: 'd.txt', resolve: 'resolved on the retry\n', resolveFrom: 2 }));
+    const once = await run(f, repo, ['--worktree', '--json']);
+    assert.equal(once.code, 1, once.stderr);
+    const out = JSON.parse(once.stdout);
     assert.equal(out.tasks[3].status, 'failed');
     assert.match(out.tasks[3].failure, /left conflict markers in shared\.txt \(merging the work of #3\)/);
+
+    // The retry reuses the worktree, still in the middle of the merge, and names it in the prompt.
+    const again = await run(f, repo, ['--worktree', '--retry-failed', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    const retry = [...readdirSync(f.records)]
+      .map((n) => JSON.parse(readFileSync(join(f.records, n), 'utf8')) as GitRecord)
+      .find((x) => x.id === '4' && x.attempt === 2) as GitRecord;
+    assert.match(
+      retry.prompt,
+      /Merging the work of #3 \(branch tasklane\/work\/3\) into it conflicts in these files:\n\n```\nshared\.txt\n```/,
+    );
+    assert.equal(repo.git('show', 'tasklane/work/4:shared.txt'), 'resolved on the retry\n');
+    assert.equal(repo.git('show', 'tasklane/work/4:d.txt'), 'work of #4\n');
+    assert.equal(repo.git('log', '-1', '--format=%P', 'tasklane/work/4').trim().split(' ').length, 2);
   });
 
   it('with --on-conflict fail, fails the task naming the files, runs no agent, and the integration branch names the conflict', async () => {
