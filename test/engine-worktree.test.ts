@@ -147,6 +147,31 @@ describe('run --worktree: branches stacked on the graph', () => {
     assert.deepEqual(checkoutState(repo), before, 'the starting checkout is untouched');
   });
 
+  it("commits as Tasklane in a repository without an identity, and as the repository's own where it has one", async () => {
+    const repo = makeRepo();
+    const f = await makeList([
+      { subject: 'Leave it', metadata: { git: { file: 'a.txt' } } },
+      { subject: 'Leave it too', after: [0], metadata: { git: { file: 'b.txt' } } },
+    ]);
+    // No global or system configuration: git itself cannot tell who commits.
+    const env = { ...f.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', EMAIL: '' };
+    const r = await cli(['run', '--dir', f.dir, '--list', f.list, '--agent', GIT_AGENT, '--worktree'], env, repo.dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(repo.git('log', '-1', '--format=%an <%ae>', 'tasklane/work/2'), 'Tasklane <tasklane@localhost>\n');
+    assert.deepEqual(filesOn(repo, 'tasklane/work/2'), ['README', 'a.txt', 'b.txt']);
+
+    repo.git('config', 'user.name', 'Repo Owner');
+    repo.git('config', 'user.email', 'owner@example.com');
+    const g = await makeList([{ subject: 'Mine', metadata: { git: { file: 'c.txt' } } }], 'mine');
+    const own = await cli(
+      ['run', '--dir', g.dir, '--list', g.list, '--agent', GIT_AGENT, '--worktree'],
+      { ...g.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+      repo.dir,
+    );
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(repo.git('log', '-1', '--format=%an <%ae>', 'tasklane/mine/1'), 'Repo Owner <owner@example.com>\n');
+  });
+
   it('refuses to start outside a git repository, or in one without a commit (exit 2, nothing run)', async () => {
     const f = await makeList([{ subject: 'Nowhere', metadata: { git: { file: 'a.txt' } } }]);
     const plain = tempDir('tasklane-wt-plain-');
