@@ -340,5 +340,12 @@ describe('tasklane worktree prune', () => {
     assert.match(help.stdout, /Usage: tasklane worktree prune/);
     const bad = await cli(['worktree', 'remove'], f.env, repo.dir);
     assert.equal(bad.code, 2);
+    const outside = await cli(
+      ['worktree', 'prune', '--dir', f.dir, '--list', f.list],
+      f.env,
+      tempDir('tasklane-wt-none-'),
+    );
+    assert.equal(outside.code, 2, outside.stderr);
+    assert.match(outside.stderr, /worktree prune needs a git repository/);
   });
 });
