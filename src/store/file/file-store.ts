@@ -77,7 +77,15 @@ import { Fence } from './fence.js';
 import { Journal, journalEntries, lastEntries, maxIdInJournal, type NewEntry } from './journal.js';
 import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, STALE_MS, tryLock } from './lock.js';
-import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
+import {
+  decodeTask,
+  maxNumericFileId,
+  readHighWaterMark,
+  readTaskFile,
+  scanList,
+  scanWhole,
+  taskFileName,
+} from './task-files.js';
 
 // The default store: Claude Code's own files, layout, bytes, ids and locks.
 // Writes of one task happen under its task lock; id allocation, dependency changes and deletes
@@ -753,8 +761,21 @@ export class FileStore implements TaskStore {
   private read(id: string): Task | undefined {
     // File names are sanitized ("a.b", "a b" and "a%b" all name a-b.json): only the task whose
     // id is exactly the one asked for is found.
-    const task = readTaskFile(this.pathOf(id));
+    const known = this.readUnderLock(id);
+    const task = known === null ? readTaskFile(this.pathOf(id)) : known;
     return task?.id === id ? normalizeRevision(task) : undefined;
+  }
+
+  /** Task `id` from the bytes its fence read when its lock was taken (null: not held, or unreadable: read the file). */
+  private readUnderLock(id: string): Task | undefined | null {
+    const bytes = this.fence.knownBytes(id);
+    if (bytes === null) return null;
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeTask(bytes, this.pathOf(id));
+    } catch {
+      return null;
+    }
   }
 
   private mustRead(id: string): Task {

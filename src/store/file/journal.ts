@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
 import { sleepSync } from './durable.js';
-import { type LockHandle, STALE_MS, tryLock } from './lock.js';
+import { describeJournalHolder, journalLockPath, tryLockJournal } from './journal-lock.js';
+import type { LockHandle } from './lock.js';
 
 // The history of a list: one JSON line per change Tasklane makes. It lives outside the list
 // directory, which Claude Code empties when every task completes, so `restore` can bring the
@@ -54,6 +55,8 @@ const CHUNK = 1024 * 1024;
 const LOCK_TIMEOUT_MS = 30_000;
 /** How long a journal writer waits on a busy lock before it checks whether the holder is alive. */
 const PROBE_AFTER_MS = 200;
+/** The longest a journal writer sleeps between attempts at the lock. */
+const MAX_WAIT_MS = 2;
 
 export interface NewEntry {
   kind: ChangeKind;
@@ -123,8 +126,7 @@ export class Journal {
    */
   append(prepared: PreparedEntries): JournalEntry[] {
     if (prepared.bodies.length === 0) return [];
-    mkdirSync(this.dir, { recursive: true });
-    const handle = lockJournal(this.path);
+    const handle = lockJournal(this.path); // makes the journal's directory when it is missing
     let fd: number;
     let written: JournalEntry[];
     try {
@@ -231,23 +233,29 @@ function heartbeatFields(task: Task): HeartbeatFields {
   return { rev, updatedAt, lease };
 }
 
-/** The journal lock, taken synchronously: it is held for one write, so waiting is short and fine-grained. */
+/**
+ * The journal lock (journal-lock.ts), taken synchronously: it is held for one write, so waiting
+ * is short and fine-grained. The wait between attempts stays under 2 ms: a longer one left the
+ * lock free while every waiter slept.
+ */
 function lockJournal(path: string): LockHandle {
   const start = Date.now();
   const deadline = start + LOCK_TIMEOUT_MS;
-  let delay = 0.1;
+  let delay = 0.05;
   for (;;) {
-    // Held for one write: for its first moments a busy lock is simply busy, so the holder's record
-    // and /proc are read (to take a dead holder's lock at once) only once the wait grows long.
-    const handle = tryLock(path, STALE_MS, { skipFresh: Date.now() - start < PROBE_AFTER_MS });
+    // Held for one write: for its first moments a busy lock is simply busy, so its holder is
+    // judged (to take a dead holder's lock at once) only once the wait grows long.
+    const handle = tryLockJournal(path, Date.now() - start >= PROBE_AFTER_MS);
     if (handle !== undefined) return handle;
     if (Date.now() > deadline) {
-      throw new TasklaneError('LOCK_TIMEOUT', `timed out waiting for the journal lock (${path}.lock)`, {
-        file: `${path}.lock`,
-      });
+      throw new TasklaneError(
+        'LOCK_TIMEOUT',
+        `timed out after ${LOCK_TIMEOUT_MS / 1000} s waiting for the journal lock (${journalLockPath(path)}): ${describeJournalHolder(path)}`,
+        { file: journalLockPath(path) },
+      );
     }
     sleepSync(delay * (0.5 + Math.random()));
-    delay = Math.min(delay * 2, 10);
+    delay = Math.min(delay * 2, MAX_WAIT_MS);
   }
 }
 
@@ -274,8 +282,11 @@ function seqOf(head: string): number | undefined {
 function lastSeqIn(fd: number, end: number): number | undefined {
   let pos = end;
   let carry = Buffer.alloc(0);
-  const buf = Buffer.allocUnsafe(64 * 1024);
+  // The last line is usually within the last few KiB: read that first (this runs under the
+  // journal lock whenever another process appended last), then larger chunks.
+  let buf = Buffer.allocUnsafe(4 * 1024);
   while (pos > 0) {
+    if (pos < end && buf.length < 64 * 1024) buf = Buffer.allocUnsafe(64 * 1024);
     const len = Math.min(buf.length, pos);
     pos -= len;
     readSync(fd, buf, 0, len, pos);

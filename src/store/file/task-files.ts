@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   isNumericId,
   LIMITS,
+  mayNestDeeperThan,
   parseTask,
   sanitizePathComponent,
   type Task,
@@ -48,7 +49,7 @@ export function decodeTask(bytes: Buffer, file: string): Task {
   }
   // Before anything walks it recursively (JSON.stringify, a formatter): another program may write
   // a file nested deep enough to overflow the stack.
-  const deep = tooDeep(value, LIMITS.nestingDepth);
+  const deep = mayNestDeeperThan(text, LIMITS.nestingDepth) ? tooDeep(value, LIMITS.nestingDepth) : undefined;
   if (deep !== undefined) {
     throw new TasklaneError(
       'INVALID_TASK',
