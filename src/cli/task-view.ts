@@ -1,5 +1,5 @@
 import { isTasklaneError } from '../model/errors.js';
-import { openBlockers, stateOf } from '../model/graph.js';
+import { openBlockers, stateOf, unreadableStandIn } from '../model/graph.js';
 import {
   labelsOf,
   orderTask,
@@ -24,8 +24,8 @@ export function taskJson(task: Task, byId: ReadonlyMap<string, Task>): TaskJson 
 }
 
 /**
- * The task with its blockers, enough to derive its state without scanning the whole list.
- * A blocker that is missing or unreadable does not block, as in a full scan.
+ * The task with its blockers, enough to derive its state without scanning the whole list, judged
+ * as the store judges a full list: a missing blocker does not block, an unreadable one does.
  */
 export async function withBlockers(store: TaskStore, task: Task): Promise<Map<string, Task>> {
   const byId = new Map<string, Task>([[task.id, task]]);
@@ -33,7 +33,8 @@ export async function withBlockers(store: TaskStore, task: Task): Promise<Map<st
     try {
       byId.set(id, await store.get(id));
     } catch (err) {
-      if (!isTasklaneError(err, 'NOT_FOUND') && !isTasklaneError(err, 'INVALID_TASK')) throw err;
+      if (isTasklaneError(err, 'INVALID_TASK')) byId.set(id, unreadableStandIn(id));
+      else if (!isTasklaneError(err, 'NOT_FOUND')) throw err;
     }
   }
   return byId;

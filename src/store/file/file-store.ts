@@ -42,6 +42,7 @@ import {
   TasklaneError,
   type TasklaneFields,
   tasklaneFields,
+  unreadableStandIn,
   withoutCyclicEdges,
   withTasklaneFields,
 } from '../../model/index.js';
@@ -62,6 +63,7 @@ import type {
   JournalEntry,
   ListFilter,
   ListSummary,
+  ListView,
   StoreStats,
   TaskStore,
   UpdateInput,
@@ -149,7 +151,7 @@ export class FileStore implements TaskStore {
       const id = basename(err.file ?? '', '.json');
       if (id === '' || tasks.has(id)) continue;
       if (judged === tasks) judged = new Map(tasks);
-      judged.set(id, { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] });
+      judged.set(id, unreadableStandIn(id));
     }
     return { tasks, judged };
   }
@@ -159,6 +161,10 @@ export class FileStore implements TaskStore {
   }
 
   async list(filter: ListFilter = {}): Promise<Task[]> {
+    return (await this.listView(filter)).tasks;
+  }
+
+  async listView(filter: ListFilter = {}): Promise<ListView> {
     const { tasks: byId, judged } = this.view();
     const wantState = filter.state !== undefined && filter.state.length > 0 ? new Set(filter.state) : undefined;
     const wantStatus = filter.status !== undefined && filter.status.length > 0 ? new Set(filter.status) : undefined;
@@ -171,7 +177,7 @@ export class FileStore implements TaskStore {
       if (wantState !== undefined && !wantState.has(stateOf(task, judged, now))) continue;
       out.push(task);
     }
-    return out.sort((a, b) => compareIds(a.id, b.id));
+    return { tasks: out.sort((a, b) => compareIds(a.id, b.id)), judgedBy: judged };
   }
 
   async ready(): Promise<Task[]> {
