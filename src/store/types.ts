@@ -150,6 +150,12 @@ export interface JournalEntry {
   task?: Task;
   /** On `heartbeat` entries, instead of the task: the fields the heartbeat changed. */
   fields?: Pick<TasklaneFields, 'rev' | 'updatedAt' | 'lease'>;
+  /**
+   * The file store's stamp of the task file this change wrote (inode, size, mtime in ms): a
+   * reader finding the file so knows no one changed it since, without reading it. Absent on
+   * removals, heartbeats of older versions, and other stores.
+   */
+  file?: { ino: number; size: number; mtimeMs: number };
 }
 
 export interface HistoryQuery {

@@ -755,7 +755,9 @@ export class FileStore implements TaskStore {
   // ---- internals ----
 
   private get claimIndex(): ClaimIndex {
-    this.claimIndexCache ??= new ClaimIndex(this.journalPath, () => this.scan());
+    this.claimIndexCache ??= new ClaimIndex(this.listDir, this.journalPath, (err) =>
+      this.warnOnce(`skipping ${err.message}`),
+    );
     return this.claimIndexCache;
   }
 
@@ -823,7 +825,7 @@ export class FileStore implements TaskStore {
     const prepared = this.journal.prepare(entries, actor);
     const appended = commitFiles(
       files,
-      () => this.journal.append(prepared),
+      (stamps) => this.journal.append(prepared, stamps),
       // Right before the renames: a write whose lock was taken over while it was paused never lands.
       () => {
         for (const { task, kind } of entries) this.fence.confirm(task.id, kind === 'created');

@@ -17,6 +17,7 @@ import type { ChangeKind, JournalEntry } from '../types.js';
 import { sleepSync } from './durable.js';
 import { describeJournalHolder, journalLockPath, tryLockJournal } from './journal-lock.js';
 import type { LockHandle } from './lock.js';
+import type { FileStamp } from './task-files.js';
 
 // The history of a list: one JSON line per change Tasklane makes. It lives outside the list
 // directory, which Claude Code empties when every task completes, so `restore` can bring the
@@ -107,7 +108,7 @@ export class Journal {
         ...(kind === 'heartbeat' ? { fields: heartbeatFields(task) } : { task }),
       };
       const body = JSON.stringify(entry).slice(1);
-      if (Buffer.byteLength(body) + 32 > JOURNAL_LINE_LIMIT) {
+      if (Buffer.byteLength(body) + 128 > JOURNAL_LINE_LIMIT) {
         throw new TasklaneError(
           'INVALID_INPUT',
           `task ${task.id}: its journal entry would be ${Buffer.byteLength(body)} bytes; a journal line is at most ${JOURNAL_LINE_LIMIT} bytes`,
@@ -124,7 +125,7 @@ export class Journal {
    * Appends the lines as one write, durably, numbered with the next seqs. All or nothing: on a
    * failure the journal is left as it was (save a newline ending a torn line) and the error is thrown.
    */
-  append(prepared: PreparedEntries): JournalEntry[] {
+  append(prepared: PreparedEntries, stamps: (FileStamp | undefined)[] = []): JournalEntry[] {
     if (prepared.bodies.length === 0) return [];
     const handle = lockJournal(this.path); // makes the journal's directory when it is missing
     let fd: number;
@@ -132,7 +133,7 @@ export class Journal {
     try {
       fd = openSync(this.path, 'a+');
       try {
-        written = this.appendLocked(fd, prepared);
+        written = this.appendLocked(fd, prepared, stamps);
       } catch (err) {
         closeSync(fd);
         throw err;
@@ -149,7 +150,7 @@ export class Journal {
     return written;
   }
 
-  private appendLocked(fd: number, prepared: PreparedEntries): JournalEntry[] {
+  private appendLocked(fd: number, prepared: PreparedEntries, stamps: (FileStamp | undefined)[]): JournalEntry[] {
     let st = fstatSync(fd);
     if (st.size > 0 && lastByte(fd, st.size) !== 0x0a) {
       // A writer died mid-line: end that line, so it stays one unreadable line and the next
@@ -162,7 +163,10 @@ export class Journal {
       this.last !== undefined && this.last.ino === st.ino && this.last.size === start
         ? this.last.seq
         : this.lastSeq(fd, start);
-    const text = prepared.bodies.map((body) => `{"seq":${++seq},${body}\n`).join('');
+    const files = stamps.map((st) =>
+      st === undefined ? '' : `"file":{"ino":${st.ino},"size":${st.size},"mtimeMs":${st.mtimeMs}},`,
+    );
+    const text = prepared.bodies.map((body, i) => `{"seq":${++seq},${files[i] ?? ''}${body}\n`).join('');
     try {
       writeAll(fd, Buffer.from(text));
     } catch (err) {
@@ -174,7 +178,10 @@ export class Journal {
     }
     this.last = { ino: st.ino, size: start + Buffer.byteLength(text), seq };
     const first = seq - prepared.bodies.length + 1;
-    return prepared.entries.map((e, i) => ({ seq: first + i, ...e }));
+    return prepared.entries.map((e, i) => {
+      const file = stamps[i];
+      return file === undefined ? { seq: first + i, ...e } : { seq: first + i, file, ...e };
+    });
   }
 
   /** The seq of the last entry before `end` in the live file, else of the newest sealed file, else 0. */
