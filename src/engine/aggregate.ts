@@ -1,4 +1,12 @@
-import { isFailed, openBlockers, type Task, type TaskIndex, tasklaneFields } from '../model/index.js';
+import {
+  formatDuration,
+  isFailed,
+  openBlockers,
+  type Task,
+  type TaskIndex,
+  tasklaneFields,
+  tookMs,
+} from '../model/index.js';
 import { type CheckRecord, checkRecordOf, shortCommand } from './check.js';
 import type { RunReport, TaskRecord } from './coordinator.js';
 import { fenced } from './prompt.js';
@@ -116,9 +124,9 @@ function describe(
   if (task.owner !== undefined && out.status === 'in_progress') out.owner = task.owner;
 
   if (record !== undefined && record.durationMs > 0) out.durationMs = record.durationMs;
-  else if (f.startedAt !== undefined && f.completedAt !== undefined) {
-    const ms = Date.parse(f.completedAt) - Date.parse(f.startedAt);
-    if (Number.isFinite(ms) && ms >= 0) out.durationMs = ms;
+  else {
+    const ms = tookMs(f);
+    if (ms !== undefined) out.durationMs = ms;
   }
   const run = agentRunOf(task) ?? record?.agent;
   if (run !== undefined) {
@@ -177,7 +185,7 @@ export function renderMarkdown(a: Aggregate): string {
   if (c.in_progress > 0) parts.push(`${c.in_progress} still in progress elsewhere`);
   if (c.not_run > 0) parts.push(`${c.not_run} not run`);
   const lines: string[] = [`# Tasklane run: ${parts.join(', ')}`, ''];
-  const facts = [`list \`${a.list}\``, `took ${seconds(a.durationMs)}`];
+  const facts = [`list \`${a.list}\``, `took ${formatDuration(a.durationMs)}`];
   if (a.alreadyCompleted > 0) {
     facts.push(
       `${a.alreadyCompleted} ${a.alreadyCompleted === 1 ? 'task was' : 'tasks were'} already completed before it`,
@@ -198,7 +206,7 @@ export function renderMarkdown(a: Aggregate): string {
   }
   lines.push('', '| # | Task | Status | Time | Attempts |', '|---|------|--------|------|----------|');
   for (const t of a.tasks) {
-    const time = t.durationMs === undefined ? '' : seconds(t.durationMs);
+    const time = t.durationMs === undefined ? '' : formatDuration(t.durationMs);
     lines.push(`| ${t.id} | ${cell(t.subject)} | ${statusText(t)} | ${time} | ${t.attempts} |`);
   }
   for (const t of a.tasks) {
@@ -241,18 +249,11 @@ function statusText(t: AggregateTask): string {
   return LABEL[t.status];
 }
 
-function seconds(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-
 /** "check `npm test` passed in 2.1 s", "check `test -f x` exit 1 in 5 ms". */
 function checkFact(c: CheckRecord): string {
   const how = c.passed ? 'passed' : c.exitCode !== undefined ? `exit ${c.exitCode}` : (c.error ?? 'failed');
   const whose = c.source === 'run' ? " (the run's --verify)" : '';
-  return `check \`${shortCommand(c.command)}\`${whose} ${how} in ${seconds(c.durationMs)}`;
+  return `check \`${shortCommand(c.command)}\`${whose} ${how} in ${formatDuration(c.durationMs)}`;
 }
 
 function cell(text: string): string {

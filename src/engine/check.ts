@@ -1,3 +1,4 @@
+import { formatDuration } from '../model/index.js';
 import { type RunResult, runAgent } from './runner.js';
 
 // Checked completion: a command that proves a task's work, run after its agent exits 0, in the
@@ -93,7 +94,7 @@ export async function runCheck(spec: CheckSpec): Promise<CheckRecord | 'cancelle
       return {
         ...base,
         passed: false,
-        error: `timed out after ${Math.round(f.timeoutMs / 100) / 10} s`,
+        error: `timed out after ${formatDuration(f.timeoutMs)}`,
         durationMs: f.durationMs,
         outputTail: tailOf(f),
       };

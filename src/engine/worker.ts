@@ -1,7 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields, verifyOf } from '../model/index.js';
+import {
+  formatDuration,
+  isTasklaneError,
+  sanitizePathComponent,
+  type Task,
+  tasklaneFields,
+  verifyOf,
+} from '../model/index.js';
 import { storeEnv } from '../store/descriptor.js';
 import type { Claim, HolderInput, TaskStore } from '../store/types.js';
 import {
@@ -408,7 +415,7 @@ export function describeFailure(f: RunFailure, agentError?: string): { reason: s
     case 'signal':
       return { reason: `killed by ${f.signal}`, retryable: true };
     case 'timeout':
-      return { reason: `timed out after ${formatMs(f.timeoutMs)}`, retryable: true };
+      return { reason: `timed out after ${formatDuration(f.timeoutMs)}`, retryable: true };
     case 'spawn':
       return { reason: f.message, retryable: false };
     case 'cancelled':
@@ -438,10 +445,6 @@ function firstLine(text: string): string {
 function lastLine(text: string): string {
   const lines = text.trim().split('\n');
   return (lines[lines.length - 1] ?? '').trim().slice(0, 200);
-}
-
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 // ---- tasklane worker ----
@@ -479,7 +482,7 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     onError: (e) =>
       events.emit({
         type: 'warning',
-        message: `change feed unavailable (${(e as Error).message}); looking every ${formatMs(opts.floorMs)}`,
+        message: `change feed unavailable (${(e as Error).message}); looking every ${formatDuration(opts.floorMs)}`,
       }),
   });
   // With --once, the one task's retries belong to this worker: it waits for each and runs it again.
