@@ -33,6 +33,8 @@ export interface CheckSpec {
   env: NodeJS.ProcessEnv;
   /** The task's log: the check's output is appended after the agent's. */
   logPath: string;
+  /** The log's cap (log-file.ts). */
+  logMaxBytes?: number;
   timeoutMs?: number;
   graceMs: number;
   signal: AbortSignal;
@@ -60,6 +62,7 @@ export async function runCheck(spec: CheckSpec): Promise<CheckRecord | 'cancelle
     env: spec.env,
     stdin: '',
     logPath: spec.logPath,
+    ...(spec.logMaxBytes === undefined ? {} : { logMaxBytes: spec.logMaxBytes }),
     logHeader: `\n--- tasklane: check (${spec.source === 'task' ? "the task's own" : "the run's --verify"}) at ${new Date().toISOString()}\n--- /bin/sh -c ${JSON.stringify(spec.command)}\n`,
     ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
     graceMs: spec.graceMs,

@@ -40,6 +40,8 @@ export interface ExecConfig {
   /** Where logs, result files and tmux files go by default: the store's artifactsDir for the list. */
   runDir: string;
   logsDir: string;
+  /** Each task log's cap before it is rotated (log-file.ts); default DEFAULT_LOG_MAX_BYTES. */
+  logMaxBytes?: number;
   agent: AgentChoice;
   agentOptions: AgentOptions;
   template: string;
@@ -235,6 +237,7 @@ export async function executeClaim(
       env,
       stdin: inv.stdin,
       logPath,
+      ...(cfg.logMaxBytes === undefined ? {} : { logMaxBytes: cfg.logMaxBytes }),
       logHeader: header,
       ...(cfg.timeoutMs === undefined ? {} : { timeoutMs: cfg.timeoutMs }),
       graceMs: cfg.graceMs,
@@ -263,6 +266,7 @@ export async function executeClaim(
         cwd,
         env,
         logPath,
+        ...(cfg.logMaxBytes === undefined ? {} : { logMaxBytes: cfg.logMaxBytes }),
         ...(cfg.timeoutMs === undefined ? {} : { timeoutMs: cfg.timeoutMs }),
         graceMs: cfg.graceMs,
         signal: cancel,

@@ -1,0 +1,76 @@
+import { closeSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+
+// A task's log, capped and rotated: `<id>.log` grows to at most `maxBytes`; the write that would
+// pass it first renames the log to `<id>.log.1` (replacing the one before) and starts a new one.
+// So one task's logs never hold more than twice the cap on disk, and the newest output (the tail,
+// where an agent's end and its error are) is always kept. A runaway agent printing gigabytes costs
+// disk writes, never disk space. Node built-ins only: the tmux pane program (tmux-pane.ts) writes
+// through this too.
+//
+// Writes are synchronous on purpose: the size check, the rename and the write are one step, with
+// no queue of pending chunks to grow while the disk is slow. A log that cannot be written (a full
+// disk, a removed directory) is given up silently: it must never take the run down.
+
+/** The default cap of one log file (`--log-max`): 8 MiB, so at most 16 MiB a task with its rotated file. */
+export const DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024;
+/** The smallest cap taken: the rotation note must fit with room to spare. */
+export const MIN_LOG_MAX_BYTES = 4096;
+
+export class TaskLog {
+  private fd: number | undefined;
+  private size = 0;
+  private readonly maxBytes: number;
+
+  constructor(
+    readonly path: string,
+    maxBytes: number = DEFAULT_LOG_MAX_BYTES,
+  ) {
+    this.maxBytes = Math.max(MIN_LOG_MAX_BYTES, Math.floor(maxBytes));
+    try {
+      this.fd = openSync(path, 'a');
+      this.size = fstatSync(this.fd).size;
+    } catch {
+      this.fd = undefined;
+    }
+  }
+
+  /** Appends, rotating first when this chunk would take the log past its cap. */
+  write(data: Buffer | string): void {
+    if (this.fd === undefined) return;
+    let chunk = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (chunk.length === 0) return;
+    try {
+      if (this.size + chunk.length > this.maxBytes) {
+        if (this.size > 0) this.rotate();
+        // A chunk bigger than the whole cap (a huge write): only its end is worth keeping.
+        const room = this.maxBytes - this.size;
+        if (chunk.length > room) chunk = chunk.subarray(chunk.length - room);
+      }
+      writeSync(this.fd, chunk);
+      this.size += chunk.length;
+    } catch {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {}
+    this.fd = undefined;
+  }
+
+  private rotate(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    renameSync(this.path, `${this.path}.1`);
+    this.fd = openSync(this.path, 'a');
+    this.size = fstatSync(this.fd).size; // 0, unless another writer appended meanwhile
+    const note = `--- tasklane: log rotated at ${this.maxBytes} bytes; the output before this line is in ${basename(this.path)}.1 (older output is gone)\n`;
+    writeSync(this.fd, note);
+    this.size += Buffer.byteLength(note);
+  }
+}

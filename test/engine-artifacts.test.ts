@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Aggregate } from '../src/engine/aggregate.js';
+import { tasklaneFields } from '../src/model/index.js';
+import { cli, makeList, readRecords, runArgs } from './engine-helpers.js';
+import { tempDir } from './helpers.js';
+
+// A run's artifacts (issue 8, build 7): task logs capped and rotated, the last run's aggregate
+// kept and printed again by `tasklane results`, and plan parents completing by themselves.
+// Real runs of the built CLI with the stand-in agent.
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+// A tmux server of our own (its socket under TMUX_TMPDIR), killed before its directory is removed.
+const tmuxDir = mkdtempSync(join(tmpdir(), 'tasklane-tmux-'));
+const tmuxEnv = { TMUX_TMPDIR: tmuxDir, TMUX: '' };
+after(() => {
+  spawnSync('tmux', ['kill-server'], { env: { ...process.env, ...tmuxEnv }, stdio: 'ignore' });
+  rmSync(tmuxDir, { recursive: true, force: true });
+});
+
+/** The log and its rotated file: each under the cap, the tail kept. */
+function assertCapped(log: string, cap: number, lastLine: string): void {
+  const size = statSync(log).size;
+  const rotated = statSync(`${log}.1`).size;
+  assert.ok(size <= cap, `the log holds ${size} bytes, over the cap of ${cap}`);
+  assert.ok(rotated <= cap, `the rotated log holds ${rotated} bytes, over the cap of ${cap}`);
+  assert.ok(size > 0 && rotated > cap / 2, `both files are in use (${size}, ${rotated})`);
+  assert.ok(!existsSync(`${log}.2`), 'one rotated file, no more');
+  const text = readFileSync(log, 'utf8');
+  assert.ok(text.endsWith(`${lastLine}\n`), `the tail is kept: ${JSON.stringify(text.slice(-200))}`);
+  assert.match(
+    text,
+    new RegExp(`^--- tasklane: log rotated at ${cap} bytes; the output before this line is in \\d+\\.log\\.1`),
+  );
+}
+
+describe('task logs', () => {
+  it('an agent printing far past --log-max leaves a log and one rotated file, each under the cap, ending with its last line; the run reports as usual', async () => {
+    const cap = 64 * KiB;
+    const f = await makeList([
+      // Attempt 1 floods and fails (its stderr line must still be the failure reason); attempt 2 floods and completes.
+      { subject: 'Runaway', standin: { flood: { stdout: 3 * MiB, stderr: 1 * MiB }, failAttempts: 1 } },
+      { subject: 'After it', after: [0] },
+    ]);
+    const r = await cli(
+      runArgs(f, ['--log-max', '64K', '--retries', '1', '--retry-delay', '0.05', '--json']),
+      f.env,
+      tempDir(),
+    );
+    assert.equal(r.code, 0, `run failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as Aggregate;
+    const [a, b] = f.ids as [string, string];
+    assert.equal(out.ok, true);
+    assert.deepEqual(
+      out.tasks.map((t) => [t.id, t.status, t.attempts]),
+      [
+        [a, 'completed', 2],
+        [b, 'completed', 1],
+      ],
+    );
+    assert.equal(out.tasks[0]?.result, `result of #${a}`);
+    assert.equal(readRecords(f.records).filter((x) => x.id === a).length, 2, 'the runaway ran twice');
+    const failures = tasklaneFields(await f.store.get(a)).failures ?? [];
+    assert.equal(failures[0]?.reason, 'exit 1: standin failure on attempt 1', 'the failure reason survives the flood');
+
+    const log = out.tasks[0]?.log as string;
+    assert.ok(log.endsWith(`${a}.log`), log);
+    assertCapped(log, cap, `flood done by #${a}`);
+  });
+
+  it('with --tmux the pane program caps and rotates the log the same way', async () => {
+    const cap = 64 * KiB;
+    const f = await makeList([
+      { subject: 'Runaway in a pane', standin: { flood: { stdout: 2 * MiB, stderr: 1 * MiB } } },
+    ]);
+    const r = await cli(runArgs(f, ['--tmux', '--log-max', '64K', '--json']), { ...f.env, ...tmuxEnv }, tempDir());
+    assert.equal(r.code, 0, `run failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as Aggregate;
+    const a = f.ids[0] as string;
+    assert.equal(out.tasks[0]?.status, 'completed');
+    assert.equal(out.tasks[0]?.result, `result of #${a}`);
+    assertCapped(out.tasks[0]?.log as string, cap, `flood done by #${a}`);
+  });
+
+  it('--log-max below 4K or not a size is a usage error that runs nothing', async () => {
+    const f = await makeList([{ subject: 'Never run' }]);
+    for (const bad of ['1K', 'lots', '8X', '-1M']) {
+      const r = await cli(runArgs(f, [`--log-max=${bad}`]), f.env, tempDir());
+      assert.equal(r.code, 2, `--log-max ${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /--log-max must be a size of at least 4K/);
+    }
+    assert.equal(readRecords(f.records).length, 0);
+  });
+});
