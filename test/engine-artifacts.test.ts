@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -96,5 +96,61 @@ describe('task logs', () => {
       assert.match(r.stderr, /--log-max must be a size of at least 4K/);
     }
     assert.equal(readRecords(f.records).length, 0);
+  });
+});
+
+describe('tasklane results', () => {
+  it("prints the last run's aggregate again, as the run printed it (markdown, --json), with its exit status", async () => {
+    const f = await makeList([
+      { subject: 'Works', standin: { result: 'the first result' } },
+      { subject: 'Breaks', standin: { exit: 7 } },
+      { subject: 'Waits on the broken one', after: [1] },
+    ]);
+    const work = tempDir();
+    const where = ['--dir', f.dir, '--list', f.list];
+    const run = await cli(runArgs(f), f.env, work);
+    assert.equal(run.code, 1, `the run fails (a task failed): ${run.stderr}`);
+    assert.match(run.stdout, /^# Tasklane run: 1 of 3 tasks completed, 1 failed, 1 blocked by a failure/);
+
+    const again = await cli(['results', ...where], f.env, work);
+    assert.equal(again.code, 1, 'the same exit status as the run');
+    assert.equal(again.stdout, run.stdout, 'the same markdown as the run printed');
+    assert.match(again.stderr, /^tasklane: the last run of list "work", ended \d{4}-\d\d-\d\dT/);
+
+    const json = await cli(['results', '--json', ...where], f.env, work);
+    assert.equal(json.code, 1);
+    const a = JSON.parse(json.stdout) as Aggregate;
+    assert.equal(a.list, 'work');
+    assert.equal(a.ok, false);
+    assert.deepEqual(
+      a.tasks.map((t) => t.status),
+      ['completed', 'failed', 'blocked'],
+    );
+    assert.equal(a.tasks[0]?.result, 'the first result');
+    assert.equal(a.counts.total, 3);
+
+    // The next run replaces it: the failed task is retried and passes this time.
+    await f.store.update(f.ids[1] as string, { metadata: { standin: {} } });
+    const second = await cli(runArgs(f, ['--retry-failed', '--json']), f.env, work);
+    assert.equal(second.code, 0, second.stderr);
+    const latest = await cli(['results', '--json', ...where], f.env, work);
+    assert.equal(latest.code, 0);
+    assert.equal(latest.stdout, second.stdout, 'the JSON the latest run printed');
+  });
+
+  it('says plainly when the list has no recorded run, and names a file that is not one', async () => {
+    const f = await makeList([{ subject: 'Never run' }]);
+    const where = ['--dir', f.dir, '--list', f.list];
+    const none = await cli(['results', ...where], f.env, tempDir());
+    assert.equal(none.code, 1);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /no run of list "work" has been recorded \(.*last-run\.json does not exist\)/);
+
+    const path = join(f.dir, '.tasklane', 'work', 'last-run.json');
+    assert.equal(path, join(f.store.artifactsDir, 'last-run.json'), 'the file is in the list artifacts');
+    writeFileSync(path, '{"version": 1, "savedAt": "x"}');
+    const bad = await cli(['results', ...where], f.env, tempDir());
+    assert.equal(bad.code, 1);
+    assert.ok(bad.stderr.includes(`${path} is not a saved run result`), bad.stderr);
   });
 });
