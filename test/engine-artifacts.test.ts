@@ -154,3 +154,86 @@ describe('tasklane results', () => {
     assert.ok(bad.stderr.includes(`${path} is not a saved run result`), bad.stderr);
   });
 });
+
+describe('plan parents', () => {
+  const plan = (tasks: object[]): string => JSON.stringify({ tasks });
+
+  it('a parent completes by itself when its subtasks do: no agent, the store transition, a result that says so and carries theirs on', async () => {
+    const f = await makeList([]);
+    const work = tempDir();
+    writeFileSync(
+      join(work, 'plan.json'),
+      plan([
+        { key: 'api', subject: 'Build the API' },
+        { key: 'notes', subject: 'Notes endpoints', parent: 'api', metadata: { standin: { result: 'notes done' } } },
+        { key: 'auth', subject: 'Login and sessions', parent: 'api', metadata: { standin: { result: 'auth done' } } },
+        { key: 'client', subject: 'Build the client', after: ['api'] },
+      ]),
+    );
+    const r = await cli(runArgs(f, ['plan.json', '--json']), f.env, work);
+    assert.equal(r.code, 0, `run failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as Aggregate;
+    const tasks = await f.store.list();
+    const idOf = (subject: string): string => tasks.find((t) => t.subject === subject)?.id as string;
+    const [api, notes, auth, client] = [
+      'Build the API',
+      'Notes endpoints',
+      'Login and sessions',
+      'Build the client',
+    ].map(idOf) as [string, string, string, string];
+
+    const records = readRecords(f.records);
+    assert.deepEqual(
+      records.map((x) => x.id).sort(),
+      [notes, auth, client].sort(),
+      'agents ran the three, never the parent',
+    );
+
+    const parent = await f.store.get(api);
+    const fields = tasklaneFields(parent);
+    assert.equal(parent.status, 'completed');
+    assert.match(parent.owner ?? '', /^run:/, 'completed by the run that claimed it');
+    assert.equal(fields.attempts, 1, 'claimed once, as any task');
+    assert.ok(fields.startedAt !== undefined && fields.completedAt !== undefined, 'claimed, then completed');
+    assert.match(
+      fields.result ?? '',
+      /^Completed by itself when all 2 tasks it waited for .*: #\d+, #\d+\. No agent ran\./,
+    );
+    assert.match(fields.result ?? '', /notes done[\s\S]*auth done|auth done[\s\S]*notes done/);
+
+    const row = out.tasks.find((t) => t.id === api);
+    assert.equal(row?.status, 'completed');
+    assert.equal(row?.completedBy, 'subtasks');
+    assert.equal(out.tasks.find((t) => t.id === notes)?.completedBy, undefined);
+    assert.equal(out.ok, true);
+
+    // What waits for the parent sees its subtasks' results through it.
+    const dependent = records.find((x) => x.id === client);
+    assert.ok(dependent?.prompt.includes('notes done') && dependent.prompt.includes('auth done'), dependent?.prompt);
+
+    // The markdown says so too, and `results` prints it again.
+    const md = await cli(['results', '--dir', f.dir, '--list', f.list], f.env, work);
+    assert.match(md.stdout, new RegExp(`\\| ${api} \\| Build the API \\| completed by its subtasks \\|`));
+  });
+
+  it('a parent whose subtask fails is not completed: it is blocked, and never handed to an agent', async () => {
+    const f = await makeList([]);
+    const work = tempDir();
+    writeFileSync(
+      join(work, 'plan.json'),
+      plan([
+        { key: 'api', subject: 'Build the API' },
+        { key: 'notes', subject: 'Notes endpoints', parent: 'api' },
+        { key: 'auth', subject: 'Login and sessions', parent: 'api', metadata: { standin: { exit: 3 } } },
+      ]),
+    );
+    const r = await cli(runArgs(f, ['plan.json', '--json']), f.env, work);
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as Aggregate;
+    const row = out.tasks.find((t) => t.subject === 'Build the API');
+    assert.equal(row?.status, 'blocked');
+    assert.equal(row?.completedBy, undefined);
+    assert.equal(readRecords(f.records).filter((x) => x.id === row?.id).length, 0);
+    assert.equal((await f.store.get(row?.id as string)).status, 'pending');
+  });
+});

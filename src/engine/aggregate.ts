@@ -9,6 +9,7 @@ import {
 } from '../model/index.js';
 import { type CheckRecord, checkRecordOf, shortCommand } from './check.js';
 import type { RunReport, TaskRecord } from './coordinator.js';
+import { isPlanParent } from './parent-task.js';
 import { fenced } from './prompt.js';
 import { blockedByFailure } from './scheduler.js';
 import type { AgentRunInfo } from './worker.js';
@@ -46,6 +47,8 @@ export interface AggregateTask {
   check?: CheckRecord;
   /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
   note?: string;
+  /** "subtasks": a plan parent, completed by itself when its subtasks were; no agent ran (parent-task.ts). */
+  completedBy?: 'subtasks';
 }
 
 export interface Aggregate {
@@ -119,6 +122,7 @@ function describe(
   else if (blockedByFailure(task, byId, memo)) out.status = 'blocked';
   else if (record?.outcome === 'cancelled') out.status = 'cancelled';
   if (f.result !== undefined && task.status === 'completed') out.result = f.result;
+  if (task.status === 'completed' && isPlanParent(task)) out.completedBy = 'subtasks';
   if (out.status === 'failed' && f.failure !== undefined) out.failure = f.failure.reason;
   if (out.status === 'blocked') out.blockedBy = failedUpstream(task, byId);
   if (task.owner !== undefined && out.status === 'in_progress') out.owner = task.owner;
@@ -246,6 +250,7 @@ function statusText(t: AggregateTask): string {
   if (t.status === 'blocked' && t.blockedBy !== undefined && t.blockedBy.length > 0) {
     return `blocked by failed ${t.blockedBy.map((id) => `#${id}`).join(', ')}`;
   }
+  if (t.completedBy === 'subtasks') return 'completed by its subtasks';
   return LABEL[t.status];
 }
 

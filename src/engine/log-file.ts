@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 
 // A task's log, capped and rotated: `<id>.log` grows to at most `maxBytes`; the write that would
 // pass it first renames the log to `<id>.log.1` (replacing the one before) and starts a new one.
@@ -73,4 +73,14 @@ export class TaskLog {
     writeSync(this.fd, note);
     this.size += Buffer.byteLength(note);
   }
+}
+
+/** Appends one line of Tasklane's own to a task's log, under the same cap. */
+export function writeLogLine(path: string, line: string, maxBytes?: number): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch {}
+  const log = new TaskLog(path, maxBytes);
+  log.write(line);
+  log.close();
 }

@@ -22,8 +22,11 @@ import {
 import { ChangeFeed } from './change-feed.js';
 import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck, shortCommand } from './check.js';
 import type { EngineEvent, EngineEvents } from './events.js';
+import { writeLogLine } from './log-file.js';
 import { judgeClaim } from './own-edits.js';
+import { isPlanParent, parentLogLine, parentResult } from './parent-task.js';
 import { type BlockerResult, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
+import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
@@ -176,6 +179,8 @@ export async function executeClaim(
   const cancel = AbortSignal.any([signals.cancel, lost.signal]);
 
   let result: RunResult;
+  /** A plan parent's result: it completes by itself, no agent runs (parent-task.ts). */
+  let selfResult: string | undefined;
   let output: AgentOutput = {};
   const resultFile = join(cfg.runDir, 'results', `${fileId}.md`);
   try {
@@ -246,16 +251,23 @@ export async function executeClaim(
       onLine,
       onSpawn: (pid: number) => cfg.events.emit({ type: 'spawn', taskId: id, pid }),
     };
+    if (isPlanParent(task)) {
+      selfResult = parentResult(blockers);
+      writeLogLine(logPath, parentLogLine(id, attempt, blockers), cfg.logMaxBytes);
+    }
     result =
-      cfg.tmuxSession === undefined
-        ? await runAgent(spec)
-        : await runInTmux({
-            ...spec,
-            session: cfg.tmuxSession,
-            window: `${id}`,
-            workDir: join(cfg.runDir, 'tmux'),
-          });
-    if (reader !== undefined) output = reader.output();
+      selfResult !== undefined
+        ? ok({ stdout: '', stderrTail: '', durationMs: elapsed(), pid: 0 })
+        : cfg.tmuxSession === undefined
+          ? await runAgent(spec)
+          : await runInTmux({
+              ...spec,
+              session: cfg.tmuxSession,
+              window: `${id}`,
+              workDir: join(cfg.runDir, 'tmux'),
+            });
+    if (selfResult !== undefined) output = {};
+    else if (reader !== undefined) output = reader.output();
     else if (result.ok) output = inv.parseOutput(result.value.stdout);
     else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
     // The agent says it is done: the check, where the agent worked and with its environment, says whether it is.
@@ -300,7 +312,7 @@ export async function executeClaim(
   if (result.ok) run.exitCode = 0;
   else if (result.error.reason === 'exit') run.exitCode = result.error.exitCode;
 
-  let text = readResultFile(resultFile) ?? output.result ?? (result.ok ? result.value.stdout.trim() : '');
+  let text = selfResult ?? readResultFile(resultFile) ?? output.result ?? (result.ok ? result.value.stdout.trim() : '');
   if (run.worktree !== undefined) text += `\n\nWorktree: ${run.worktree.path} (branch ${run.worktree.branch})`;
   text = capResult(text, logPath);
 
