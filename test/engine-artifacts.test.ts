@@ -216,6 +216,29 @@ describe('plan parents', () => {
     assert.match(md.stdout, new RegExp(`\\| ${api} \\| Build the API \\| completed by its subtasks \\|`));
   });
 
+  it("a parent's own check still runs when its subtasks complete: a failing one fails the parent, with no agent run", async () => {
+    const f = await makeList([]);
+    const work = tempDir();
+    writeFileSync(
+      join(work, 'plan.json'),
+      plan([
+        {
+          key: 'api',
+          subject: 'Build the API',
+          verify: 'test -f api-ready || { echo "api-ready is missing"; exit 4; }',
+        },
+        { key: 'notes', subject: 'Notes endpoints', parent: 'api' },
+      ]),
+    );
+    const r = await cli(runArgs(f, ['plan.json', '--json']), f.env, work);
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as Aggregate;
+    const row = out.tasks.find((t) => t.subject === 'Build the API');
+    assert.equal(row?.status, 'failed');
+    assert.match(row?.failure ?? '', /^the check `test -f api-ready .*` failed: exit 4: api-ready is missing/);
+    assert.equal(readRecords(f.records).filter((x) => x.id === row?.id).length, 0, 'no agent ran for the parent');
+  });
+
   it('a parent whose subtask fails is not completed: it is blocked, and never handed to an agent', async () => {
     const f = await makeList([]);
     const work = tempDir();
