@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Aggregate } from '../src/engine/aggregate.js';
+import { TaskLog } from '../src/engine/log-file.js';
 import { tasklaneFields } from '../src/model/index.js';
 import { cli, makeList, readRecords, runArgs } from './engine-helpers.js';
 import { tempDir } from './helpers.js';
@@ -30,7 +31,8 @@ function assertCapped(log: string, cap: number, lastLine: string): void {
   const rotated = statSync(`${log}.1`).size;
   assert.ok(size <= cap, `the log holds ${size} bytes, over the cap of ${cap}`);
   assert.ok(rotated <= cap, `the rotated log holds ${rotated} bytes, over the cap of ${cap}`);
-  assert.ok(size > 0 && rotated > cap / 2, `both files are in use (${size}, ${rotated})`);
+  // The rotated file was filled up to its last whole line (the stand-in's lines are 121 bytes).
+  assert.ok(size > 0 && rotated > cap - 121, `both files are in use, the rotated one full (${size}, ${rotated})`);
   assert.ok(!existsSync(`${log}.2`), 'one rotated file, no more');
   const text = readFileSync(log, 'utf8');
   assert.ok(text.endsWith(`${lastLine}\n`), `the tail is kept: ${JSON.stringify(text.slice(-200))}`);
@@ -41,6 +43,44 @@ function assertCapped(log: string, cap: number, lastLine: string): void {
 }
 
 describe('task logs', () => {
+  it('TaskLog fills a log to its last whole line under the cap, rotates, and keeps the end of a write larger than both files', () => {
+    const dir = tempDir();
+    const cap = 4096;
+    const path = join(dir, '7.log');
+    const log = new TaskLog(path, cap);
+    const lines: string[] = [];
+    for (let i = 0; i < 500; i++) lines.push(`line ${String(i).padStart(4, '0')} ${'y'.repeat(i % 50)}\n`);
+    // Chunks that cut lines anywhere, as a pipe delivers them.
+    const all = Buffer.from(lines.join(''));
+    for (let at = 0; at < all.length; at += 777) log.write(all.subarray(at, at + 777));
+    const text = readFileSync(path, 'utf8');
+    const older = readFileSync(`${path}.1`, 'utf8');
+    assert.ok(statSync(path).size <= cap && statSync(`${path}.1`).size <= cap);
+    assert.ok(older.endsWith('\n') && statSync(`${path}.1`).size > cap - 60, 'the rotated file is full, to a line end');
+    assert.ok(text.endsWith(lines[499] as string), 'the newest line is at the end');
+    // Nothing is lost between the two files: they hold the end of what was written, in order.
+    const body = (s: string): string => s.replace(/^--- tasklane: log rotated .*\n/, '');
+    const kept = body(older) + body(text);
+    assert.ok(all.toString().endsWith(kept), 'the two files hold the end of the output, in order');
+
+    log.write(Buffer.alloc(10 * cap, 'z')); // one line far longer than the cap
+    assert.ok(statSync(path).size <= cap && statSync(`${path}.1`).size <= cap);
+    assert.match(readFileSync(path, 'utf8'), /^--- tasklane: log rotated .*\nz+$/);
+    log.write('last\n');
+    log.close();
+    assert.ok(readFileSync(path, 'utf8').endsWith('last\n'));
+    assert.ok(!existsSync(`${path}.2`));
+
+    // A log already over the cap (a smaller --log-max than last time) rotates at its first write.
+    const big = join(dir, '8.log');
+    writeFileSync(big, 'x'.repeat(3 * cap));
+    const again = new TaskLog(big, cap);
+    again.write('new\n');
+    again.close();
+    assert.equal(statSync(`${big}.1`).size, 3 * cap);
+    assert.match(readFileSync(big, 'utf8'), /^--- tasklane: log rotated at 4096 bytes; .*\nnew\n$/);
+  });
+
   it('an agent printing far past --log-max leaves a log and one rotated file, each under the cap, ending with its last line; the run reports as usual', async () => {
     const cap = 64 * KiB;
     const f = await makeList([

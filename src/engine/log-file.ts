@@ -1,10 +1,11 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
-// A task's log, capped and rotated: `<id>.log` grows to at most `maxBytes`; the write that would
-// pass it first renames the log to `<id>.log.1` (replacing the one before) and starts a new one.
-// So one task's logs never hold more than twice the cap on disk, and the newest output (the tail,
-// where an agent's end and its error are) is always kept. A runaway agent printing gigabytes costs
+// A task's log, capped and rotated: `<id>.log` grows to at most `maxBytes`; a write that would
+// pass it fills the log up to its last whole line that fits, renames it to `<id>.log.1`
+// (replacing the one before) and goes on in a new one. So one task's logs never hold more than
+// twice the cap on disk, and the newest output (the tail, where an agent's end and its error are)
+// is always kept: at least the cap's worth, less at most one line. A runaway agent printing gigabytes costs
 // disk writes, never disk space. Node built-ins only: the tmux pane program (tmux-pane.ts) writes
 // through this too.
 //
@@ -20,6 +21,8 @@ export const MIN_LOG_MAX_BYTES = 4096;
 export class TaskLog {
   private fd: number | undefined;
   private size = 0;
+  /** Bytes of output in the current file, the rotation note left out. */
+  private body = 0;
   private readonly maxBytes: number;
 
   constructor(
@@ -30,25 +33,33 @@ export class TaskLog {
     try {
       this.fd = openSync(path, 'a');
       this.size = fstatSync(this.fd).size;
+      this.body = this.size;
     } catch {
       this.fd = undefined;
     }
   }
 
-  /** Appends, rotating first when this chunk would take the log past its cap. */
+  /** Appends, rotating whenever the log reaches its cap. */
   write(data: Buffer | string): void {
     if (this.fd === undefined) return;
     let chunk = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (chunk.length === 0) return;
+    // More than both files hold (a huge single write): only its end can be kept anyway.
+    if (chunk.length > 2 * this.maxBytes) chunk = chunk.subarray(chunk.length - 2 * this.maxBytes);
     try {
-      if (this.size + chunk.length > this.maxBytes) {
-        if (this.size > 0) this.rotate();
-        // A chunk bigger than the whole cap (a huge write): only its end is worth keeping.
+      while (chunk.length > 0) {
         const room = this.maxBytes - this.size;
-        if (chunk.length > room) chunk = chunk.subarray(chunk.length - room);
+        if (chunk.length <= room) {
+          this.append(chunk);
+          return;
+        }
+        // Up to the last line end that fits; a line longer than a whole file is split at the cap.
+        // (A log already past the cap, from a larger --log-max before, has no room: it rotates first.)
+        let cut = room > 0 ? chunk.lastIndexOf(10, room - 1) + 1 : 0;
+        if (cut === 0 && this.body === 0 && room > 0) cut = room;
+        if (cut > 0) this.append(chunk.subarray(0, cut));
+        chunk = chunk.subarray(cut);
+        this.rotate();
       }
-      writeSync(this.fd, chunk);
-      this.size += chunk.length;
     } catch {
       this.close();
     }
@@ -62,6 +73,12 @@ export class TaskLog {
     this.fd = undefined;
   }
 
+  private append(bytes: Buffer): void {
+    writeSync(this.fd as number, bytes);
+    this.size += bytes.length;
+    this.body += bytes.length;
+  }
+
   private rotate(): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
@@ -72,6 +89,7 @@ export class TaskLog {
     const note = `--- tasklane: log rotated at ${this.maxBytes} bytes; the output before this line is in ${basename(this.path)}.1 (older output is gone)\n`;
     writeSync(this.fd, note);
     this.size += Buffer.byteLength(note);
+    this.body = this.size - Buffer.byteLength(note);
   }
 }
 
