@@ -168,6 +168,9 @@ describe('tasklane results', () => {
     );
     assert.equal(a.tasks[0]?.result, 'the first result');
     assert.equal(a.counts.total, 3);
+    // show says how long a completed task took, in the one duration format.
+    const shown = await cli(['show', f.ids[0] as string, ...where], f.env, work);
+    assert.match(shown.stdout, /\n {2}took +\d+(\.\d)? (ms|s)\n/);
 
     // The next run replaces it: the failed task is retried and passes this time.
     await f.store.update(f.ids[1] as string, { metadata: { standin: {} } });
