@@ -8,8 +8,8 @@ import { type BlockerResult, formatBlockers } from './prompt.js';
 // description)": it claims it, runs no agent, runs its check if it has one (a check on a group is
 // a fair test of the group's work), and completes it through the store's usual transition with a
 // result that says so and carries its subtasks' results on to the tasks that wait for it. With
-// --worktree it still gets its worktree, on a merge of its subtasks' branches, so what waits for it
-// starts from all of their work.
+// --worktree it still gets its worktree and branch like any task, so there is a branch for what
+// waits for it to build on.
 
 /** Whether the task is a plan's parent: `metadata.plan.subtasks` lists the keys of its subtasks (plan/apply.ts). */
 export function isPlanParent(task: Task): boolean {
