@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { AgentChoice } from '../engine/agents.js';
 import { PERMISSION_MODES, type PermissionMode, PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
 import type { EngineEvents } from '../engine/events.js';
+import { MIN_LOG_MAX_BYTES } from '../engine/log-file.js';
 import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
 import type { BackoffOptions } from '../engine/retries.js';
 import { sessionName } from '../engine/tmux.js';
@@ -32,6 +33,7 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
   tmux: { type: 'boolean' },
   worktree: { type: 'boolean' },
   logs: { type: 'string' },
+  'log-max': { type: 'string' },
   verify: { type: 'string' },
 };
 
@@ -76,6 +78,10 @@ Running:
                              wins (docs/executor.md, "Checked completion")
   --logs DIR                 where the per-task logs go (default the list's run artifacts,
                              <root>/.tasklane/<list>/logs; see docs/cli.md)
+  --log-max SIZE             the most one task log holds (bytes, or 512K, 8M, 1G; default 8M, at
+                             least 4K): past it the log is renamed <id>.log.1, replacing the one
+                             before, and a new one starts, so a task's logs never pass twice SIZE
+                             and the newest output is always kept
   --tmux                     run each agent in a window of the tmux session tasklane-<list>
                              (attach with: tmux attach -t tasklane-<list>); output is still logged
   --worktree                 run each task in its own git worktree and branch tasklane/<list>/<id>,
@@ -113,6 +119,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     store,
     runDir,
     logsDir: logs === undefined ? join(runDir, 'logs') : resolve(io.cwd, logs),
+    ...logMaxOf(args),
     agent: resolved.choice,
     agentOptions: {
       dangerouslySkipPermissions: args.flag('dangerously-skip-permissions'),
@@ -139,6 +146,24 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     agent: resolved.choice,
     slots,
   };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** --log-max: bytes, or with a binary unit (K, M, G; KiB, MiB, GiB and KB, MB, GB read the same). */
+function logMaxOf(args: Args): { logMaxBytes?: number } {
+  const s = args.string('log-max');
+  if (s === undefined) return {};
+  const m = /^\s*([0-9]*\.?[0-9]+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(s);
+  const n = m === null ? Number.NaN : Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? Number.NaN));
+  if (!Number.isSafeInteger(n) || n < MIN_LOG_MAX_BYTES) {
+    throw new TasklaneError(
+      'USAGE',
+      `--log-max must be a size of at least 4K (bytes, or with K, M or G: 512K, 8M); got ${JSON.stringify(s)}`,
+      { field: '--log-max' },
+    );
+  }
+  return { logMaxBytes: n };
 }
 
 /** --verify, checked by the model's rule for a task's own check. */

@@ -1,3 +1,4 @@
+import { formatDuration, tookMs } from '../model/duration.js';
 import { isTasklaneError } from '../model/errors.js';
 import { openBlockers, stateOf, unreadableStandIn } from '../model/graph.js';
 import {
@@ -11,7 +12,7 @@ import {
 } from '../model/task.js';
 import type { TaskStore } from '../store/types.js';
 import { inert } from './inert-text.js';
-import { type Cell, formatSeconds, formatTable, oneLine, type Palette, paintState } from './output.js';
+import { type Cell, formatTable, oneLine, type Palette, paintState } from './output.js';
 import type { CommandIO } from './registry.js';
 
 // How a task is shown: as JSON (the stored task plus its derived state) or as text for people.
@@ -92,7 +93,7 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('active form', task.activeForm);
   if (priorityOf(task) !== 0) add('priority', String(priorityOf(task)));
   add('labels', labelsOf(task).join(', '));
-  if (f.estimate !== undefined) add('estimate', formatSeconds(f.estimate));
+  if (f.estimate !== undefined) add('estimate', formatDuration(f.estimate * 1000));
   if (typeof f.verify === 'string') add('check', f.verify);
   add(
     'blocked by',
@@ -112,6 +113,8 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('updated', f.updatedAt);
   add('started', f.startedAt);
   add('completed', f.completedAt);
+  const took = task.status === 'completed' ? tookMs(f) : undefined;
+  if (took !== undefined) add('took', formatDuration(took));
   if (f.rev !== undefined || f.fp !== undefined) add('revision', String(revisionOf(task)));
   const user = Object.keys(task.metadata ?? {}).filter((k) => k !== 'tasklane');
   for (const k of user) add(`meta ${oneLine(k)}`, JSON.stringify(task.metadata?.[k]));

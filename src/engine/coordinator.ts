@@ -2,6 +2,7 @@ import {
   compareIds,
   criticalPaths,
   estimateOf,
+  formatDuration,
   isFailed,
   isTasklaneError,
   revisionOf,
@@ -14,15 +15,7 @@ import type { Change, Claim } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { blockedByFailure, earliestLeaseExpiry, heldByOthers, nextTasks } from './scheduler.js';
-import {
-  type AgentRunInfo,
-  type ExecConfig,
-  executeClaim,
-  finishEvent,
-  formatMs,
-  ownerId,
-  type TaskOutcome,
-} from './worker.js';
+import { type AgentRunInfo, type ExecConfig, executeClaim, finishEvent, ownerId, type TaskOutcome } from './worker.js';
 
 // Drives a list to completion with N agent slots. Driven by events, never by polling: every change
 // on the list's change feed (another session's write, an agent's new subtask) and every agent that
@@ -147,7 +140,7 @@ export class Coordinator {
       onError: (e) => {
         events.emit({
           type: 'warning',
-          message: `the change feed failed (${(e as Error).message}); looking for changes every ${formatMs(this.opts.floorMs)} instead`,
+          message: `the change feed failed (${(e as Error).message}); looking for changes every ${formatDuration(this.opts.floorMs)} instead`,
         });
       },
     });

@@ -1,5 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { formatDuration } from '../../model/duration.js';
 import { type LockHandle, STALE_MS, tryLock } from './lock.js';
 import { type HolderRecord, holderAlive, judgeLock, thisProcess } from './lock-holder.js';
 
@@ -108,7 +109,7 @@ export function describeJournalHolder(target: string): string {
   try {
     const r = parseRecord(readlinkSync(journalLockPath(target)));
     if (r === undefined) return 'held by a program that left no readable record';
-    return `held by Tasklane process pid ${r.pid} on ${r.host} for ${((Date.now() - r.since) / 1000).toFixed(1)} s`;
+    return `held by Tasklane process pid ${r.pid} on ${r.host} for ${formatDuration(Date.now() - r.since)}`;
   } catch {
     return 'held by another Tasklane version (a directory lock) or released just now';
   }

@@ -12,7 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
+import { formatDuration, type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
 import { sleepSync } from './durable.js';
 import { describeJournalHolder, journalLockPath, tryLockJournal } from './journal-lock.js';
@@ -257,7 +257,7 @@ function lockJournal(path: string): LockHandle {
     if (Date.now() > deadline) {
       throw new TasklaneError(
         'LOCK_TIMEOUT',
-        `timed out after ${LOCK_TIMEOUT_MS / 1000} s waiting for the journal lock (${journalLockPath(path)}): ${describeJournalHolder(path)}`,
+        `timed out after ${formatDuration(LOCK_TIMEOUT_MS)} waiting for the journal lock (${journalLockPath(path)}): ${describeJournalHolder(path)}`,
         { file: journalLockPath(path) },
       );
     }

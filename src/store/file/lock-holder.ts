@@ -1,6 +1,7 @@
 import { readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { formatDuration } from '../../model/duration.js';
 
 // Who holds a Tasklane lock. proper-lockfile (Claude Code) judges a lock only by the age of its
 // directory's mtime, so a Tasklane holder paused past 10 s (SIGSTOP, Ctrl-Z, a VM pause, a
@@ -214,15 +215,11 @@ export function removeHolder(lockDir: string): void {
 /** One line naming a lock's holder, for errors. */
 export function describeHolder(record: HolderRecord | undefined, mtimeMs: number, now: number): string {
   if (record === undefined) {
-    return `held by another program (Claude Code, or Tasklane on another machine); its lock was last refreshed ${seconds(now - mtimeMs)} ago`;
+    return `held by another program (Claude Code, or Tasklane on another machine); its lock was last refreshed ${formatDuration(now - mtimeMs)} ago`;
   }
   const me = thisProcess();
   const where = record.host === me.host ? `on ${record.host}` : `on another host, ${record.host}`;
-  return `held by Tasklane process pid ${record.pid} ${where} for ${seconds(now - record.since)}`;
-}
-
-function seconds(ms: number): string {
-  return `${Math.max(0, Math.round(ms / 100) / 10)} s`;
+  return `held by Tasklane process pid ${record.pid} ${where} for ${formatDuration(now - record.since)}`;
 }
 
 function processStart(pid: number): string | undefined {
