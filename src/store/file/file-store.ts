@@ -175,14 +175,18 @@ export class FileStore implements TaskStore {
       if (filter.owner !== undefined && task.owner !== filter.owner) continue;
       if (filter.label !== undefined && !labelsOf(task).includes(filter.label)) continue;
       if (wantState !== undefined && !wantState.has(stateOf(task, judged, now))) continue;
-      out.push(task);
+      // At the revision `get` gives and `--if-rev` accepts: one above its counter when another
+      // program changed it since Tasklane wrote it (revision.ts).
+      out.push(normalizeRevision(task));
     }
     return { tasks: out.sort((a, b) => compareIds(a.id, b.id)), judgedBy: judged };
   }
 
   async ready(): Promise<Task[]> {
     const { tasks, judged } = this.view();
-    return claimQueue(judged, new Date()).filter((t) => tasks.has(t.id));
+    return claimQueue(judged, new Date())
+      .filter((t) => tasks.has(t.id))
+      .map(normalizeRevision);
   }
 
   async lists(): Promise<ListSummary[]> {
