@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AgentChoice } from '../engine/agents.js';
 import { PERMISSION_MODES, type PermissionMode, PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
+import { writeMcpConfig } from '../engine/claude-mcp.js';
 import type { EngineEvents } from '../engine/events.js';
 import { MIN_LOG_MAX_BYTES } from '../engine/log-file.js';
 import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
@@ -10,6 +11,7 @@ import { sessionName } from '../engine/tmux.js';
 import type { ExecConfig } from '../engine/worker.js';
 import { checkVerify, TasklaneError } from '../model/index.js';
 import { openStore } from '../store/open.js';
+import type { TaskStore } from '../store/types.js';
 import type { Args, OptionSpecs } from './args.js';
 import { locationOf } from './context.js';
 import type { CommandIO } from './registry.js';
@@ -60,8 +62,8 @@ export const EXECUTOR_HELP = `Agent:
                              codex: --dangerously-bypass-approvals-and-sandbox, gemini: --yolo).
                              Never on unless given.
   --prompt-template FILE     the prompt, with {{id}} {{subject}} {{description}} {{check}} {{blockers}}
-                             {{list}} {{resultFile}} placeholders (default: the built-in one,
-                             docs/executor.md)
+                             {{list}} {{resultFile}} {{listTools}} placeholders (default: the
+                             built-in one, docs/executor.md)
 
 Running:
   --timeout DURATION         kill an agent that runs longer (seconds, or 90s, 15m, 2h; default: none)
@@ -125,6 +127,7 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
       dangerouslySkipPermissions: args.flag('dangerously-skip-permissions'),
       ...permissionModeOf(args),
       stream: true,
+      ...listServerFor(resolved.choice, store, runDir),
     },
     template,
     cwd: io.cwd,
@@ -198,6 +201,22 @@ export function agentLabel(agent: AgentChoice): string {
   return agent.preset === 'stdin' ? program : `${program} (${agent.preset} preset)`;
 }
 
+/** This very program, as words: node and the script it runs. */
+function selfCommand(): string[] {
+  return [process.execPath, process.argv[1] ?? ''];
+}
+
+/**
+ * The run's list as an MCP server for Claude Code agents (<runDir>/claude-mcp.json, engine/claude-mcp.ts):
+ * written unless every task is simulated, as any task may ask for the claude preset.
+ */
+function listServerFor(agent: AgentChoice, store: TaskStore, runDir: string): { mcpConfig?: string } {
+  if (agent.preset === 'sim') return {};
+  return {
+    mcpConfig: writeMcpConfig(runDir, { tasklane: selfCommand(), store: store.descriptor, list: store.listId }),
+  };
+}
+
 /**
  * Writes <runDir>/bin/tasklane, a shell script running this very program, so the prompt's
  * advice to use `tasklane` works for agents even where Tasklane is not installed on PATH, and
@@ -206,7 +225,7 @@ export function agentLabel(agent: AgentChoice): string {
 function selfOnPath(runDir: string): string {
   const dir = join(runDir, 'bin');
   const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
-  const script = `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(process.argv[1] ?? '')} "$@"\n`;
+  const script = `#!/bin/sh\nexec ${selfCommand().map(quote).join(' ')} "$@"\n`;
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.tasklane.${process.pid}.tmp`);
   writeFileSync(tmp, script);

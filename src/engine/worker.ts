@@ -21,11 +21,19 @@ import {
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
 import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck, shortCommand } from './check.js';
+import { listInClaudeRoot } from './claude-mcp.js';
 import type { EngineEvent, EngineEvents } from './events.js';
 import { writeLogLine } from './log-file.js';
 import { judgeClaim } from './own-edits.js';
 import { isPlanParent, parentLogLine, parentResult } from './parent-task.js';
-import { type BlockerResult, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
+import {
+  type BlockerResult,
+  formatBlockers,
+  formatCheck,
+  formatDescription,
+  formatListTools,
+  renderPrompt,
+} from './prompt.js';
 import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
@@ -201,6 +209,7 @@ export async function executeClaim(
     }
     mkdirSync(join(cfg.runDir, 'results'), { recursive: true });
     rmSync(resultFile, { force: true });
+    const inClaudeRoot = listInClaudeRoot(store.descriptor, cfg.env);
     const prompt = renderPrompt(cfg.template, {
       id,
       subject: task.subject,
@@ -209,6 +218,10 @@ export async function executeClaim(
       blockers: formatBlockers(blockers),
       list: store.listId,
       resultFile,
+      listTools: formatListTools({
+        mcp: choice.preset === 'claude' && cfg.agentOptions.mcpConfig !== undefined,
+        builtinToolsShareList: inClaudeRoot,
+      }),
     });
     const sim =
       choice.preset === 'sim'
@@ -220,13 +233,15 @@ export async function executeClaim(
       // The same store and list for the agent's own `tasklane` (TASKLANE_DIR too, for older scripts, when it is a directory).
       ...storeEnv(store),
       TASKLANE_LIST: store.listId,
-      CLAUDE_CODE_TASK_LIST_ID: store.listId,
       TASKLANE_TASK_ID: id,
       TASKLANE_RESULT_FILE: resultFile,
       TASKLANE_ATTEMPT: String(attempt),
       TASKLANE_STARTED_AT: String(Date.now()),
       ...(cfg.binDir === undefined ? {} : { PATH: [cfg.binDir, cfg.env.PATH ?? ''].join(delimiter) }),
     };
+    // Claude Code's built-in task tools reach only lists in its own root (claude-mcp.ts).
+    if (inClaudeRoot) env.CLAUDE_CODE_TASK_LIST_ID = store.listId;
+    else delete env.CLAUDE_CODE_TASK_LIST_ID;
     // Claude Code refuses to start inside another Claude Code session unless this is unset.
     if (inv.preset === 'claude') delete env.CLAUDECODE;
     const header = `\n--- tasklane: task ${id} attempt ${attempt} by ${owner} at ${new Date().toISOString()}\n--- ${inv.argv.join(' ')}\n`;
