@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'nod
 import { dirname } from 'node:path';
 import { formatDuration } from '../../model/duration.js';
 import { type LockHandle, STALE_MS, tryLock } from './lock.js';
-import { type HolderRecord, holderAlive, judgeLock, thisProcess } from './lock-holder.js';
+import { type HolderRecord, holderAlive, judgeLock, thisProcess, thisProcessRecord } from './lock-holder.js';
 
 // The journal's lock. Every change of a list takes it, so it is the one lock all writers share,
 // and the time it is held bounds how many changes a list takes per second. Only Tasklane knows
@@ -39,11 +39,7 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
   const path = journalLockPath(target);
   const me = thisProcess();
   const record: LinkRecord = {
-    pid: me.pid,
-    ...(me.start === undefined ? {} : { start: me.start }),
-    ...(me.boot === undefined ? {} : { boot: me.boot }),
-    host: me.host,
-    ...(me.ns === undefined ? {} : { ns: me.ns }),
+    ...thisProcessRecord(),
     since: Date.now(),
     nonce: `${Date.now().toString(36)}.${(nonceCounter++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`,
   };

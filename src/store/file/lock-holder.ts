@@ -61,6 +61,18 @@ export function thisProcess(): Here {
   return here;
 }
 
+/** This process as a holder record names it: pid, and where known its start time, boot, pid namespace. */
+export function thisProcessRecord(): Pick<HolderRecord, 'pid' | 'start' | 'boot' | 'host' | 'ns'> {
+  const me = thisProcess();
+  return {
+    pid: me.pid,
+    ...(me.start === undefined ? {} : { start: me.start }),
+    ...(me.boot === undefined ? {} : { boot: me.boot }),
+    host: me.host,
+    ...(me.ns === undefined ? {} : { ns: me.ns }),
+  };
+}
+
 export function holderPath(lockDir: string): string {
   return join(dirname(lockDir), `.${basename(lockDir).replace(/^\./, '')}.holder`);
 }
@@ -130,13 +142,8 @@ export function holderAlive(record: HolderRecord, checkStart = true): boolean {
  * without symbolic links gets a file, written whole and renamed in, as earlier versions wrote it.
  */
 export function writeHolder(lockDir: string, lock: LockInstance): HolderRecord | undefined {
-  const me = thisProcess();
   const record: HolderRecord = {
-    pid: me.pid,
-    ...(me.start === undefined ? {} : { start: me.start }),
-    ...(me.boot === undefined ? {} : { boot: me.boot }),
-    host: me.host,
-    ...(me.ns === undefined ? {} : { ns: me.ns }),
+    ...thisProcessRecord(),
     ino: lock.ino,
     birth: lock.birthtimeMs,
     since: Date.now(),
