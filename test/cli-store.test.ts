@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -112,6 +112,10 @@ describe('run artifacts and agents', () => {
     for (const part of ['logs/1.log', 'logs/2.log', 'results/1.md', 'bin/tasklane']) {
       assert.ok(existsSync(join(artifactsDir, part)), `${part} in ${artifactsDir}`);
     }
+    // What a lock leaves while held (or after its holder was killed): never something to commit.
+    const listDir = join(project, '.tasklane', 'tasks', 'default');
+    symlinkSync('{"pid":1}', join(listDir, '.1.json.lock.holder'));
+    writeFileSync(join(listDir, '.2.json.tmp-1-0'), '{}');
     const status = git('status', '--porcelain', '--untracked-files=all');
     assert.equal(status.status, 0, status.stderr);
     const untracked = status.stdout.split('\n').filter((l) => l !== '');

@@ -29,6 +29,8 @@ export interface StandIn {
   subtask?: { subject: string; ms?: number };
   work?: { file: string; fromAttempt?: number };
   recordBlockers?: boolean;
+  /** Bytes of numbered lines printed on each stream before finishing (a runaway agent). */
+  flood?: { stdout?: number; stderr?: number };
 }
 
 export interface TaskDef {

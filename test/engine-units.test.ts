@@ -158,6 +158,7 @@ describe('prompt', () => {
       blockers: 'X',
       list: 'l',
       resultFile: 'r',
+      listTools: 't',
     });
     assert.equal(out, 'S: see {{blockers}} (7)');
   });

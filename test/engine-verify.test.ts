@@ -261,6 +261,7 @@ describe('the check section of the prompt', () => {
       blockers: 'b',
       list: 'l',
       resultFile: 'r',
+      listTools: 't',
     });
     assert.ok(prompt.includes('{{id}}'), 'the output is data: its {{id}} stays as it is');
     assert.ok(prompt.startsWith('#7\n## How your work is checked'));
@@ -269,7 +270,15 @@ describe('the check section of the prompt', () => {
   it('is empty without a check or a failed one, and is appended to a template without {{check}}', () => {
     assert.equal(formatCheck(undefined, undefined), '');
     assert.equal(formatCheck(undefined, { ...failed, passed: true, exitCode: 0 }), '');
-    const values = { id: '1', subject: 's', description: 'd', blockers: 'b', list: 'l', resultFile: 'r' };
+    const values = {
+      id: '1',
+      subject: 's',
+      description: 'd',
+      blockers: 'b',
+      list: 'l',
+      resultFile: 'r',
+      listTools: 't',
+    };
     assert.equal(renderPrompt('T {{id}}', { ...values, check: '' }), 'T 1');
     assert.match(
       renderPrompt('T {{id}}', { ...values, check: formatCheck(undefined, failed) }),

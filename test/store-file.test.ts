@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import type { FileStore } from '../src/store/file/file-store.js';
 import { openStore } from '../src/store/open.js';
+import { run as cli } from './cli-run.js';
 import { start } from './fixtures/store/procs.js';
 import { tempDir } from './helpers.js';
 import { runStoreContract } from './store-contract.js';
@@ -25,8 +26,8 @@ it('a corrupt blocker file holds back only the tasks it blocks, not every claim 
   const claim = await store.claim({ owner: 'w' });
   assert.equal(claim?.task.id, free.id);
   assert.ok(
-    warnings.some((w) => w.includes(`blocker #${blocker.id} cannot be read`)),
-    `warned: ${warnings.join(' | ')}`,
+    warnings.some((w) => w.includes(`${blocker.id}.json`) && w.includes('not valid JSON')),
+    `warned, naming the file: ${warnings.join(' | ')}`,
   );
   await assert.rejects(store.claim({ owner: 'w', taskId: waiting.id }), /blocked by #1/);
   assert.equal(await store.claim({ owner: 'w' }), null);
@@ -51,6 +52,30 @@ it('ready, list --state and stats judge a task waiting on an unreadable blocker 
   assert.equal(stats.byState.ready, 1);
   assert.equal(stats.byState.blocked, 1);
   assert.equal(stats.total, 2, 'the unreadable file is not counted as a task');
+});
+
+it('list (its STATE column and --json) and show judge a task on an unreadable blocker as --state does: blocked', async () => {
+  const dir = tempDir();
+  const store = openStore({ dir, list: 'c' }) as FileStore;
+  const blocker = await store.create({ subject: 'blocker' });
+  const waiting = await store.create({ subject: 'waits', blockedBy: [blocker.id] });
+  writeFileSync(join(store.listDir, `${blocker.id}.json`), '{"id": "1", "subject": ');
+  const view = await store.listView();
+  assert.deepEqual(
+    view.tasks.map((t) => t.id),
+    [waiting.id],
+  );
+  assert.equal(view.judgedBy.get(blocker.id)?.status, 'pending', 'the unreadable blocker stands in as open');
+
+  const env = { TASKLANE_DIR: dir, TASKLANE_LIST: 'c' };
+  const table = cli(['list'], { env });
+  assert.equal(table.status, 0, table.stderr);
+  const row = table.stdout.split('\n').find((l) => l.startsWith(`#${waiting.id} `));
+  assert.match(row ?? '', /^#2\s+blocked\s/, `the table row: ${row}`);
+  const json = cli(['list', '--json'], { env }).json();
+  assert.equal(json.tasks.find((t: { id: string }) => t.id === waiting.id)?.state, 'blocked');
+  const shown = cli(['show', waiting.id, '--json'], { env }).json();
+  assert.equal(shown.task.state, 'blocked');
 });
 
 it('a claim skips a task whose lock another live process holds and takes the next, without waiting', async () => {

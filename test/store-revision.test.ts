@@ -33,7 +33,7 @@ describe("revisions see Claude Code's edits", () => {
     assert.equal(read().metadata?.step, 2);
   });
 
-  it('show --json gives the revision that --if-rev accepts after a Claude Code edit', () => {
+  it('show, list and ready --json give the revision that --if-rev accepts after a Claude Code edit', () => {
     const { dir, tl } = cliIn();
     const list = ['--list', 'rev'];
     tl([...list, 'create', 'the task']);
@@ -43,6 +43,10 @@ describe("revisions see Claude Code's edits", () => {
     const shown = tl([...list, 'show', '1', '--json']).json().task;
     const rev = shown.metadata.tasklane.rev;
     assert.equal(rev, 2);
+    const listed = tl([...list, 'list', '--json']).json().tasks[0];
+    assert.equal(listed.metadata.tasklane.rev, rev, 'list --json gives the same revision as show');
+    const ready = tl([...list, 'ready', '--json']).json().tasks[0];
+    assert.equal(ready.metadata.tasklane.rev, rev, 'and so does ready --json');
     const r = tl([...list, 'update', '1', '--subject', 'x', '--if-rev', String(rev)]);
     assert.equal(r.status, 0, explain(r));
   });

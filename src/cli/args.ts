@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
+import { formatDuration } from '../model/duration.js';
 import { TasklaneError } from '../model/errors.js';
-import { formatDuration, LIMITS } from '../model/limits.js';
+import { LIMITS } from '../model/limits.js';
 import type { CommandIO } from './registry.js';
 import { closest } from './suggest.js';
 

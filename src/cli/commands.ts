@@ -42,6 +42,7 @@ register(
   'Run the list with parallel agents until every task is done; print one aggregated result',
   () => import('./commands/run.js'),
 );
+register('results', "Print the last run's aggregated result again", () => import('./commands/results.js'));
 register(
   'worker',
   'Claim and run ready tasks until stopped; start one per terminal or machine',

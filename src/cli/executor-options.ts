@@ -2,7 +2,9 @@ import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AgentChoice } from '../engine/agents.js';
 import { PERMISSION_MODES, type PermissionMode, PRESETS, type PresetName, resolveAgent } from '../engine/agents.js';
+import { writeMcpConfig } from '../engine/claude-mcp.js';
 import type { EngineEvents } from '../engine/events.js';
+import { MIN_LOG_MAX_BYTES } from '../engine/log-file.js';
 import { DEFAULT_TEMPLATE, loadTemplate } from '../engine/prompt.js';
 import type { BackoffOptions } from '../engine/retries.js';
 import { sessionName } from '../engine/tmux.js';
@@ -10,6 +12,7 @@ import type { ExecConfig } from '../engine/worker.js';
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../engine/worktree.js';
 import { checkVerify, TasklaneError } from '../model/index.js';
 import { openStore } from '../store/open.js';
+import type { TaskStore } from '../store/types.js';
 import type { Args, OptionSpecs } from './args.js';
 import { locationOf } from './context.js';
 import type { CommandIO } from './registry.js';
@@ -34,6 +37,7 @@ export const EXECUTOR_OPTIONS: OptionSpecs = {
   worktree: { type: 'boolean' },
   'on-conflict': { type: 'string' },
   logs: { type: 'string' },
+  'log-max': { type: 'string' },
   verify: { type: 'string' },
 };
 
@@ -60,8 +64,8 @@ export const EXECUTOR_HELP = `Agent:
                              codex: --dangerously-bypass-approvals-and-sandbox, gemini: --yolo).
                              Never on unless given.
   --prompt-template FILE     the prompt, with {{id}} {{subject}} {{description}} {{check}} {{blockers}}
-                             {{list}} {{resultFile}} placeholders (default: the built-in one,
-                             docs/executor.md)
+                             {{list}} {{resultFile}} {{listTools}} placeholders (default: the
+                             built-in one, docs/executor.md)
 
 Running:
   --timeout DURATION         kill an agent that runs longer (seconds, or 90s, 15m, 2h; default: none)
@@ -78,6 +82,10 @@ Running:
                              wins (docs/executor.md, "Checked completion")
   --logs DIR                 where the per-task logs go (default the list's run artifacts,
                              <root>/.tasklane/<list>/logs; see docs/cli.md)
+  --log-max SIZE             the most one task log holds (bytes, or 512K, 8M, 1G; default 8M, at
+                             least 4K): past it the log is renamed <id>.log.1, replacing the one
+                             before, and a new one starts, so a task's logs never pass twice SIZE
+                             and the newest output is always kept
   --tmux                     run each agent in a window of the tmux session tasklane-<list>
                              (attach with: tmux attach -t tasklane-<list>); output is still logged
   --worktree                 run each task in its own git worktree and branch tasklane/<list>/<id>,
@@ -122,11 +130,13 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     store,
     runDir,
     logsDir: logs === undefined ? join(runDir, 'logs') : resolve(io.cwd, logs),
+    ...logMaxOf(args),
     agent: resolved.choice,
     agentOptions: {
       dangerouslySkipPermissions: args.flag('dangerously-skip-permissions'),
       ...permissionModeOf(args),
       stream: true,
+      ...listServerFor(resolved.choice, store, runDir),
     },
     template,
     cwd: io.cwd,
@@ -149,6 +159,24 @@ export function executorSetup(io: CommandIO, args: Args, events: EngineEvents, d
     agent: resolved.choice,
     slots,
   };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** --log-max: bytes, or with a binary unit (K, M, G; KiB, MiB, GiB and KB, MB, GB read the same). */
+function logMaxOf(args: Args): { logMaxBytes?: number } {
+  const s = args.string('log-max');
+  if (s === undefined) return {};
+  const m = /^\s*([0-9]*\.?[0-9]+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(s);
+  const n = m === null ? Number.NaN : Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? Number.NaN));
+  if (!Number.isSafeInteger(n) || n < MIN_LOG_MAX_BYTES) {
+    throw new TasklaneError(
+      'USAGE',
+      `--log-max must be a size of at least 4K (bytes, or with K, M or G: 512K, 8M); got ${JSON.stringify(s)}`,
+      { field: '--log-max' },
+    );
+  }
+  return { logMaxBytes: n };
 }
 
 /** --verify, checked by the model's rule for a task's own check. */
@@ -183,6 +211,22 @@ export function agentLabel(agent: AgentChoice): string {
   return agent.preset === 'stdin' ? program : `${program} (${agent.preset} preset)`;
 }
 
+/** This very program, as words: node and the script it runs. */
+function selfCommand(): string[] {
+  return [process.execPath, process.argv[1] ?? ''];
+}
+
+/**
+ * The run's list as an MCP server for Claude Code agents (<runDir>/claude-mcp.json, engine/claude-mcp.ts):
+ * written unless every task is simulated, as any task may ask for the claude preset.
+ */
+function listServerFor(agent: AgentChoice, store: TaskStore, runDir: string): { mcpConfig?: string } {
+  if (agent.preset === 'sim') return {};
+  return {
+    mcpConfig: writeMcpConfig(runDir, { tasklane: selfCommand(), store: store.descriptor, list: store.listId }),
+  };
+}
+
 /**
  * Writes <runDir>/bin/tasklane, a shell script running this very program, so the prompt's
  * advice to use `tasklane` works for agents even where Tasklane is not installed on PATH, and
@@ -191,7 +235,7 @@ export function agentLabel(agent: AgentChoice): string {
 function selfOnPath(runDir: string): string {
   const dir = join(runDir, 'bin');
   const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
-  const script = `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(process.argv[1] ?? '')} "$@"\n`;
+  const script = `#!/bin/sh\nexec ${selfCommand().map(quote).join(' ')} "$@"\n`;
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.tasklane.${process.pid}.tmp`);
   writeFileSync(tmp, script);

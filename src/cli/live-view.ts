@@ -1,6 +1,6 @@
 import type { LiveStatus } from '../engine/coordinator.js';
 import type { EngineEvent, EngineEvents } from '../engine/events.js';
-import { formatMs } from '../engine/worker.js';
+import { formatDuration } from '../model/index.js';
 import { inert } from './inert-text.js';
 import type { Palette } from './output.js';
 
@@ -50,9 +50,9 @@ function plainLine(e: EngineEvent, s: LiveStatus | undefined): string | undefine
     case 'start':
       return `start #${e.taskId} ${e.subject}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
     case 'finish':
-      if (e.outcome === 'completed') return `done #${e.taskId} ${e.subject} in ${formatMs(e.durationMs)}${tally}`;
+      if (e.outcome === 'completed') return `done #${e.taskId} ${e.subject} in ${formatDuration(e.durationMs)}${tally}`;
       if (e.outcome === 'failed') {
-        const retry = e.retryInMs === undefined ? '' : `; retrying in ${formatMs(e.retryInMs)}`;
+        const retry = e.retryInMs === undefined ? '' : `; retrying in ${formatDuration(e.retryInMs)}`;
         return `FAILED #${e.taskId} ${e.subject}: ${e.reason ?? ''}${retry}${tally}`;
       }
       return `${e.outcome} #${e.taskId} ${e.subject}: ${e.reason ?? ''}`;
@@ -96,12 +96,12 @@ class LiveView implements ProgressView {
     const p = this.o.p;
     let line: string | undefined;
     if (e.type === 'finish') {
-      const took = p.dim(formatMs(e.durationMs));
+      const took = p.dim(formatDuration(e.durationMs));
       const task = inert(`#${e.taskId} ${e.subject}`);
       const reason = inert(e.reason ?? '');
       if (e.outcome === 'completed') line = `${p.green('✓')} ${task} ${took}`;
       else if (e.outcome === 'failed') {
-        const retry = e.retryInMs === undefined ? '' : p.dim(` (retry in ${formatMs(e.retryInMs)})`);
+        const retry = e.retryInMs === undefined ? '' : p.dim(` (retry in ${formatDuration(e.retryInMs)})`);
         line = `${p.red('✗')} ${task}: ${reason}${retry}`;
       } else line = `${p.yellow('•')} ${task}: ${e.outcome} (${reason})`;
     } else if (e.type === 'warning') line = `${p.yellow('warning:')} ${inert(e.message)}`;
@@ -127,9 +127,11 @@ class LiveView implements ProgressView {
     const agents = s.agents.slice(0, rows - 1);
     const width = Math.max(4, ...agents.map((a) => inert(a.id).length + 1));
     for (const a of agents) {
-      const elapsed = a.phase === 'claiming' ? 'claiming' : seconds(now - a.startedAt);
+      const elapsed = a.phase === 'claiming' ? 'claiming' : formatDuration(now - a.startedAt);
       const activity =
-        a.lastLine === undefined ? '' : p.dim(`  ${inert(a.lastLine)} (${seconds(now - (a.lastAt ?? now))} ago)`);
+        a.lastLine === undefined
+          ? ''
+          : p.dim(`  ${inert(a.lastLine)} (${formatDuration(now - (a.lastAt ?? now))} ago)`);
       lines.push(
         `  ${p.blue('▸')} ${`#${inert(a.id)}`.padEnd(width)} ${clip(a.subject, 40).padEnd(40)} ${elapsed.padStart(7)}${activity}`,
       );
@@ -147,13 +149,13 @@ class LiveView implements ProgressView {
     const p = this.o.p;
     // The estimate comes right after the count, so a narrow terminal cuts the least useful parts.
     const parts = [`${s.completed}/${s.total} done`];
-    if (s.etaMs !== undefined) parts.push(`~${seconds(s.etaMs)} left`);
+    if (s.etaMs !== undefined) parts.push(`~${formatDuration(s.etaMs)} left`);
     parts.push(`${s.running} running`);
     if (s.elsewhere > 0) parts.push(`${s.elsewhere} held elsewhere`);
     parts.push(`${s.blocked} blocked`);
     if (s.ready > 0) parts.push(`${s.ready} ready`);
     parts.push(s.failed > 0 ? p.red(`${s.failed} failed`) : '0 failed');
-    parts.push(`${seconds(now - s.startedAt)} elapsed`);
+    parts.push(`${formatDuration(now - s.startedAt)} elapsed`);
     if (s.stopping !== undefined) parts.push(p.yellow(`stopping (${inert(s.stopping)})`));
     const text = parts.join(' · ');
     // The bar gives up width (down to 8 cells) before the text does.
@@ -185,14 +187,6 @@ class LiveView implements ProgressView {
     }
     return this.o.p.enabled ? `${out}\x1b[0m` : out;
   }
-}
-
-function seconds(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 function clip(text: string, n: number): string {

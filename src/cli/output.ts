@@ -115,14 +115,3 @@ export function formatTable(
 export function oneLine(text: string): string {
   return inert(text);
 }
-
-/** "90 s", "15 min", "2 h", "1.5 h": estimates and critical paths for people. */
-export function formatSeconds(seconds: number): string {
-  if (seconds < 60) return `${round(seconds)} s`;
-  if (seconds < 3600) return `${round(seconds / 60)} min`;
-  return `${round(seconds / 3600)} h`;
-}
-
-function round(n: number): string {
-  return String(Math.round(n * 10) / 10);
-}

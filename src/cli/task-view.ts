@@ -1,5 +1,6 @@
+import { formatDuration, tookMs } from '../model/duration.js';
 import { isTasklaneError } from '../model/errors.js';
-import { openBlockers, stateOf } from '../model/graph.js';
+import { openBlockers, stateOf, unreadableStandIn } from '../model/graph.js';
 import {
   labelsOf,
   orderTask,
@@ -11,7 +12,7 @@ import {
 } from '../model/task.js';
 import type { TaskStore } from '../store/types.js';
 import { inert } from './inert-text.js';
-import { type Cell, formatSeconds, formatTable, oneLine, type Palette, paintState } from './output.js';
+import { type Cell, formatTable, oneLine, type Palette, paintState } from './output.js';
 import type { CommandIO } from './registry.js';
 
 // How a task is shown: as JSON (the stored task plus its derived state) or as text for people.
@@ -24,8 +25,8 @@ export function taskJson(task: Task, byId: ReadonlyMap<string, Task>): TaskJson 
 }
 
 /**
- * The task with its blockers, enough to derive its state without scanning the whole list.
- * A blocker that is missing or unreadable does not block, as in a full scan.
+ * The task with its blockers, enough to derive its state without scanning the whole list, judged
+ * as the store judges a full list: a missing blocker does not block, an unreadable one does.
  */
 export async function withBlockers(store: TaskStore, task: Task): Promise<Map<string, Task>> {
   const byId = new Map<string, Task>([[task.id, task]]);
@@ -33,7 +34,8 @@ export async function withBlockers(store: TaskStore, task: Task): Promise<Map<st
     try {
       byId.set(id, await store.get(id));
     } catch (err) {
-      if (!isTasklaneError(err, 'NOT_FOUND') && !isTasklaneError(err, 'INVALID_TASK')) throw err;
+      if (isTasklaneError(err, 'INVALID_TASK')) byId.set(id, unreadableStandIn(id));
+      else if (!isTasklaneError(err, 'NOT_FOUND')) throw err;
     }
   }
   return byId;
@@ -91,7 +93,7 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('active form', task.activeForm);
   if (priorityOf(task) !== 0) add('priority', String(priorityOf(task)));
   add('labels', labelsOf(task).join(', '));
-  if (f.estimate !== undefined) add('estimate', formatSeconds(f.estimate));
+  if (f.estimate !== undefined) add('estimate', formatDuration(f.estimate * 1000));
   if (typeof f.verify === 'string') add('check', f.verify);
   add(
     'blocked by',
@@ -111,6 +113,8 @@ export function taskDetail(task: Task, byId: ReadonlyMap<string, Task>, p: Palet
   add('updated', f.updatedAt);
   add('started', f.startedAt);
   add('completed', f.completedAt);
+  const took = task.status === 'completed' ? tookMs(f) : undefined;
+  if (took !== undefined) add('took', formatDuration(took));
   if (f.rev !== undefined || f.fp !== undefined) add('revision', String(revisionOf(task)));
   const user = Object.keys(task.metadata ?? {}).filter((k) => k !== 'tasklane');
   for (const k of user) add(`meta ${oneLine(k)}`, JSON.stringify(task.metadata?.[k]));

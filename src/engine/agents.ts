@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TasklaneError } from '../model/index.js';
+import { AGENT_LIST_TOOLS, mcpToolName } from './claude-mcp.js';
 import type { SimPlan } from './sim.js';
 
 // Which program runs a task and exactly what it is given: the agent command (--agent, else
@@ -27,6 +28,11 @@ export interface AgentOptions {
   permissionMode?: PermissionMode;
   /** claude preset: stream events as it works (stream-json), for a live view. The executor sets it; a one-shot caller (plan --agent) need not. */
   stream?: boolean;
+  /**
+   * claude preset: a --mcp-config file serving the run's list (claude-mcp.ts); its list tools are
+   * then allowed with --allowedTools. The executor sets it; without it no MCP flag is passed.
+   */
+  mcpConfig?: string;
 }
 
 /**
@@ -227,6 +233,7 @@ export function invocation(
           ...(opts.stream === true ? ['stream-json', '--verbose'] : ['json']),
           ...(opts.permissionMode === undefined ? [] : ['--permission-mode', opts.permissionMode]),
           ...(skip ? ['--dangerously-skip-permissions'] : []),
+          ...(opts.mcpConfig === undefined ? [] : claudeMcpArgs(opts.mcpConfig)),
         ],
         stdin: prompt,
         parseOutput: parseClaudeOutput,
@@ -280,6 +287,18 @@ export function invocation(
         parseOutput: (stdout) => ({ result: stdout.trim() }),
       };
   }
+}
+
+/**
+ * The run's list for Claude Code: the MCP config, and its list tools allowed, since `claude -p`
+ * refuses an MCP tool it would have to ask for ("you haven't granted it yet"). Written with `=`:
+ * both options take several values, so a separate word after them would be read as one more.
+ * No --strict-mcp-config: the user's own servers stay, and a server of theirs also named
+ * "tasklane" (user, project or local scope) is overridden by this one (Claude Code 2.1.197 and
+ * 2.1.332, test/engine-claude-mcp.test.ts).
+ */
+export function claudeMcpArgs(configPath: string): string[] {
+  return [`--mcp-config=${configPath}`, `--allowedTools=${AGENT_LIST_TOOLS.map(mcpToolName).join(',')}`];
 }
 
 /**

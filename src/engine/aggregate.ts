@@ -1,7 +1,16 @@
-import { isFailed, openBlockers, type Task, type TaskIndex, tasklaneFields } from '../model/index.js';
+import {
+  formatDuration,
+  isFailed,
+  openBlockers,
+  type Task,
+  type TaskIndex,
+  tasklaneFields,
+  tookMs,
+} from '../model/index.js';
 import { type CheckRecord, checkRecordOf, shortCommand } from './check.js';
 import type { RunReport, TaskRecord } from './coordinator.js';
 import type { Integration } from './integration.js';
+import { isPlanParent } from './parent-task.js';
 import { fenced } from './prompt.js';
 import { blockedByFailure } from './scheduler.js';
 import type { AgentRunInfo } from './worker.js';
@@ -39,6 +48,8 @@ export interface AggregateTask {
   check?: CheckRecord;
   /** What was done to the task while its agent ran, without a claim (the agent editing its own task). */
   note?: string;
+  /** "subtasks": a plan parent, completed by itself when its subtasks were; no agent ran (parent-task.ts). */
+  completedBy?: 'subtasks';
 }
 
 export interface Aggregate {
@@ -115,14 +126,15 @@ function describe(
   else if (blockedByFailure(task, byId, memo)) out.status = 'blocked';
   else if (record?.outcome === 'cancelled') out.status = 'cancelled';
   if (f.result !== undefined && task.status === 'completed') out.result = f.result;
+  if (task.status === 'completed' && isPlanParent(task)) out.completedBy = 'subtasks';
   if (out.status === 'failed' && f.failure !== undefined) out.failure = f.failure.reason;
   if (out.status === 'blocked') out.blockedBy = failedUpstream(task, byId);
   if (task.owner !== undefined && out.status === 'in_progress') out.owner = task.owner;
 
   if (record !== undefined && record.durationMs > 0) out.durationMs = record.durationMs;
-  else if (f.startedAt !== undefined && f.completedAt !== undefined) {
-    const ms = Date.parse(f.completedAt) - Date.parse(f.startedAt);
-    if (Number.isFinite(ms) && ms >= 0) out.durationMs = ms;
+  else {
+    const ms = tookMs(f);
+    if (ms !== undefined) out.durationMs = ms;
   }
   const run = agentRunOf(task) ?? record?.agent;
   if (run !== undefined) {
@@ -181,7 +193,7 @@ export function renderMarkdown(a: Aggregate): string {
   if (c.in_progress > 0) parts.push(`${c.in_progress} still in progress elsewhere`);
   if (c.not_run > 0) parts.push(`${c.not_run} not run`);
   const lines: string[] = [`# Tasklane run: ${parts.join(', ')}`, ''];
-  const facts = [`list \`${a.list}\``, `took ${seconds(a.durationMs)}`];
+  const facts = [`list \`${a.list}\``, `took ${formatDuration(a.durationMs)}`];
   if (a.alreadyCompleted > 0) {
     facts.push(
       `${a.alreadyCompleted} ${a.alreadyCompleted === 1 ? 'task was' : 'tasks were'} already completed before it`,
@@ -203,7 +215,7 @@ export function renderMarkdown(a: Aggregate): string {
   }
   lines.push('', '| # | Task | Status | Time | Attempts |', '|---|------|--------|------|----------|');
   for (const t of a.tasks) {
-    const time = t.durationMs === undefined ? '' : seconds(t.durationMs);
+    const time = t.durationMs === undefined ? '' : formatDuration(t.durationMs);
     lines.push(`| ${t.id} | ${cell(t.subject)} | ${statusText(t)} | ${time} | ${t.attempts} |`);
   }
   for (const t of a.tasks) {
@@ -258,21 +270,15 @@ function statusText(t: AggregateTask): string {
   if (t.status === 'blocked' && t.blockedBy !== undefined && t.blockedBy.length > 0) {
     return `blocked by failed ${t.blockedBy.map((id) => `#${id}`).join(', ')}`;
   }
+  if (t.completedBy === 'subtasks') return 'completed by its subtasks';
   return LABEL[t.status];
-}
-
-function seconds(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** "check `npm test` passed in 2.1 s", "check `test -f x` exit 1 in 5 ms". */
 function checkFact(c: CheckRecord): string {
   const how = c.passed ? 'passed' : c.exitCode !== undefined ? `exit ${c.exitCode}` : (c.error ?? 'failed');
   const whose = c.source === 'run' ? " (the run's --verify)" : '';
-  return `check \`${shortCommand(c.command)}\`${whose} ${how} in ${seconds(c.durationMs)}`;
+  return `check \`${shortCommand(c.command)}\`${whose} ${how} in ${formatDuration(c.durationMs)}`;
 }
 
 function cell(text: string): string {

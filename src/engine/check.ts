@@ -1,3 +1,4 @@
+import { formatDuration } from '../model/index.js';
 import { type RunResult, runAgent } from './runner.js';
 
 // Checked completion: a command that proves a task's work, run after its agent exits 0, in the
@@ -32,6 +33,8 @@ export interface CheckSpec {
   env: NodeJS.ProcessEnv;
   /** The task's log: the check's output is appended after the agent's. */
   logPath: string;
+  /** The log's cap (log-file.ts). */
+  logMaxBytes?: number;
   timeoutMs?: number;
   graceMs: number;
   signal: AbortSignal;
@@ -59,6 +62,7 @@ export async function runCheck(spec: CheckSpec): Promise<CheckRecord | 'cancelle
     env: spec.env,
     stdin: '',
     logPath: spec.logPath,
+    ...(spec.logMaxBytes === undefined ? {} : { logMaxBytes: spec.logMaxBytes }),
     logHeader: `\n--- tasklane: check (${spec.source === 'task' ? "the task's own" : "the run's --verify"}) at ${new Date().toISOString()}\n--- /bin/sh -c ${JSON.stringify(spec.command)}\n`,
     ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
     graceMs: spec.graceMs,
@@ -93,7 +97,7 @@ export async function runCheck(spec: CheckSpec): Promise<CheckRecord | 'cancelle
       return {
         ...base,
         passed: false,
-        error: `timed out after ${Math.round(f.timeoutMs / 100) / 10} s`,
+        error: `timed out after ${formatDuration(f.timeoutMs)}`,
         durationMs: f.durationMs,
         outputTail: tailOf(f),
       };

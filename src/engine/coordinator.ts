@@ -2,6 +2,7 @@ import {
   compareIds,
   criticalPaths,
   estimateOf,
+  formatDuration,
   isFailed,
   isTasklaneError,
   revisionOf,
@@ -15,15 +16,7 @@ import { ChangeFeed } from './change-feed.js';
 import { type Integration, integrateRun } from './integration.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { blockedByFailure, earliestLeaseExpiry, heldByOthers, nextTasks } from './scheduler.js';
-import {
-  type AgentRunInfo,
-  type ExecConfig,
-  executeClaim,
-  finishEvent,
-  formatMs,
-  ownerId,
-  type TaskOutcome,
-} from './worker.js';
+import { type AgentRunInfo, type ExecConfig, executeClaim, finishEvent, ownerId, type TaskOutcome } from './worker.js';
 import { type Repository, repositoryOf } from './worktree.js';
 
 // Drives a list to completion with N agent slots. Driven by events, never by polling: every change
@@ -153,7 +146,7 @@ export class Coordinator {
       onError: (e) => {
         events.emit({
           type: 'warning',
-          message: `the change feed failed (${(e as Error).message}); looking for changes every ${formatMs(this.opts.floorMs)} instead`,
+          message: `the change feed failed (${(e as Error).message}); looking for changes every ${formatDuration(this.opts.floorMs)} instead`,
         });
       },
     });

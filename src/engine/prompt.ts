@@ -1,12 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { TasklaneError } from '../model/index.js';
 import type { CheckRecord } from './check.js';
+import { AGENT_LIST_TOOLS, mcpToolName } from './claude-mcp.js';
 
 // The prompt an agent gets: the task, its description, what its blockers produced, and how to
 // report. The default template can be replaced with --prompt-template FILE using the same
 // {{placeholders}}; they are filled in one pass, so text inside a task is never expanded again.
 
-export const PLACEHOLDERS = ['id', 'subject', 'description', 'check', 'blockers', 'list', 'resultFile'] as const;
+export const PLACEHOLDERS = [
+  'id',
+  'subject',
+  'description',
+  'check',
+  'blockers',
+  'list',
+  'resultFile',
+  'listTools',
+] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
 export interface BlockerResult {
@@ -36,8 +46,7 @@ and anything the tasks that depend on this one need to know (files changed, deci
 questions). If you do not write that file, your final output is taken as the result.
 Exit with a non-zero status if you could not complete the task.
 
-The list is shared: the \`tasklane\` command (TASKLANE_LIST is set for you) reads it, and
-\`tasklane create "SUBJECT" --description "..."\` adds a task that this run also executes.
+{{listTools}}
 Do not mark task #{{id}} done yourself; the executor does that from your result.
 `;
 
@@ -134,6 +143,38 @@ export function formatBlockers(blockers: BlockerResult[]): string {
       return `### #${b.id} ${b.subject}\n\n${result}`;
     })
     .join('\n\n');
+}
+
+/** How the agent reaches the list, for {{listTools}}: which tools it has depends on its preset. */
+export interface ListToolsInput {
+  /** The agent has Tasklane's MCP server (the claude preset with --mcp-config, claude-mcp.ts). */
+  mcp: boolean;
+  /** Claude Code's built-in task tools reach the list too (it lives in Claude Code's own root). */
+  builtinToolsShareList: boolean;
+}
+
+/**
+ * The list-tools paragraph: with the MCP server, its tools by name (the newest Claude Code defers
+ * MCP tools behind ToolSearch, so it says how to load them) and whether Claude Code's own task
+ * tools reach this list; otherwise the `tasklane` command, which every agent has on its PATH.
+ */
+export function formatListTools(input: ListToolsInput): string {
+  if (!input.mcp) {
+    return [
+      'The list is shared: the `tasklane` command (TASKLANE_LIST is set for you) reads it, and',
+      '`tasklane create "SUBJECT" --description "..."` adds a task that this run also executes.',
+    ].join('\n');
+  }
+  const create = mcpToolName('TaskCreate');
+  return [
+    `The list is shared, and the tasklane MCP server gives you its tools: ${AGENT_LIST_TOOLS.map(mcpToolName).join(', ')}`,
+    `(if they are deferred, load them first with ToolSearch: "select:${create}").`,
+    `To split off a subtask that another agent should do, create it with ${create}: this run`,
+    `executes it too. Order subtasks with addBlockedBy in ${mcpToolName('TaskUpdate')}.`,
+    input.builtinToolsShareList
+      ? "Claude Code's built-in task tools (TaskCreate, TaskUpdate) work on this list too."
+      : "Claude Code's built-in task tools (TaskCreate, TaskUpdate) do not reach this list: use the tools above for what the list must hold.",
+  ].join('\n');
 }
 
 export function formatDescription(description: string): string {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { timerDelay } from '../model/limits.js';
+import { TaskLog } from './log-file.js';
 import { MARKER_VAR, newMarker, ProcessTree, registerRunning, TreeKiller } from './process-tree.js';
 import { err, ok, type Result } from './result.js';
 
@@ -20,6 +21,8 @@ export interface RunSpec {
   /** Written to standard input, which is then closed. */
   stdin: string;
   logPath: string;
+  /** The log's cap (log-file.ts): past it, the log is rotated to `<logPath>.1`. Default DEFAULT_LOG_MAX_BYTES. */
+  logMaxBytes?: number;
   /** Written to the log before the agent's output (attempt, time, command). */
   logHeader?: string;
   /** Kill the agent after this long. Undefined: no limit. */
@@ -71,15 +74,16 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     mkdirSync(dirname(spec.logPath), { recursive: true });
-    const log = createWriteStream(spec.logPath, { flags: 'a' });
-    log.on('error', () => {}); // a log that cannot be written must not take the run down
+    // Capped and rotated: an agent printing gigabytes must not fill the disk (log-file.ts).
+    const log = new TaskLog(spec.logPath, spec.logMaxBytes);
     if (spec.logHeader !== undefined) log.write(spec.logHeader);
 
     let settled = false;
     const settle = (result: RunResult) => {
       if (settled) return;
       settled = true;
-      log.end(() => resolve(result));
+      log.close();
+      resolve(result);
     };
 
     const [program, ...args] = spec.argv;

@@ -1,5 +1,5 @@
 // What a simulated agent does with a task: how long it takes, whether it fails, what it reports.
-// Pure and import-free, shared by the executor's sim preset and the standalone sim-agent program.
+// Pure (it imports only the duration format), shared by the executor's sim preset and the standalone sim-agent program.
 //
 // From the task's metadata:
 //   metadata.sim = { ms?: number, fail?: 0..1, failAttempts?: n, output?: string }
@@ -9,6 +9,8 @@
 //     output        the result text
 //   otherwise the estimate: metadata.tasklane.estimate seconds x scale (TASKLANE_SIM_SCALE,
 //   default 1/3600: an hour of estimate takes a second), and 300-800 ms without an estimate.
+
+import { formatDuration } from '../model/duration.js';
 
 export interface SimTask {
   id: string;
@@ -41,7 +43,7 @@ export function simPlan(task: SimTask, attempt: number, opts: { scale?: number; 
       ? ` Built on ${opts.blockers.map((b) => `#${b}`).join(', ')}.`
       : '';
   const output =
-    typeof sim.output === 'string' ? sim.output : `Did "${task.subject}" (simulated, ${Math.round(ms)} ms).${built}`;
+    typeof sim.output === 'string' ? sim.output : `Did "${task.subject}" (simulated, ${formatDuration(ms)}).${built}`;
   return { ms: Math.round(ms), fail, output };
 }
 

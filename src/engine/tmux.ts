@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { sanitizePathComponent, timerDelay } from '../model/index.js';
 import { MARKER_VAR, newMarker, ProcessTree, registerRunning, TreeKiller } from './process-tree.js';
 import { err, ok } from './result.js';
-import type { RunOutput, RunResult, RunSpec } from './runner.js';
+import { type RunOutput, type RunResult, type RunSpec, STDOUT_LIMIT } from './runner.js';
 
 // --tmux: each agent runs in a window of a tmux session named for the list, so a person can
 // attach and watch. A small pane program (tmux-pane.js) runs the agent there, tees its output
@@ -27,9 +27,12 @@ export interface TmuxRunSpec extends RunSpec {
 }
 
 /** The pane program's instructions, written to a private file it deletes on start: the run, and where to report. */
-export interface PaneJob extends Pick<RunSpec, 'argv' | 'cwd' | 'env' | 'stdin' | 'logPath' | 'logHeader'> {
+export interface PaneJob
+  extends Pick<RunSpec, 'argv' | 'cwd' | 'env' | 'stdin' | 'logPath' | 'logMaxBytes' | 'logHeader'> {
   statusPath: string;
   stdoutPath: string;
+  /** The agent's stdout kept in stdoutPath, as runAgent keeps it in memory (STDOUT_LIMIT): the head. */
+  stdoutLimit: number;
   channel: string;
 }
 
@@ -90,9 +93,11 @@ export async function runInTmux(spec: TmuxRunSpec): Promise<RunResult> {
     env: { ...spec.env, [MARKER_VAR]: marker },
     stdin: spec.stdin,
     logPath: spec.logPath,
+    ...(spec.logMaxBytes === undefined ? {} : { logMaxBytes: spec.logMaxBytes }),
     ...(spec.logHeader === undefined ? {} : { logHeader: spec.logHeader }),
     statusPath,
     stdoutPath,
+    stdoutLimit: STDOUT_LIMIT,
     channel,
   };
   writeFileSync(jobPath, JSON.stringify(job), { mode: 0o600 });

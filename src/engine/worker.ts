@@ -1,7 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { isTasklaneError, sanitizePathComponent, type Task, tasklaneFields, verifyOf } from '../model/index.js';
+import {
+  formatDuration,
+  isTasklaneError,
+  sanitizePathComponent,
+  type Task,
+  tasklaneFields,
+  verifyOf,
+} from '../model/index.js';
 import { storeEnv } from '../store/descriptor.js';
 import type { Claim, HolderInput, TaskStore } from '../store/types.js';
 import {
@@ -14,9 +21,21 @@ import {
 } from './agents.js';
 import { ChangeFeed } from './change-feed.js';
 import { type CheckRecord, checkFailureReason, checkFor, checkRecordOf, runCheck, shortCommand } from './check.js';
+import { listInClaudeRoot } from './claude-mcp.js';
 import type { EngineEvent, EngineEvents } from './events.js';
+import { writeLogLine } from './log-file.js';
 import { judgeClaim } from './own-edits.js';
-import { type BlockerResult, fenced, formatBlockers, formatCheck, formatDescription, renderPrompt } from './prompt.js';
+import { isPlanParent, parentLogLine, parentResult } from './parent-task.js';
+import {
+  type BlockerResult,
+  fenced,
+  formatBlockers,
+  formatCheck,
+  formatDescription,
+  formatListTools,
+  renderPrompt,
+} from './prompt.js';
+import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
@@ -40,6 +59,8 @@ export interface ExecConfig {
   /** Where logs, result files and tmux files go by default: the store's artifactsDir for the list. */
   runDir: string;
   logsDir: string;
+  /** Each task log's cap before it is rotated (log-file.ts); default DEFAULT_LOG_MAX_BYTES. */
+  logMaxBytes?: number;
   agent: AgentChoice;
   agentOptions: AgentOptions;
   template: string;
@@ -176,6 +197,8 @@ export async function executeClaim(
   const cancel = AbortSignal.any([signals.cancel, lost.signal]);
 
   let result: RunResult;
+  /** A plan parent's result: it completes by itself, no agent runs (parent-task.ts). */
+  let selfResult: string | undefined;
   let output: AgentOutput = {};
   const resultFile = join(cfg.runDir, 'results', `${fileId}.md`);
   try {
@@ -196,6 +219,7 @@ export async function executeClaim(
     }
     mkdirSync(join(cfg.runDir, 'results'), { recursive: true });
     rmSync(resultFile, { force: true });
+    const inClaudeRoot = listInClaudeRoot(store.descriptor, cfg.env);
     const rendered = renderPrompt(cfg.template, {
       id,
       subject: task.subject,
@@ -204,6 +228,10 @@ export async function executeClaim(
       blockers: formatBlockers(blockers),
       list: store.listId,
       resultFile,
+      listTools: formatListTools({
+        mcp: choice.preset === 'claude' && cfg.agentOptions.mcpConfig !== undefined,
+        builtinToolsShareList: inClaudeRoot,
+      }),
     });
     // A blocker merge left for the agent is named in its prompt, whatever the template.
     const conflict = conflictSection(run.worktree, fenced);
@@ -218,13 +246,15 @@ export async function executeClaim(
       // The same store and list for the agent's own `tasklane` (TASKLANE_DIR too, for older scripts, when it is a directory).
       ...storeEnv(store),
       TASKLANE_LIST: store.listId,
-      CLAUDE_CODE_TASK_LIST_ID: store.listId,
       TASKLANE_TASK_ID: id,
       TASKLANE_RESULT_FILE: resultFile,
       TASKLANE_ATTEMPT: String(attempt),
       TASKLANE_STARTED_AT: String(Date.now()),
       ...(cfg.binDir === undefined ? {} : { PATH: [cfg.binDir, cfg.env.PATH ?? ''].join(delimiter) }),
     };
+    // Claude Code's built-in task tools reach only lists in its own root (claude-mcp.ts).
+    if (inClaudeRoot) env.CLAUDE_CODE_TASK_LIST_ID = store.listId;
+    else delete env.CLAUDE_CODE_TASK_LIST_ID;
     // Claude Code refuses to start inside another Claude Code session unless this is unset.
     if (inv.preset === 'claude') delete env.CLAUDECODE;
     const header = `\n--- tasklane: task ${id} attempt ${attempt} by ${owner} at ${new Date().toISOString()}\n--- ${inv.argv.join(' ')}\n`;
@@ -240,6 +270,7 @@ export async function executeClaim(
       env,
       stdin: inv.stdin,
       logPath,
+      ...(cfg.logMaxBytes === undefined ? {} : { logMaxBytes: cfg.logMaxBytes }),
       logHeader: header,
       ...(cfg.timeoutMs === undefined ? {} : { timeoutMs: cfg.timeoutMs }),
       graceMs: cfg.graceMs,
@@ -248,16 +279,23 @@ export async function executeClaim(
       onLine,
       onSpawn: (pid: number) => cfg.events.emit({ type: 'spawn', taskId: id, pid }),
     };
+    if (isPlanParent(task)) {
+      selfResult = parentResult(blockers);
+      writeLogLine(logPath, parentLogLine(id, attempt, blockers), cfg.logMaxBytes);
+    }
     result =
-      cfg.tmuxSession === undefined
-        ? await runAgent(spec)
-        : await runInTmux({
-            ...spec,
-            session: cfg.tmuxSession,
-            window: `${id}`,
-            workDir: join(cfg.runDir, 'tmux'),
-          });
-    if (reader !== undefined) output = reader.output();
+      selfResult !== undefined
+        ? ok({ stdout: '', stderrTail: '', durationMs: elapsed(), pid: 0 })
+        : cfg.tmuxSession === undefined
+          ? await runAgent(spec)
+          : await runInTmux({
+              ...spec,
+              session: cfg.tmuxSession,
+              window: `${id}`,
+              workDir: join(cfg.runDir, 'tmux'),
+            });
+    if (selfResult !== undefined) output = {};
+    else if (reader !== undefined) output = reader.output();
     else if (result.ok) output = inv.parseOutput(result.value.stdout);
     else if (result.error.reason === 'exit') output = inv.parseOutput(result.error.stdout);
     // The agent says it is done: the check, where the agent worked and with its environment, says whether it is.
@@ -268,6 +306,7 @@ export async function executeClaim(
         cwd,
         env,
         logPath,
+        ...(cfg.logMaxBytes === undefined ? {} : { logMaxBytes: cfg.logMaxBytes }),
         ...(cfg.timeoutMs === undefined ? {} : { timeoutMs: cfg.timeoutMs }),
         graceMs: cfg.graceMs,
         signal: cancel,
@@ -301,7 +340,7 @@ export async function executeClaim(
   if (result.ok) run.exitCode = 0;
   else if (result.error.reason === 'exit') run.exitCode = result.error.exitCode;
 
-  let text = readResultFile(resultFile) ?? output.result ?? (result.ok ? result.value.stdout.trim() : '');
+  let text = selfResult ?? readResultFile(resultFile) ?? output.result ?? (result.ok ? result.value.stdout.trim() : '');
   if (run.worktree !== undefined) text += `\n\nWorktree: ${run.worktree.path} (branch ${run.worktree.branch})`;
   text = capResult(text, logPath);
 
@@ -428,7 +467,7 @@ export function describeFailure(f: RunFailure, agentError?: string): { reason: s
     case 'signal':
       return { reason: `killed by ${f.signal}`, retryable: true };
     case 'timeout':
-      return { reason: `timed out after ${formatMs(f.timeoutMs)}`, retryable: true };
+      return { reason: `timed out after ${formatDuration(f.timeoutMs)}`, retryable: true };
     case 'spawn':
       return { reason: f.message, retryable: false };
     case 'cancelled':
@@ -458,10 +497,6 @@ function firstLine(text: string): string {
 function lastLine(text: string): string {
   const lines = text.trim().split('\n');
   return (lines[lines.length - 1] ?? '').trim().slice(0, 200);
-}
-
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 // ---- tasklane worker ----
@@ -501,7 +536,7 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     onError: (e) =>
       events.emit({
         type: 'warning',
-        message: `change feed unavailable (${(e as Error).message}); looking every ${formatMs(opts.floorMs)}`,
+        message: `change feed unavailable (${(e as Error).message}); looking every ${formatDuration(opts.floorMs)}`,
       }),
   });
   // With --once, the one task's retries belong to this worker: it waits for each and runs it again.

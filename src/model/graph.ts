@@ -47,6 +47,14 @@ export function stateOf(task: Task, byId: TaskIndex, now: Date = new Date()): Ta
   return task.owner === undefined || task.owner === '' ? 'ready' : 'assigned';
 }
 
+/**
+ * What a task file that cannot be read stands for when states are judged: an open (pending)
+ * task. A task waiting on it is blocked, as `claim` judges it, not ready because it looks absent.
+ */
+export function unreadableStandIn(id: string): Task {
+  return { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] };
+}
+
 /** How many of `tasks` are in each state, judged against `byId` (which may hold more than `tasks`). */
 export function countByState(
   tasks: Iterable<Task>,

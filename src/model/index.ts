@@ -1,3 +1,4 @@
+export * from './duration.js';
 export * from './edges.js';
 export * from './errors.js';
 export * from './graph.js';

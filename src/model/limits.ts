@@ -1,3 +1,4 @@
+import { formatDuration } from './duration.js';
 import { TasklaneError } from './errors.js';
 import { type Task, tasklaneFields } from './task.js';
 
@@ -40,19 +41,25 @@ export function timerDelay(ms: number): number {
 /** Refuses a duration in milliseconds that is not positive or is past LIMITS.durationMs. */
 export function checkDurationMs(field: string, ms: unknown): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    fail(field, `must be a positive duration, got ${JSON.stringify(ms)} ms`);
+    fail(field, `must be a positive duration in milliseconds, got ${JSON.stringify(ms)}`);
   }
   if ((ms as number) > LIMITS.durationMs) {
     fail(field, `is ${formatDuration(ms as number)}; the longest duration is ${formatDuration(LIMITS.durationMs)}`);
   }
 }
 
-/** "115.7 days", "3.5 h", "90 s". */
-export function formatDuration(ms: number): string {
-  const s = ms / 1000;
-  if (s < 3600) return `${Number(s.toFixed(1))} s`;
-  if (s < 48 * 3600) return `${Number((s / 3600).toFixed(1))} h`;
-  return `${Number((s / 86400).toFixed(1))} days`;
+/**
+ * Whether JSON text could nest more than `max` levels: only if it holds more than `max` opening
+ * brackets (counting those inside strings too, so never a wrong "no"). One pass over the text,
+ * so the walk of `tooDeep` is left for the rare text that needs it: it was a tenth of a scan.
+ */
+export function mayNestDeeperThan(text: string, max: number): boolean {
+  let open = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 123 || c === 91) && ++open > max) return true; // { [
+  }
+  return false;
 }
 
 /**

@@ -7,7 +7,7 @@ import { type Location, type LocationInput, PROJECT_DIR, resolveLocation, STATE_
 // up. Its .gitignore keeps in git what a team shares, the task files (tasks/<list>/<id>.json and
 // .highwatermark, so ids are not reused), and keeps out what is local to one checkout: each list's
 // journal and run artifacts (tasks/.tasklane/<list>/: journal.jsonl, logs/, results/, bin/), the
-// executor's worktrees, and the locks and temporary files made while writing.
+// executor's worktrees, and the locks (with their holder records) and temporary files made while writing.
 
 const IGNORE_HEADER = `# Written by tasklane init. Committed: the task files, tasks/<list>/*.json and .highwatermark.
 # Local to this checkout: the journal and run artifacts, worktrees, locks and temporary files.`;
@@ -17,6 +17,7 @@ export const PROJECT_IGNORE_RULES = [
   '/worktrees/',
   '.lock',
   '*.lock/',
+  '.*.lock.holder',
   '.*.tmp-*',
   '*.stale-*',
 ] as const;

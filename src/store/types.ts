@@ -72,6 +72,13 @@ export interface ListFilter {
   label?: string;
 }
 
+/** Tasks with the index their states are judged against (see `TaskStore.listView`). */
+export interface ListView {
+  tasks: Task[];
+  /** Every task of the list, and an open stand-in (model's `unreadableStandIn`) for each that cannot be read. */
+  judgedBy: ReadonlyMap<string, Task>;
+}
+
 export interface ClaimInput {
   owner: string;
   /**
@@ -143,6 +150,12 @@ export interface JournalEntry {
   task?: Task;
   /** On `heartbeat` entries, instead of the task: the fields the heartbeat changed. */
   fields?: Pick<TasklaneFields, 'rev' | 'updatedAt' | 'lease'>;
+  /**
+   * The file store's stamp of the task file this change wrote (inode, size, mtime in ms): a
+   * reader finding the file so knows no one changed it since, without reading it. Absent on
+   * removals, heartbeats of older versions, and other stores.
+   */
+  file?: { ino: number; size: number; mtimeMs: number };
 }
 
 export interface HistoryQuery {
@@ -249,6 +262,8 @@ export interface TaskStore {
   /** Throws NOT_FOUND. */
   get(id: string): Promise<Task>;
   list(filter?: ListFilter): Promise<Task[]>;
+  /** `list`, with the index to judge each task's state against (`stateOf(task, judgedBy)`), as the filter did. */
+  listView(filter?: ListFilter): Promise<ListView>;
   /** The ready tasks in the order `claim` takes them (the model's claim order). */
   ready(): Promise<Task[]>;
   /** Every list in this store (this one included, once it exists), by id. */

@@ -1,3 +1,4 @@
+import { formatDuration } from '../model/duration.js';
 import { TasklaneError } from '../model/errors.js';
 import { stateOf } from '../model/graph.js';
 import { timerDelay } from '../model/limits.js';
@@ -68,7 +69,7 @@ export async function waitForTasks(
     const tasks = ids.map((id) => byId.get(id) ?? (gone.get(id) as Task));
     const states = tasks.map((t) => stateOf(t, byId));
     if (verdict === undefined) {
-      const reason = timedOut ? `timed out after ${(opts.timeoutMs ?? 0) / 1000} s` : 'the wait was aborted';
+      const reason = timedOut ? `timed out after ${formatDuration(opts.timeoutMs ?? 0)}` : 'the wait was aborted';
       return { reached: false, reason, timedOut, tasks, states };
     }
     return { reached: verdict.ok, ...(verdict.ok ? {} : { reason: verdict.reason }), timedOut: false, tasks, states };

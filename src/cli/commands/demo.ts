@@ -1,13 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatDuration } from '../../model/duration.js';
 import { blockedSet, criticalPaths, indexTasks, readySet, topologicalOrder } from '../../model/graph.js';
 import { estimateOf, type Task } from '../../model/task.js';
 import { openStore } from '../../store/open.js';
 import { usageError } from '../args.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { formatSeconds, formatTable, printJson, println } from '../output.js';
+import { formatTable, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { taskJson, taskTable } from '../task-view.js';
 
@@ -82,7 +83,7 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
       ids.push(task.id);
       const after = task.blockedBy.length > 0 ? p.dim(`  after ${task.blockedBy.map((b) => `#${b}`).join(', ')}`) : '';
       out(
-        `   ${p.bold(`#${task.id}`.padEnd(3))} ${task.subject.padEnd(22)} ${formatSeconds(step.estimate).padStart(6)}${after}`,
+        `   ${p.bold(`#${task.id}`.padEnd(3))} ${task.subject.padEnd(22)} ${formatDuration(step.estimate * 1000).padStart(6)}${after}`,
       );
     }
 
@@ -115,8 +116,8 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
           byPath.map((t) => [
             { text: `#${t.id}`, paint: p.bold },
             t.subject,
-            formatSeconds(estimateOf(t)),
-            formatSeconds(paths.get(t.id) ?? 0),
+            formatDuration(estimateOf(t) * 1000),
+            formatDuration(paths.get(t.id) ?? 0 * 1000),
           ]),
           { p },
         ),
@@ -125,7 +126,7 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
     const longest = byPath[0];
     if (longest !== undefined) {
       out(
-        `   The whole plan needs at least ${p.bold(formatSeconds(paths.get(longest.id) ?? 0))}, however many agents work on it.`,
+        `   The whole plan needs at least ${p.bold(formatDuration(paths.get(longest.id) ?? 0 * 1000))}, however many agents work on it.`,
       );
     }
 

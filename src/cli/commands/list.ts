@@ -1,4 +1,3 @@
-import { indexTasks } from '../../model/graph.js';
 import { STATUSES, TASK_STATES, type Task, type TaskState } from '../../model/task.js';
 import type { ListFilter } from '../../store/types.js';
 import { context } from '../context.js';
@@ -47,8 +46,9 @@ task plus "state"; "hiddenCompleted" counts the completed tasks left out (0 with
     const hideCompleted = !a.flag('all') && statuses.size === 0 && states.size === 0;
 
     const store = ctx.store();
-    const all = await store.list();
-    const byId = indexTasks(all);
+    // States are judged against the store's index: an unreadable blocker still blocks, in the
+    // STATE column as in the --state filter.
+    const { tasks: all, judgedBy } = await store.listView();
     // The store filters (one rule for states, in the model); only hiding completed tasks is ours.
     const filter: ListFilter = {
       ...(statuses.size > 0 ? { status: [...statuses] as Task['status'][] } : {}),
@@ -59,7 +59,7 @@ task plus "state"; "hiddenCompleted" counts the completed tasks left out (0 with
     const matching = Object.keys(filter).length === 0 ? all : await store.list(filter);
     const shown = hideCompleted ? matching.filter((t) => t.status !== 'completed') : matching;
     const hidden = matching.length - shown.length;
-    printListing(ctx, shown, byId, {
+    printListing(ctx, shown, judgedBy, {
       empty:
         all.length === 0 ? `No tasks in list ${JSON.stringify(store.listId)} (${store.location}).` : 'No tasks match.',
       ...(hidden > 0 ? { footer: `${hidden} completed not shown (--all shows them)` } : {}),

@@ -1,8 +1,9 @@
+import { formatDuration } from '../../model/duration.js';
 import { listDirName } from '../../model/ids.js';
 import type { TaskState } from '../../model/task.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { type Cell, formatSeconds, formatTable, printJson, println } from '../output.js';
+import { type Cell, formatTable, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 const COLUMNS: readonly [TaskState, string][] = [
@@ -52,7 +53,9 @@ JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total"
       { text: `${l.id === current ? '*' : ' '} ${l.id}`, ...(l.id === current ? { paint: p.bold } : {}) },
       String(l.total),
       ...COLUMNS.map(([state]) => String(l.byState[state])),
-      l.lastChange === undefined ? '' : `${formatSeconds(Math.max(0, (now - Date.parse(l.lastChange)) / 1000))} ago`,
+      l.lastChange === undefined
+        ? ''
+        : `${formatDuration(Math.max(0, (now - Date.parse(l.lastChange)) / 1000) * 1000)} ago`,
     ]);
     const headers = ['  LIST', 'TASKS', ...COLUMNS.map(([, name]) => name), 'CHANGED'];
     println(io, formatTable(headers, rows, { p }));

@@ -3,10 +3,10 @@ import { planWithAgent } from '../../engine/plan/agent.js';
 import { type ApplyResult, applyPlan } from '../../engine/plan/apply.js';
 import { loadPlan, MAX_PLAN_BYTES, type PlanFormat } from '../../engine/plan/load.js';
 import { type PlanSpec, planEdges, planOrder, specForOutput } from '../../engine/plan/spec.js';
-import { TasklaneError } from '../../model/index.js';
+import { formatDuration, TasklaneError } from '../../model/index.js';
 import { type Context, context, planBase } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { type Cell, formatSeconds, formatTable, oneLine, printJson, println } from '../output.js';
+import { type Cell, formatTable, oneLine, printJson, println } from '../output.js';
 import { planTooLarge, readPlanFile, readStreamBounded } from '../read-input.js';
 import type { Command } from '../registry.js';
 
@@ -230,7 +230,7 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
         const id = applied?.id === undefined ? (t.done ? 'new, done' : 'new') : `#${applied.id}`;
         const extras = [
           t.priority === undefined ? '' : `!${t.priority}`,
-          t.estimate === undefined ? '' : `~${formatSeconds(t.estimate)}`,
+          t.estimate === undefined ? '' : `~${formatDuration(t.estimate * 1000)}`,
           ...(t.labels ?? []).map((l) => `#${l}`),
         ].filter((x) => x !== '');
         const subject = `${'  '.repeat(depth(t.key))}${t.subject}${extras.length > 0 ? `  ${extras.join(' ')}` : ''}`;

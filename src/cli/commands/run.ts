@@ -3,6 +3,7 @@ import { aggregate, renderJson, renderMarkdown } from '../../engine/aggregate.js
 import { sharedCheckoutWarning } from '../../engine/checkout.js';
 import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/coordinator.js';
 import { EngineEvents } from '../../engine/events.js';
+import { saveLastRun } from '../../engine/last-run.js';
 import { applyPlan } from '../../engine/plan/apply.js';
 import { loadPlan, MAX_PLAN_BYTES } from '../../engine/plan/load.js';
 import { TasklaneError } from '../../model/index.js';
@@ -29,7 +30,8 @@ With PLAN_FILE, the plan is first turned into tasks, as 'tasklane plan PLAN_FILE
 the same plan again creates nothing twice).
 
 Progress goes to stderr: a live view on a terminal, plain lines otherwise. When the run ends,
-stdout holds the aggregated result and nothing else: markdown, or JSON with --json.
+stdout holds the aggregated result and nothing else: markdown, or JSON with --json. The result
+is also saved in the list's run artifacts; 'tasklane results' prints it again.
 
 Options:
   -j, --jobs N               agents at once (default 4)
@@ -120,6 +122,14 @@ dependency order, and the tasks left out because they conflict.`,
       await store.close();
     }
     const result = aggregate(report);
+    // Kept for `tasklane results`; a run whose artifacts cannot be written still prints its result.
+    try {
+      saveLastRun(store.artifactsDir, result);
+    } catch (e) {
+      io.stderr.write(
+        `tasklane: warning: the result was not saved for 'tasklane results': ${inert((e as Error).message)}\n`,
+      );
+    }
     // The markdown holds agents' results: on a terminal, shown and never obeyed (a file gets it exact).
     const markdown = (): string => {
       const text = renderMarkdown(result);

@@ -1,4 +1,5 @@
-import type { Task } from '../../model/task.js';
+import { formatDuration, tookMs } from '../../model/duration.js';
+import { type Task, tasklaneFields } from '../../model/task.js';
 import type { ChangeKind } from '../../store/types.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -109,11 +110,13 @@ Examples:
   },
 };
 
-/** `12:03:04.512  claimed    #4 Write the API [in_progress] w1  r3` */
+/** `12:03:04.512  claimed    #4 Write the API [in_progress] w1  r3`; a completion says how long the task took: `[completed] in 1 min 5 s`. */
 function changeLine(kind: ChangeKind, at: string, task: ReturnType<typeof taskJson>, rev: number, p: Palette): string {
   const time = at.length >= 23 ? at.slice(11, 23) : at;
   const paint = kind === 'deleted' ? p.red : paintState(p, task.state);
   const owner = task.owner === undefined ? '' : ` ${oneLine(task.owner)}`;
   const state = kind === 'deleted' ? '' : ` ${paint(`[${task.state}]`)}`;
-  return `${p.dim(time)}  ${paint(kind.padEnd(10))} ${p.bold(`#${oneLine(task.id)}`)} ${oneLine(task.subject)}${state}${p.dim(`${owner}  r${rev}`)}`;
+  const ms = kind === 'completed' ? tookMs(tasklaneFields(task)) : undefined;
+  const took = ms === undefined ? '' : ` in ${formatDuration(ms)}`;
+  return `${p.dim(time)}  ${paint(kind.padEnd(10))} ${p.bold(`#${oneLine(task.id)}`)} ${oneLine(task.subject)}${state}${took}${p.dim(`${owner}  r${rev}`)}`;
 }

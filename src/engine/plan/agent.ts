@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { isTasklaneError, TasklaneError } from '../../model/index.js';
+import { formatDuration, isTasklaneError, TasklaneError } from '../../model/index.js';
 import { type AgentChoice, invocation, resolveAgent } from '../agents.js';
 import { type PlanSpec, parsePlanSpec } from './spec.js';
 
@@ -208,7 +208,7 @@ function runOnce(argv: string[], input: string, opts: AgentPlanOptions): Promise
       setTimeout(() => killGroup('SIGKILL'), 5_000).unref();
     };
     const timeoutMs = opts.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    const timer = setTimeout(() => stop(`timed out after ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
+    const timer = setTimeout(() => stop(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
     const onAbort = () => stop('was interrupted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => {

@@ -10,6 +10,8 @@ export interface PlanOrigin {
   source: string;
   key: string;
   phase?: string;
+  /** Keys of the task's subtasks: it is a parent, completed by the executor when they are (parent-task.ts). */
+  subtasks?: string[];
 }
 
 export interface ApplyOptions {
@@ -89,6 +91,9 @@ export async function applyPlan(store: TaskStore, spec: PlanSpec, opts: ApplyOpt
   const edges = planEdges(spec);
   const blockersOf = new Map<string, string[]>();
   for (const e of edges) blockersOf.set(e.blocked, [...(blockersOf.get(e.blocked) ?? []), e.blocker]);
+  const subtasksOf = new Map<string, string[]>();
+  for (const e of edges)
+    if (e.via === 'subtask') subtasksOf.set(e.blocked, [...(subtasksOf.get(e.blocked) ?? []), e.blocker]);
 
   checkAgainstList(spec, known, byId, opts.source);
 
@@ -113,7 +118,7 @@ export async function applyPlan(store: TaskStore, spec: PlanSpec, opts: ApplyOpt
     const done = planned.done === true;
     const created = await store.create(
       {
-        ...createInput(planned, opts.source),
+        ...createInput(planned, opts.source, subtasksOf.get(key)),
         blockedBy,
         // A done task is created held, then completed, so nothing can claim it in between.
         ...(done ? { owner: 'tasklane-plan' } : {}),
@@ -145,9 +150,10 @@ export async function applyPlan(store: TaskStore, spec: PlanSpec, opts: ApplyOpt
   return result;
 }
 
-function createInput(task: PlanTask, source: string): CreateInput {
+function createInput(task: PlanTask, source: string, subtasks: string[] | undefined): CreateInput {
   const origin: PlanOrigin = { source, key: task.key };
   if (task.phase !== undefined) origin.phase = task.phase;
+  if (subtasks !== undefined && subtasks.length > 0) origin.subtasks = subtasks;
   const metadata: Record<string, unknown> = { ...(task.metadata ?? {}), plan: origin };
   if (task.agent !== undefined) metadata.agent = task.agent;
   const input: CreateInput = { subject: task.subject, metadata };

@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { formatDuration } from '../../model/duration.js';
 import { isTasklaneError } from '../../model/errors.js';
 import { type Task, tasklaneFields } from '../../model/task.js';
 import type { Claim } from '../../store/types.js';
@@ -14,7 +15,7 @@ export function register(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
     'TaskClaim',
     {
-      description: `Atomically take the best ready task (or taskId) and mark it in_progress for owner. Never returns a task another agent holds or one still blocked. Claiming a task you hold renews its lease (default ${MCP_LEASE_SECONDS} s).`,
+      description: `Atomically take the best ready task (or taskId) and mark it in_progress for owner. Never returns a task another agent holds or one still blocked. Claiming a task you hold renews its lease (default ${formatDuration(MCP_LEASE_SECONDS * 1000)}).`,
       inputSchema: {
         owner: z.string().optional().describe('Your name; default: this server'),
         taskId: z.string().optional(),

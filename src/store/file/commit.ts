@@ -1,6 +1,7 @@
-import { closeSync, fdatasyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from './durable.js';
+import { type FileStamp, stampOf } from './task-files.js';
 
 // One change of the list, made of task files written or removed and journal lines, committed so
 // that what is acknowledged is durable in both, and what is refused leaves nothing behind.
@@ -41,12 +42,17 @@ function quietUnlink(path: string): void {
 }
 
 /**
- * Applies `changes` to the files, runs `journal`; undoes the files if `journal` throws.
+ * Applies `changes` to the files, runs `journal` with the stamp of each file written (undefined
+ * for a removal: see FileStamp); undoes the files if `journal` throws.
  * `beforeApply` runs once everything is staged, right before the first rename; if it throws,
  * nothing is applied.
  */
-export function commitFiles<T>(changes: FileChange[], journal: () => T, beforeApply?: () => void): T {
-  const staged: { change: FileChange; tmp?: string; kept?: string; applied: boolean }[] = [];
+export function commitFiles<T>(
+  changes: FileChange[],
+  journal: (stamps: (FileStamp | undefined)[]) => T,
+  beforeApply?: () => void,
+): T {
+  const staged: { change: FileChange; tmp?: string; kept?: string; stamp?: FileStamp; applied: boolean }[] = [];
   const cleanUp = (): void => {
     for (const s of staged) {
       if (s.tmp !== undefined && !s.applied) quietUnlink(s.tmp);
@@ -59,7 +65,7 @@ export function commitFiles<T>(changes: FileChange[], journal: () => T, beforeAp
       staged.push(s);
       if (change.data !== undefined) {
         s.tmp = sideName(change.path, '');
-        writeSynced(s.tmp, change.data);
+        s.stamp = writeSynced(s.tmp, change.data);
       }
       const kept = sideName(change.path, 'prev');
       try {
@@ -90,7 +96,7 @@ export function commitFiles<T>(changes: FileChange[], journal: () => T, beforeAp
   }
   let result: T;
   try {
-    result = journal();
+    result = journal(staged.map((s) => s.stamp));
   } catch (err) {
     undo(staged);
     for (const dir of dirs) fsyncDirQuietly(dir);
@@ -121,17 +127,21 @@ function fsyncDirQuietly(dir: string): void {
   } catch {}
 }
 
-function writeSynced(path: string, data: string): void {
+/** Writes and flushes a new file; its stamp is what the renamed file keeps (a rename changes neither). */
+function writeSynced(path: string, data: string): FileStamp {
   const fd = openSync(path, 'w', 0o644);
+  let stamp: FileStamp;
   try {
     const buf = Buffer.from(data);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     fdatasyncSync(fd);
+    stamp = stampOf(fstatSync(fd));
   } catch (err) {
     closeSync(fd);
     quietUnlink(path);
     throw err;
   }
   closeSync(fd);
+  return stamp;
 }

@@ -1,6 +1,14 @@
 import { existsSync, lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareIds, cycleFor, findCycles, missingReferences, oneSidedEdges, type Task } from '../../model/index.js';
+import {
+  compareIds,
+  cycleFor,
+  findCycles,
+  formatDuration,
+  missingReferences,
+  oneSidedEdges,
+  type Task,
+} from '../../model/index.js';
 import type { DoctorOptions, DoctorProblem, DoctorReport } from '../types.js';
 import { STALE_MS, tryLock } from './lock.js';
 import { holderAlive, judgeLock, readHolder, thisProcess } from './lock-holder.js';
@@ -204,7 +212,7 @@ export function staleLockReason(path: string, now: number): string | undefined {
   if (verdict.why === 'dead' && verdict.holder !== undefined) {
     return `held by Tasklane process ${verdict.holder.pid} on ${verdict.holder.host}, which is gone`;
   }
-  return `untouched for ${Math.round((now - st.mtimeMs) / 1000)} s (a live holder refreshes it every 5 s)`;
+  return `untouched for ${formatDuration(now - st.mtimeMs)} (a live holder refreshes it every 5 s)`;
 }
 
 /** Removes a stale lock through the lock protocol (take it over, then release), so a live taker is never disturbed. */

@@ -78,6 +78,16 @@ export class Fence {
     }
   }
 
+  /**
+   * What task `task`'s file holds, as this lock holder knows it (read when the lock was taken, or
+   * written since): `null` when the task's lock is not held through this fence. A read under the
+   * lock needs no second read of the file: anyone changing it meanwhile is refused at commit.
+   */
+  knownBytes(task: string): Buffer | undefined | null {
+    const entry = this.guarded.get(task);
+    return entry === undefined ? null : entry.bytes;
+  }
+
   /** After a commit: what task `task`'s file now holds (undefined: removed) is what later checks expect. */
   wrote(task: string, data: string | undefined): void {
     const entry = this.guarded.get(task);

@@ -42,6 +42,7 @@ import {
   TasklaneError,
   type TasklaneFields,
   tasklaneFields,
+  unreadableStandIn,
   withoutCyclicEdges,
   withTasklaneFields,
 } from '../../model/index.js';
@@ -62,6 +63,7 @@ import type {
   JournalEntry,
   ListFilter,
   ListSummary,
+  ListView,
   StoreStats,
   TaskStore,
   UpdateInput,
@@ -77,7 +79,15 @@ import { Fence } from './fence.js';
 import { Journal, journalEntries, lastEntries, maxIdInJournal, type NewEntry } from './journal.js';
 import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, STALE_MS, tryLock } from './lock.js';
-import { maxNumericFileId, readHighWaterMark, readTaskFile, scanList, scanWhole, taskFileName } from './task-files.js';
+import {
+  decodeTask,
+  maxNumericFileId,
+  readHighWaterMark,
+  readTaskFile,
+  scanList,
+  scanWhole,
+  taskFileName,
+} from './task-files.js';
 
 // The default store: Claude Code's own files, layout, bytes, ids and locks.
 // Writes of one task happen under its task lock; id allocation, dependency changes and deletes
@@ -141,7 +151,7 @@ export class FileStore implements TaskStore {
       const id = basename(err.file ?? '', '.json');
       if (id === '' || tasks.has(id)) continue;
       if (judged === tasks) judged = new Map(tasks);
-      judged.set(id, { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] });
+      judged.set(id, unreadableStandIn(id));
     }
     return { tasks, judged };
   }
@@ -151,6 +161,10 @@ export class FileStore implements TaskStore {
   }
 
   async list(filter: ListFilter = {}): Promise<Task[]> {
+    return (await this.listView(filter)).tasks;
+  }
+
+  async listView(filter: ListFilter = {}): Promise<ListView> {
     const { tasks: byId, judged } = this.view();
     const wantState = filter.state !== undefined && filter.state.length > 0 ? new Set(filter.state) : undefined;
     const wantStatus = filter.status !== undefined && filter.status.length > 0 ? new Set(filter.status) : undefined;
@@ -161,14 +175,18 @@ export class FileStore implements TaskStore {
       if (filter.owner !== undefined && task.owner !== filter.owner) continue;
       if (filter.label !== undefined && !labelsOf(task).includes(filter.label)) continue;
       if (wantState !== undefined && !wantState.has(stateOf(task, judged, now))) continue;
-      out.push(task);
+      // At the revision `get` gives and `--if-rev` accepts: one above its counter when another
+      // program changed it since Tasklane wrote it (revision.ts).
+      out.push(normalizeRevision(task));
     }
-    return out.sort((a, b) => compareIds(a.id, b.id));
+    return { tasks: out.sort((a, b) => compareIds(a.id, b.id)), judgedBy: judged };
   }
 
   async ready(): Promise<Task[]> {
     const { tasks, judged } = this.view();
-    return claimQueue(judged, new Date()).filter((t) => tasks.has(t.id));
+    return claimQueue(judged, new Date())
+      .filter((t) => tasks.has(t.id))
+      .map(normalizeRevision);
   }
 
   async lists(): Promise<ListSummary[]> {
@@ -741,7 +759,9 @@ export class FileStore implements TaskStore {
   // ---- internals ----
 
   private get claimIndex(): ClaimIndex {
-    this.claimIndexCache ??= new ClaimIndex(this.journalPath, () => this.scan());
+    this.claimIndexCache ??= new ClaimIndex(this.listDir, this.journalPath, (err) =>
+      this.warnOnce(`skipping ${err.message}`),
+    );
     return this.claimIndexCache;
   }
 
@@ -753,8 +773,21 @@ export class FileStore implements TaskStore {
   private read(id: string): Task | undefined {
     // File names are sanitized ("a.b", "a b" and "a%b" all name a-b.json): only the task whose
     // id is exactly the one asked for is found.
-    const task = readTaskFile(this.pathOf(id));
+    const known = this.readUnderLock(id);
+    const task = known === null ? readTaskFile(this.pathOf(id)) : known;
     return task?.id === id ? normalizeRevision(task) : undefined;
+  }
+
+  /** Task `id` from the bytes its fence read when its lock was taken (null: not held, or unreadable: read the file). */
+  private readUnderLock(id: string): Task | undefined | null {
+    const bytes = this.fence.knownBytes(id);
+    if (bytes === null) return null;
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeTask(bytes, this.pathOf(id));
+    } catch {
+      return null;
+    }
   }
 
   private mustRead(id: string): Task {
@@ -796,7 +829,7 @@ export class FileStore implements TaskStore {
     const prepared = this.journal.prepare(entries, actor);
     const appended = commitFiles(
       files,
-      () => this.journal.append(prepared),
+      (stamps) => this.journal.append(prepared, stamps),
       // Right before the renames: a write whose lock was taken over while it was paused never lands.
       () => {
         for (const { task, kind } of entries) this.fence.confirm(task.id, kind === 'created');

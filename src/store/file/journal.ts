@@ -12,10 +12,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
+import { formatDuration, type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
 import { sleepSync } from './durable.js';
-import { type LockHandle, STALE_MS, tryLock } from './lock.js';
+import { describeJournalHolder, journalLockPath, tryLockJournal } from './journal-lock.js';
+import type { LockHandle } from './lock.js';
+import type { FileStamp } from './task-files.js';
 
 // The history of a list: one JSON line per change Tasklane makes. It lives outside the list
 // directory, which Claude Code empties when every task completes, so `restore` can bring the
@@ -54,6 +56,8 @@ const CHUNK = 1024 * 1024;
 const LOCK_TIMEOUT_MS = 30_000;
 /** How long a journal writer waits on a busy lock before it checks whether the holder is alive. */
 const PROBE_AFTER_MS = 200;
+/** The longest a journal writer sleeps between attempts at the lock. */
+const MAX_WAIT_MS = 2;
 
 export interface NewEntry {
   kind: ChangeKind;
@@ -104,7 +108,7 @@ export class Journal {
         ...(kind === 'heartbeat' ? { fields: heartbeatFields(task) } : { task }),
       };
       const body = JSON.stringify(entry).slice(1);
-      if (Buffer.byteLength(body) + 32 > JOURNAL_LINE_LIMIT) {
+      if (Buffer.byteLength(body) + 128 > JOURNAL_LINE_LIMIT) {
         throw new TasklaneError(
           'INVALID_INPUT',
           `task ${task.id}: its journal entry would be ${Buffer.byteLength(body)} bytes; a journal line is at most ${JOURNAL_LINE_LIMIT} bytes`,
@@ -121,16 +125,15 @@ export class Journal {
    * Appends the lines as one write, durably, numbered with the next seqs. All or nothing: on a
    * failure the journal is left as it was (save a newline ending a torn line) and the error is thrown.
    */
-  append(prepared: PreparedEntries): JournalEntry[] {
+  append(prepared: PreparedEntries, stamps: (FileStamp | undefined)[] = []): JournalEntry[] {
     if (prepared.bodies.length === 0) return [];
-    mkdirSync(this.dir, { recursive: true });
-    const handle = lockJournal(this.path);
+    const handle = lockJournal(this.path); // makes the journal's directory when it is missing
     let fd: number;
     let written: JournalEntry[];
     try {
       fd = openSync(this.path, 'a+');
       try {
-        written = this.appendLocked(fd, prepared);
+        written = this.appendLocked(fd, prepared, stamps);
       } catch (err) {
         closeSync(fd);
         throw err;
@@ -147,7 +150,7 @@ export class Journal {
     return written;
   }
 
-  private appendLocked(fd: number, prepared: PreparedEntries): JournalEntry[] {
+  private appendLocked(fd: number, prepared: PreparedEntries, stamps: (FileStamp | undefined)[]): JournalEntry[] {
     let st = fstatSync(fd);
     if (st.size > 0 && lastByte(fd, st.size) !== 0x0a) {
       // A writer died mid-line: end that line, so it stays one unreadable line and the next
@@ -160,7 +163,10 @@ export class Journal {
       this.last !== undefined && this.last.ino === st.ino && this.last.size === start
         ? this.last.seq
         : this.lastSeq(fd, start);
-    const text = prepared.bodies.map((body) => `{"seq":${++seq},${body}\n`).join('');
+    const files = stamps.map((st) =>
+      st === undefined ? '' : `"file":{"ino":${st.ino},"size":${st.size},"mtimeMs":${st.mtimeMs}},`,
+    );
+    const text = prepared.bodies.map((body, i) => `{"seq":${++seq},${files[i] ?? ''}${body}\n`).join('');
     try {
       writeAll(fd, Buffer.from(text));
     } catch (err) {
@@ -172,7 +178,10 @@ export class Journal {
     }
     this.last = { ino: st.ino, size: start + Buffer.byteLength(text), seq };
     const first = seq - prepared.bodies.length + 1;
-    return prepared.entries.map((e, i) => ({ seq: first + i, ...e }));
+    return prepared.entries.map((e, i) => {
+      const file = stamps[i];
+      return file === undefined ? { seq: first + i, ...e } : { seq: first + i, file, ...e };
+    });
   }
 
   /** The seq of the last entry before `end` in the live file, else of the newest sealed file, else 0. */
@@ -231,23 +240,29 @@ function heartbeatFields(task: Task): HeartbeatFields {
   return { rev, updatedAt, lease };
 }
 
-/** The journal lock, taken synchronously: it is held for one write, so waiting is short and fine-grained. */
+/**
+ * The journal lock (journal-lock.ts), taken synchronously: it is held for one write, so waiting
+ * is short and fine-grained. The wait between attempts stays under 2 ms: a longer one left the
+ * lock free while every waiter slept.
+ */
 function lockJournal(path: string): LockHandle {
   const start = Date.now();
   const deadline = start + LOCK_TIMEOUT_MS;
-  let delay = 0.1;
+  let delay = 0.05;
   for (;;) {
-    // Held for one write: for its first moments a busy lock is simply busy, so the holder's record
-    // and /proc are read (to take a dead holder's lock at once) only once the wait grows long.
-    const handle = tryLock(path, STALE_MS, { skipFresh: Date.now() - start < PROBE_AFTER_MS });
+    // Held for one write: for its first moments a busy lock is simply busy, so its holder is
+    // judged (to take a dead holder's lock at once) only once the wait grows long.
+    const handle = tryLockJournal(path, Date.now() - start >= PROBE_AFTER_MS);
     if (handle !== undefined) return handle;
     if (Date.now() > deadline) {
-      throw new TasklaneError('LOCK_TIMEOUT', `timed out waiting for the journal lock (${path}.lock)`, {
-        file: `${path}.lock`,
-      });
+      throw new TasklaneError(
+        'LOCK_TIMEOUT',
+        `timed out after ${formatDuration(LOCK_TIMEOUT_MS)} waiting for the journal lock (${journalLockPath(path)}): ${describeJournalHolder(path)}`,
+        { file: journalLockPath(path) },
+      );
     }
     sleepSync(delay * (0.5 + Math.random()));
-    delay = Math.min(delay * 2, 10);
+    delay = Math.min(delay * 2, MAX_WAIT_MS);
   }
 }
 
@@ -274,8 +289,11 @@ function seqOf(head: string): number | undefined {
 function lastSeqIn(fd: number, end: number): number | undefined {
   let pos = end;
   let carry = Buffer.alloc(0);
-  const buf = Buffer.allocUnsafe(64 * 1024);
+  // The last line is usually within the last few KiB: read that first (this runs under the
+  // journal lock whenever another process appended last), then larger chunks.
+  let buf = Buffer.allocUnsafe(4 * 1024);
   while (pos > 0) {
+    if (pos < end && buf.length < 64 * 1024) buf = Buffer.allocUnsafe(64 * 1024);
     const len = Math.min(buf.length, pos);
     pos -= len;
     readSync(fd, buf, 0, len, pos);

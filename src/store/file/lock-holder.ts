@@ -1,6 +1,7 @@
-import { readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { formatDuration } from '../../model/duration.js';
 
 // Who holds a Tasklane lock. proper-lockfile (Claude Code) judges a lock only by the age of its
 // directory's mtime, so a Tasklane holder paused past 10 s (SIGSTOP, Ctrl-Z, a VM pause, a
@@ -58,6 +59,18 @@ export function thisProcess(): Here {
     ns: pidNamespace(),
   };
   return here;
+}
+
+/** This process as a holder record names it: pid, and where known its start time, boot, pid namespace. */
+export function thisProcessRecord(): Pick<HolderRecord, 'pid' | 'start' | 'boot' | 'host' | 'ns'> {
+  const me = thisProcess();
+  return {
+    pid: me.pid,
+    ...(me.start === undefined ? {} : { start: me.start }),
+    ...(me.boot === undefined ? {} : { boot: me.boot }),
+    host: me.host,
+    ...(me.ns === undefined ? {} : { ns: me.ns }),
+  };
 }
 
 export function holderPath(lockDir: string): string {
@@ -122,39 +135,65 @@ export function holderAlive(record: HolderRecord, checkStart = true): boolean {
   return fields[0] !== 'Z' && fields[19] === record.start;
 }
 
-/** Records this process as the holder of the lock directory `lockDir` (written whole, then renamed in). */
+/**
+ * Records this process as the holder of the lock directory `lockDir`. The record is a symbolic
+ * link whose target is the record's JSON: made whole in one call (no temp file and rename, which
+ * were two of the lock's directory updates), and read back with one readlink. A file system
+ * without symbolic links gets a file, written whole and renamed in, as earlier versions wrote it.
+ */
 export function writeHolder(lockDir: string, lock: LockInstance): HolderRecord | undefined {
-  const me = thisProcess();
   const record: HolderRecord = {
-    pid: me.pid,
-    ...(me.start === undefined ? {} : { start: me.start }),
-    ...(me.boot === undefined ? {} : { boot: me.boot }),
-    host: me.host,
-    ...(me.ns === undefined ? {} : { ns: me.ns }),
+    ...thisProcessRecord(),
     ino: lock.ino,
     birth: lock.birthtimeMs,
     since: Date.now(),
   };
   const path = holderPath(lockDir);
-  const tmp = `${path}.tmp-${process.pid}`;
+  const text = JSON.stringify(record);
+  // No fsync: after a crash of the machine the boot id differs and the record is void anyway.
   try {
-    // No fsync: after a crash of the machine the boot id differs and the record is void anyway.
-    writeFileSync(tmp, JSON.stringify(record));
-    renameSync(tmp, path);
+    symlinkSync(text, path);
     return record;
-  } catch {
-    // Without a record the lock is judged by age, as Claude Code's are: slower after a crash, never wrong.
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // EEXIST: a record left by a holder that died, or by an earlier version: replaced below.
+    if (code !== 'EEXIST' && code !== 'EPERM' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') return undefined;
+    const tmp = `${path}.tmp-${process.pid}`;
     try {
-      unlinkSync(tmp);
-    } catch {}
-    return undefined;
+      try {
+        unlinkSync(tmp); // left by a crash of this pid's earlier life
+      } catch {}
+      if (code === 'EEXIST') symlinkSync(text, tmp);
+      else writeFileSync(tmp, text);
+      renameSync(tmp, path);
+      return record;
+    } catch {
+      // Without a record the lock is judged by age, as Claude Code's are: slower after a crash, never wrong.
+      try {
+        unlinkSync(tmp);
+      } catch {}
+      return undefined;
+    }
   }
 }
 
 export function readHolder(lockDir: string): HolderRecord | undefined {
+  const path = holderPath(lockDir);
+  let text: string;
+  try {
+    text = readlinkSync(path);
+  } catch (err) {
+    // EINVAL: a plain file (a file system without symbolic links, or an earlier version's record).
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') return undefined;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(holderPath(lockDir), 'utf8'));
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -183,15 +222,11 @@ export function removeHolder(lockDir: string): void {
 /** One line naming a lock's holder, for errors. */
 export function describeHolder(record: HolderRecord | undefined, mtimeMs: number, now: number): string {
   if (record === undefined) {
-    return `held by another program (Claude Code, or Tasklane on another machine); its lock was last refreshed ${seconds(now - mtimeMs)} ago`;
+    return `held by another program (Claude Code, or Tasklane on another machine); its lock was last refreshed ${formatDuration(now - mtimeMs)} ago`;
   }
   const me = thisProcess();
   const where = record.host === me.host ? `on ${record.host}` : `on another host, ${record.host}`;
-  return `held by Tasklane process pid ${record.pid} ${where} for ${seconds(now - record.since)}`;
-}
-
-function seconds(ms: number): string {
-  return `${Math.max(0, Math.round(ms / 100) / 10)} s`;
+  return `held by Tasklane process pid ${record.pid} ${where} for ${formatDuration(now - record.since)}`;
 }
 
 function processStart(pid: number): string | undefined {

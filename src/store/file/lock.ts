@@ -1,5 +1,5 @@
 import { mkdirSync, renameSync, rmdirSync, rmSync, type Stats, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { TasklaneError } from '../../model/index.js';
+import { formatDuration, TasklaneError } from '../../model/index.js';
 import {
   describeHolder,
   type HolderRecord,
@@ -302,7 +302,7 @@ export async function lock(target: string, options: LockOptions = {}): Promise<L
     if (Date.now() >= deadline) {
       throw new TasklaneError(
         'LOCK_TIMEOUT',
-        `timed out after ${timeoutMs / 1000} s waiting for the lock on ${options.what ?? target} (${lockDirFor(target)}): ${holderOf(target)}. A Tasklane holder keeps it while its process lives; any other lock is taken over once ${staleMs / 1000} s old`,
+        `timed out after ${formatDuration(timeoutMs)} waiting for the lock on ${options.what ?? target} (${lockDirFor(target)}): ${holderOf(target)}. A Tasklane holder keeps it while its process lives; any other lock is taken over once ${formatDuration(staleMs)} old`,
         { file: lockDirFor(target) },
       );
     }

@@ -1,8 +1,9 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   isNumericId,
   LIMITS,
+  mayNestDeeperThan,
   parseTask,
   sanitizePathComponent,
   type Task,
@@ -48,7 +49,7 @@ export function decodeTask(bytes: Buffer, file: string): Task {
   }
   // Before anything walks it recursively (JSON.stringify, a formatter): another program may write
   // a file nested deep enough to overflow the stack.
-  const deep = tooDeep(value, LIMITS.nestingDepth);
+  const deep = mayNestDeeperThan(text, LIMITS.nestingDepth) ? tooDeep(value, LIMITS.nestingDepth) : undefined;
   if (deep !== undefined) {
     throw new TasklaneError(
       'INVALID_TASK',
@@ -68,20 +69,50 @@ export function decodeTask(bytes: Buffer, file: string): Task {
 }
 
 /**
+ * What a task file was when it was last read or written: its inode, size and modification time.
+ * A file found with the same stamp later has not been changed since (a replacing rename makes a
+ * new inode, a write in place a new mtime), so it need not be read again. The one blind spot: a
+ * write in place of the same size within the file system's timestamp granularity (a few ms).
+ */
+export interface FileStamp {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export function stampOf(st: { ino: number; size: number; mtimeMs: number }): FileStamp {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+export function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/**
  * Reads one task file, or undefined if absent. Claude Code up to 2.1.112 writes in place, so a
  * parse failure may be a write in progress: retry briefly before calling the file invalid.
  */
 export function readTaskFile(path: string, retries = 4): Task | undefined {
+  return readTask(path, retries, false)?.task;
+}
+
+/** `readTaskFile`, with the stamp of the file it read. */
+export function readTaskFileStamped(path: string, retries = 4): { task: Task; stamp: FileStamp } | undefined {
+  return readTask(path, retries, true) as { task: Task; stamp: FileStamp } | undefined;
+}
+
+function readTask(path: string, retries: number, stamped: boolean): { task: Task; stamp?: FileStamp } | undefined {
   for (let attempt = 0; ; attempt++) {
-    let bytes: Buffer;
+    let read: { bytes: Buffer; stamp?: FileStamp };
     try {
-      bytes = readBytes(path);
+      read = readBytes(path, stamped);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new TasklaneError('IO', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
     }
     try {
-      return decodeTask(bytes, path);
+      const task = decodeTask(read.bytes, path);
+      return read.stamp === undefined ? { task } : { task, stamp: read.stamp };
     } catch (err) {
       if (attempt >= retries) throw err;
       sleepSync(5 * (attempt + 1));
@@ -90,16 +121,18 @@ export function readTaskFile(path: string, retries = 4): Task | undefined {
 }
 
 /**
- * A file's bytes. Most task files are small: read them into one shared buffer (no stat, no
+ * A file's bytes, and its stamp when asked (one more call). Most task files are small: read them into one shared buffer (no
  * allocation per file, which is a tenth of a 10,000-task scan); a larger file is read whole.
- * The result is only valid until the next call: decode it at once.
+ * The bytes are only valid until the next call: decode them at once.
  */
 const shared = Buffer.allocUnsafe(64 * 1024);
-function readBytes(path: string): Buffer {
+function readBytes(path: string, stamped: boolean): { bytes: Buffer; stamp?: FileStamp } {
   const fd = openSync(path, 'r');
   try {
+    const stamp = stamped ? stampOf(fstatSync(fd)) : undefined;
     const n = readSync(fd, shared, 0, shared.length, 0);
-    return n < shared.length ? shared.subarray(0, n) : readFileSync(fd);
+    const bytes = n < shared.length ? shared.subarray(0, n) : readFileSync(fd);
+    return stamp === undefined ? { bytes } : { bytes, stamp };
   } finally {
     closeSync(fd);
   }

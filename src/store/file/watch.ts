@@ -3,6 +3,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import {
   changedOutsideTasklane,
   compareIds,
+  formatDuration,
   revisionOf,
   serializeTask,
   type Task,
@@ -728,7 +729,7 @@ class ListFeed implements AsyncIterable<Change> {
     this.polling = true;
     this.closeWatchers();
     this.o.onWarning(
-      `file-change events are unavailable for ${dir} (${(err as Error).message}); polling every ${this.o.rescanMs} ms instead`,
+      `file-change events are unavailable for ${dir} (${(err as Error).message}); polling every ${formatDuration(this.o.rescanMs)} instead`,
     );
     this.startJournalPolling();
   }

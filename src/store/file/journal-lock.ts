@@ -1,0 +1,155 @@
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { formatDuration } from '../../model/duration.js';
+import { type LockHandle, STALE_MS, tryLock } from './lock.js';
+import { type HolderRecord, holderAlive, judgeLock, thisProcess, thisProcessRecord } from './lock-holder.js';
+
+// The journal's lock. Every change of a list takes it, so it is the one lock all writers share,
+// and the time it is held bounds how many changes a list takes per second. Only Tasklane knows
+// the journal (Claude Code never reads it), so its lock need not be proper-lockfile's directory:
+// it is a symbolic link whose target is the holder record, made in one system call. Taking it is
+// one symlink(), releasing it a readlink() and an unlink(); the directory lock with its record
+// beside it took nine calls, most of them directory updates that contend for the same directory.
+// Measured with 8 claiming processes on 2 cores: ...
+//
+// A waiter judges the holder from the link's target as task locks are judged (lock-holder.ts):
+// a live Tasklane holder on this boot keeps it however long it is paused; a dead one loses it at
+// once; a record it cannot probe (another host, another pid namespace) is judged by the link's
+// age. An older Tasklane's directory lock under the same name still excludes (symlink and mkdir
+// both fail on an existing name) and is judged by the directory protocol.
+//
+// Taking over a dead holder's link is guarded by a directory lock (lock.ts) beside it, so two
+// waiters never both remove a link, and a waiter never removes a fresh link made meanwhile (it
+// re-reads the target, which names the holder uniquely, under the guard).
+
+interface LinkRecord extends Omit<HolderRecord, 'ino' | 'birth'> {
+  /** Tells two holders with the same pid apart (a pid reused after a crash). */
+  nonce: string;
+}
+
+/** The lock path for the journal file `target`. */
+export function journalLockPath(target: string): string {
+  return `${target}.lock`;
+}
+
+let nonceCounter = 0;
+
+/** One attempt at the journal lock on `target`. `probe`: judge a busy lock's holder (else just report it busy). */
+export function tryLockJournal(target: string, probe: boolean): LockHandle | undefined {
+  const path = journalLockPath(target);
+  const me = thisProcess();
+  const record: LinkRecord = {
+    ...thisProcessRecord(),
+    since: Date.now(),
+    nonce: `${Date.now().toString(36)}.${(nonceCounter++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`,
+  };
+  const mine = JSON.stringify(record);
+  try {
+    symlinkSync(mine, path);
+    return handleFor(path, mine);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') {
+      // The journal's directory does not exist yet (a new list, or one removed meanwhile).
+      mkdirSync(dirname(path), { recursive: true });
+      return tryLockJournal(target, probe);
+    }
+    if (errno(err) !== 'EEXIST') throw err;
+  }
+  if (!probe) return undefined;
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined; // released meanwhile: the next attempt gets it
+    throw err;
+  }
+  // An older Tasklane's directory lock: its own protocol (lock.ts) decides.
+  if (st.isDirectory()) return tryLock(target, STALE_MS);
+  let seen: string;
+  try {
+    seen = readlinkSync(path);
+  } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'EINVAL') return undefined;
+    throw err;
+  }
+  const holder = parseRecord(seen);
+  const instance = { ino: st.ino, birthtimeMs: st.birthtimeMs, mtimeMs: st.mtimeMs };
+  const verdict = judgeLock(
+    instance,
+    holder === undefined ? undefined : { ...holder, ino: st.ino, birth: st.birthtimeMs },
+    me,
+    Date.now(),
+    STALE_MS,
+    (r) => holderAlive(r),
+  );
+  if (!verdict.take) return undefined;
+  // Only one waiter at a time may remove a link it judged free, and only that very link.
+  const guard = tryLock(`${path}.takeover`, STALE_MS);
+  if (guard === undefined) return undefined;
+  try {
+    let now: string;
+    try {
+      now = readlinkSync(path);
+    } catch {
+      return undefined;
+    }
+    if (now === seen) unlinkSync(path);
+  } finally {
+    guard.release();
+  }
+  return undefined; // the next attempt takes the freed name like any other
+}
+
+/** Who holds the journal lock on `target`, for an error message. */
+export function describeJournalHolder(target: string): string {
+  try {
+    const r = parseRecord(readlinkSync(journalLockPath(target)));
+    if (r === undefined) return 'held by a program that left no readable record';
+    return `held by Tasklane process pid ${r.pid} on ${r.host} for ${formatDuration(Date.now() - r.since)}`;
+  } catch {
+    return 'held by another Tasklane version (a directory lock) or released just now';
+  }
+}
+
+function handleFor(path: string, mine: string): LockHandle {
+  const ours = (): boolean => {
+    try {
+      return readlinkSync(path) === mine;
+    } catch {
+      return false;
+    }
+  };
+  let released = false;
+  return {
+    path,
+    isHeld: ours,
+    release() {
+      if (released) return;
+      released = true;
+      // Only a holder judged by age (another host or pid namespace sharing these files, paused
+      // past STALE_MS) can have lost it; then the link is someone else's and stays.
+      if (ours()) {
+        try {
+          unlinkSync(path);
+        } catch {}
+      }
+    },
+  };
+}
+
+function parseRecord(text: string): LinkRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const r = value as Partial<LinkRecord> | null;
+  if (r === null || typeof r !== 'object' || typeof r.pid !== 'number' || typeof r.host !== 'string') return undefined;
+  if (typeof r.since !== 'number' || typeof r.nonce !== 'string') return undefined;
+  return r as LinkRecord;
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
