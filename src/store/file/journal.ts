@@ -163,10 +163,12 @@ export class Journal {
       this.last !== undefined && this.last.ino === st.ino && this.last.size === start
         ? this.last.seq
         : this.lastSeq(fd, start);
-    const files = stamps.map((st) =>
-      st === undefined ? '' : `"file":{"ino":${st.ino},"size":${st.size},"mtimeMs":${st.mtimeMs}},`,
-    );
-    const text = prepared.bodies.map((body, i) => `{"seq":${++seq},${files[i] ?? ''}${body}\n`).join('');
+    // The file's stamp goes last, after the fields a reader looks for first.
+    const withFile = (body: string, st: FileStamp | undefined): string =>
+      st === undefined
+        ? body
+        : `${body.slice(0, -1)},"file":{"ino":${st.ino},"size":${st.size},"mtimeMs":${st.mtimeMs}}}`;
+    const text = prepared.bodies.map((body, i) => `{"seq":${++seq},${withFile(body, stamps[i])}\n`).join('');
     try {
       writeAll(fd, Buffer.from(text));
     } catch (err) {
@@ -180,7 +182,7 @@ export class Journal {
     const first = seq - prepared.bodies.length + 1;
     return prepared.entries.map((e, i) => {
       const file = stamps[i];
-      return file === undefined ? { seq: first + i, ...e } : { seq: first + i, file, ...e };
+      return file === undefined ? { seq: first + i, ...e } : { seq: first + i, ...e, file };
     });
   }
 
