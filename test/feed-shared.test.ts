@@ -138,7 +138,9 @@ function readers(t: TestContext, store: FileStore, n: number): Reader[] {
 
 const summary = (cs: Change[]) => cs.map((c) => `${c.seq} ${c.kind} #${c.taskId} r${c.rev}`);
 
-test('20 subscribers to one list see every change, in the same order, from one source', async (t) => {
+test('20 subscribers to one list see every change, in the same order, from one source', {
+  timeout: 90_000,
+}, async (t) => {
   const store = open();
   await store.create({ subject: 'before' }); // the list exists; this change is before every watch()
   const all = readers(t, store, 20);
@@ -159,7 +161,9 @@ test('20 subscribers to one list see every change, in the same order, from one s
   assert.equal(liveFeedSources(), 0, 'the source stopped with its last subscriber');
 });
 
-test('a subscriber that never reads is dropped with FEED_BEHIND; the others keep receiving', async (t) => {
+test('a subscriber that never reads is dropped with FEED_BEHIND; the others keep receiving', {
+  timeout: 90_000,
+}, async (t) => {
   const store = open();
   await store.create({ subject: 'the task every entry updates' });
   const two = readers(t, store, 2);
@@ -206,7 +210,7 @@ test('a subscriber that never reads is dropped with FEED_BEHIND; the others keep
   assert.equal(liveFeedSources(), 0);
 });
 
-test('a subscriber that leaves does not stop the others', async (t) => {
+test('a subscriber that leaves does not stop the others', { timeout: 90_000 }, async (t) => {
   const store = open();
   await store.create({ subject: 'x' });
   const three = readers(t, store, 3);
@@ -228,9 +232,57 @@ test('a subscriber that leaves does not stop the others', async (t) => {
   assert.equal(three[0]?.changes.length, 2, 'the one that left got nothing more');
   for (const r of three.slice(1)) await r.stop();
   assert.equal(liveFeedSources(), 0);
+  // The next watch() makes the source again, with initial: true from what is there now.
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const again = store.watch({ initial: true, signal: controller.signal })[Symbol.asyncIterator]();
+  const initial = [(await again.next()).value, (await again.next()).value] as Change[];
+  assert.deepEqual(
+    initial.map((c) => `${c.kind} #${c.taskId} ${c.task.status}`),
+    ['created #1 pending', 'created #2 completed'],
+  );
+  assert.equal(liveFeedSources(), 1, 'a new source');
+  await runNode(`
+    import { openStore } from ${storeModule};
+    const store = openStore({ dir: ${JSON.stringify(rootOf(store))}, list: ${JSON.stringify(LIST)} });
+    await store.delete('1');
+  `);
+  assert.equal((await again.next()).value?.kind, 'deleted');
+  await again.return?.();
+  assert.equal(liveFeedSources(), 0);
 });
 
-test('a subscriber with since joining a running source: replay, then live, no gap and no repeat', async (t) => {
+test('initial: true joining a running source gives the tasks as of the call, then what follows', {
+  timeout: 90_000,
+}, async (t) => {
+  const store = open();
+  const [live] = readers(t, store, 1) as [Reader];
+  await writeTasks(store, 3); // seqs 1-6
+  await live.until('seq 6', (cs) => cs.some((c) => c.seq === 6));
+  await store.update('2', { subject: 'changed just before the call' }); // seq 7, maybe not read by the source yet
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const late = store.watch({ initial: true, signal: controller.signal })[Symbol.asyncIterator]();
+  const first: Change[] = [];
+  for (let i = 0; i < 3; i++) first.push((await late.next()).value as Change);
+  assert.deepEqual(
+    first.map((c) => `${c.kind} #${c.taskId} ${c.task.subject}`),
+    ['created #1 task 1, again', 'created #2 changed just before the call', 'created #3 task 3, again'],
+  );
+  await writeTasks(store, 1); // seq 8 creates #4, seq 9 updates #1
+  const next = [(await late.next()).value, (await late.next()).value] as Change[];
+  assert.deepEqual(
+    next.map((c) => `${c.seq} ${c.kind} #${c.taskId}`),
+    ['8 created #4', '9 updated #1'],
+  );
+  assert.equal(liveFeedSources(), 1);
+  await late.return?.();
+  await live.stop();
+});
+
+test('a subscriber with since joining a running source: replay, then live, no gap and no repeat', {
+  timeout: 90_000,
+}, async (t) => {
   const store = open();
   await writeTasks(store, 5); // seqs 1-10
   const [live] = readers(t, store, 1) as [Reader];
@@ -262,7 +314,7 @@ test('a subscriber with since joining a running source: replay, then live, no ga
   assert.equal(liveFeedSources(), 0);
 });
 
-test('after every subscriber leaves, no watcher or timer keeps the process alive', async () => {
+test('after every subscriber leaves, no watcher or timer keeps the process alive', { timeout: 90_000 }, async () => {
   const store = open();
   await store.create({ subject: 'x' });
   // A child with five subscribers that each see one change and leave, then does nothing: it must exit.
