@@ -74,7 +74,7 @@ import { ClaimIndex } from './claim-index.js';
 import { commitFiles } from './commit.js';
 import { runDoctor } from './doctor.js';
 import { writeFileDurable } from './durable.js';
-import { takeFeedStart } from './feed-start.js';
+import { subscribeFeed } from './feed-subscriber.js';
 import { Fence } from './fence.js';
 import { Journal, journalEntries, lastEntries, maxIdInJournal, type NewEntry } from './journal.js';
 import { listSummaries } from './lists.js';
@@ -721,37 +721,22 @@ export class FileStore implements TaskStore {
   // ---- change feed ----
 
   watch(options: WatchOptions = {}): AsyncIterable<Change> {
-    // The feed's code loads on first iteration (most commands never watch), but it starts now:
-    // changes made after this call are delivered even if iteration begins later.
-    const start = takeFeedStart(this.journalPath, () => this.scan());
-    const feed = async () => {
-      const { watchList } = await import('./watch.js');
-      return watchList({
+    // One shared source per list in this process, however many subscribers (feed-subscriber.ts).
+    // The subscriber joins now, so changes made after this call are delivered even if iteration
+    // begins later; the source's code loads on first iteration (most commands never watch).
+    return subscribeFeed(
+      {
         listDir: this.listDir,
         journalPath: this.journalPath,
         list: this.listId,
         scan: () => this.scan(),
         onWarning: this.onWarning,
-        start,
-        ...options,
-      })[Symbol.asyncIterator]();
-    };
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<Change> {
-        let inner: Promise<AsyncIterator<Change>> | undefined;
-        const get = () => {
-          inner ??= feed();
-          return inner;
-        };
-        return {
-          next: async () => (await get()).next(),
-          return: async () => {
-            const it = await get();
-            return it.return === undefined ? { done: true, value: undefined } : it.return();
-          },
-        };
+        signal: options.signal,
+        initial: options.initial,
+        since: options.since,
       },
-    };
+      () => import('./watch.js'),
+    );
   }
 
   async close(): Promise<void> {}

@@ -7,16 +7,27 @@ import {
   revisionOf,
   serializeTask,
   type Task,
-  TasklaneError,
   tasklaneFields,
   withTasklaneFields,
 } from '../../model/index.js';
 import type { Change, ChangeKind, JournalEntry } from '../types.js';
-import type { FeedStart } from './feed-start.js';
+import {
+  FEED_DEFAULTS,
+  type FeedSlot,
+  type FeedSourceOptions,
+  type FeedStart,
+  type LiveSource,
+  takeFeedStart,
+} from './feed-start.js';
+import { type SubscribeOptions, subscribeFeed } from './feed-subscriber.js';
 import { fileLines, JOURNAL_LINE_LIMIT, Journal, parseEntry } from './journal.js';
 import { readTaskFile, taskFileName } from './task-files.js';
 
-// The file store's change feed. Two sources:
+export { MAX_QUEUED_CHANGES } from './feed-subscriber.js';
+
+// The file store's change feed: one source per list in a process (feed-start.ts keeps them),
+// however many subscribers (feed-subscriber.ts: each its own bounded queue and cursor). The
+// source finds every change once and hands it to each subscriber. It reads two things:
 // - the journal, which holds every change Tasklane makes, exactly and in order (tailed from its
 //   end at start);
 // - the list directory itself, for changes written by others (Claude Code writes task files
@@ -24,6 +35,7 @@ import { readTaskFile, taskFileName } from './task-files.js';
 //   last reported.
 // fs.watch events only say "look now"; a full rescan every `rescanMs` is the correctness floor,
 // so a dropped event, a replaced directory or a dead watcher costs latency, never a change.
+// With N subscribers that is one rescan per period, not N, and one copy of the list's tasks.
 //
 // Telling a Tasklane write seen in the directory from a foreign one: Tasklane renames the task
 // file into place and only then appends the journal line, and every Tasklane write bumps
@@ -35,39 +47,19 @@ import { readTaskFile, taskFileName } from './task-files.js';
 // reported revision is a stale read: ignore it.
 //
 // Every change carries `seq`: a journaled change its entry's, any other the seq of the last entry
-// applied before it. With `since`, the feed first replays the journal's entries after that seq
-// (read as they are consumed, not held), then goes on from where the replay stopped reading: no
-// gap, and entries at or below the last seq applied are never applied twice. A rotated journal
-// (see journal.ts) is finished from its sealed file before the new live file is read. A line
-// longer than any Tasklane writes is skipped without being held, so it cannot stall the feed.
+// applied before it. With `since`, a subscriber first replays the journal's entries after that seq
+// (read as it consumes them, not held), while the source's changes found meanwhile wait; then it
+// takes those, minus the journaled ones its replay covered: no gap, and no journal entry twice.
+// A rotated journal (see journal.ts) is finished from its sealed file before the new live file is
+// read. A line longer than any Tasklane writes is skipped without being held, so it cannot stall
+// the feed.
 
-export interface WatchListOptions {
-  listDir: string;
-  journalPath: string;
-  list: string;
-  /** Reads every valid task in the list directory, now. */
-  scan: () => Map<string, Task>;
+export interface WatchListOptions extends FeedSourceOptions {
   signal?: AbortSignal;
   /** Emit a `created` change for every task present at start. Default false. */
   initial?: boolean;
   /** Replay the journal's entries after this seq first, then follow live. */
   since?: number;
-  /** Full rescan period, the correctness floor. Default 1000 ms. */
-  rescanMs?: number;
-  /** Coalescing delay after a file-system event. Default 5 ms. */
-  debounceMs?: number;
-  /** Use fs.watch for low latency. Default true; false polls only (tests, file systems without events). */
-  useFsEvents?: boolean;
-  /** How long a Tasklane-looking file change (rev ahead, or a vanished file) waits for its journal line. Default 1000 ms. */
-  journalGraceMs?: number;
-  onWarning?: (message: string) => void;
-  /**
-   * Where the feed starts, when the caller took it already (the store does, so that it can load
-   * this module lazily on first iteration yet still start at the moment watch() was called).
-   */
-  start?: FeedStart;
-  /** Fault knob for tests: stands in for fs.watch. */
-  watchDir?: (dir: string, listener: (event: string, name: string | null) => void) => FSWatcher;
 }
 
 interface Known {
@@ -88,28 +80,38 @@ interface Pending {
 type FileRead = { kind: 'task'; task: Task } | { kind: 'missing' } | { kind: 'unreadable' };
 
 const JOURNAL_NAME_FALLBACK = 'journal.jsonl';
-/**
- * Changes held for a reader that does not keep up. Past it the feed ends with FEED_BEHIND,
- * naming the last seq delivered, instead of growing without bound; the reader resumes with
- * watch({ since }), which replays from the journal as fast as it reads.
- */
-export const MAX_QUEUED_CHANGES = 10_000;
 const MAX_UNREADABLE_RETRIES = 5;
 const PENDING_RECHECK_MS = 50;
 
-/**
- * An async iterable of the list's changes from now on. The journal position and the starting
- * snapshot are taken when this is called, so changes made after the call are delivered even if
- * iteration starts later. Watchers and timers exist only while iterating; they are released when
- * `signal` aborts or the loop exits.
- */
-export function watchList(opts: WatchListOptions): AsyncIterable<Change> {
-  return new ListFeed(opts);
+/** Sources running in this process (watchers and timers held), for tests and diagnostics. */
+let running = 0;
+export function liveFeedSources(): number {
+  return running;
 }
 
-class ListFeed implements AsyncIterable<Change> {
-  private readonly o: Required<Omit<WatchListOptions, 'signal' | 'watchDir' | 'start' | 'since'>> &
-    Pick<WatchListOptions, 'signal' | 'watchDir' | 'since'>;
+/**
+ * An async iterable of the list's changes from now on, from the list's shared source. The
+ * subscriber joins when this is called, so changes made after the call are delivered even if
+ * iteration starts later. The source's watchers and timers run while any subscriber iterating
+ * is attached; each subscriber leaves when `signal` aborts, its loop exits, or it falls behind.
+ */
+export function watchList(opts: WatchListOptions): AsyncIterable<Change> {
+  return subscribeFeed(opts as SubscribeOptions, async () => ({ runSource }));
+}
+
+/** Runs the slot's source (made from its start) unless it runs already or has no subscriber left. */
+export function runSource(slot: FeedSlot): LiveSource | undefined {
+  if (slot.source !== undefined) return slot.source;
+  if (slot.members.size === 0) return undefined;
+  const source = new ListSource(slot, slot.start);
+  slot.start = undefined;
+  slot.source = source;
+  source.start();
+  return source;
+}
+
+class ListSource implements LiveSource {
+  private readonly o: Required<Omit<FeedSourceOptions, 'watchDir'>> & Pick<FeedSourceOptions, 'watchDir'>;
   private readonly known = new Map<string, Known>();
   /** File name -> task id, for files that vanish. */
   private readonly fileToId = new Map<string, string>();
@@ -120,8 +122,6 @@ class ListFeed implements AsyncIterable<Change> {
   private jseq = 0;
   /** The seq of the last journal entry applied. */
   private lastSeq = 0;
-  /** Entries to replay before following live (with `since`), read as they are consumed. */
-  private replay: Iterator<JournalEntry> | undefined;
   /** Inside a line too long to be ours: skip to its end. */
   private skippingLine = false;
   /** File changes waiting for their journal line, by file name. */
@@ -130,13 +130,7 @@ class ListFeed implements AsyncIterable<Change> {
   private readonly unreadable = new Map<string, number>();
   private journal: { offset: number; ino: number | undefined } = { offset: 0, ino: undefined };
 
-  private readonly queue: Change[] = [];
-  /** The seq of the last change handed to the reader. */
-  private delivered = 0;
-  private behind: TasklaneError | undefined;
-  /** Pending next() calls waiting for a change (usually one). */
-  private wakers: (() => void)[] = [];
-  private started = false;
+  private running = false;
   private closed = false;
 
   private polling: boolean;
@@ -148,101 +142,44 @@ class ListFeed implements AsyncIterable<Change> {
   private rescanTimer: NodeJS.Timeout | undefined;
   private journalPollTimer: NodeJS.Timeout | undefined;
   private readonly warned = new Set<string>();
-  private readonly onAbort = () => this.close();
 
-  constructor(opts: WatchListOptions) {
+  constructor(
+    private readonly slot: FeedSlot,
+    start: FeedStart | undefined,
+  ) {
+    const opts = slot.options;
     this.o = {
-      ...opts,
-      initial: opts.initial ?? false,
-      rescanMs: opts.rescanMs ?? 1000,
-      debounceMs: opts.debounceMs ?? 5,
-      useFsEvents: opts.useFsEvents ?? true,
-      journalGraceMs: opts.journalGraceMs ?? 1000,
+      listDir: opts.listDir,
+      journalPath: opts.journalPath,
+      list: opts.list,
+      scan: opts.scan,
+      watchDir: opts.watchDir,
+      rescanMs: opts.rescanMs ?? FEED_DEFAULTS.rescanMs,
+      debounceMs: opts.debounceMs ?? FEED_DEFAULTS.debounceMs,
+      useFsEvents: opts.useFsEvents ?? FEED_DEFAULTS.useFsEvents,
+      journalGraceMs: opts.journalGraceMs ?? FEED_DEFAULTS.journalGraceMs,
       onWarning: opts.onWarning ?? (() => {}),
     };
     this.polling = !this.o.useFsEvents;
-    let snapshot: Map<string, Task>;
-    if (opts.start !== undefined) {
-      this.journal = { ...opts.start.journal };
-      snapshot = opts.start.snapshot;
-    } else {
-      // Journal position first, then the snapshot: a change between the two is in both, and is
-      // still reported from the journal (it came after the start).
-      try {
-        const st = statSync(this.o.journalPath);
-        this.journal = { offset: st.size, ino: st.ino };
-      } catch (err) {
-        if (!isMissing(err)) this.warn(`cannot read the journal ${this.o.journalPath}: ${(err as Error).message}`);
-      }
-      snapshot = this.safeScan() ?? new Map<string, Task>();
-    }
-    const ids = [...snapshot.keys()].sort(compareIds);
-    const now = new Date().toISOString();
-    for (const id of ids) {
+    const { journal, snapshot } = start ?? takeFeedStart(this.o.journalPath, () => this.safeScan() ?? new Map());
+    this.journal = { ...journal };
+    for (const id of [...snapshot.keys()].sort(compareIds)) {
       const task = snapshot.get(id) as Task;
       this.remember(task, serializeTask(task), true);
-      if (this.o.initial) this.push({ kind: 'created', task, at: now });
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Change> {
-    if (this.started) throw new Error('a change feed can be iterated only once; call watch() again');
-    this.started = true;
-    if (this.o.signal?.aborted) this.closed = true;
-    else {
-      this.o.signal?.addEventListener('abort', this.onAbort, { once: true });
-      if (this.o.since !== undefined) this.replay = this.replayFrom(this.o.since);
-      else this.start();
-    }
-    return {
-      next: () => this.next(),
-      return: async () => {
-        this.close();
-        return { done: true, value: undefined };
-      },
-    };
+  present(): { tasks: Task[]; seq: number } {
+    // Lines appended before the call are read first: what they did is part of the present.
+    if (!this.closed) this.drainJournal();
+    const ids = [...this.known.keys()].sort(compareIds);
+    return { tasks: ids.map((id) => (this.known.get(id) as Known).task), seq: this.lastSeq };
   }
 
-  private async next(): Promise<IteratorResult<Change>> {
-    for (;;) {
-      if (this.replay !== undefined && this.queue.length === 0 && !this.closed) {
-        const r = this.replay.next();
-        if (r.done === true) {
-          this.replay = undefined;
-          this.start();
-        } else this.applyEntry(r.value);
-        continue;
-      }
-      const change = this.queue.shift();
-      if (change !== undefined) {
-        this.delivered = change.seq;
-        return { done: false, value: change };
-      }
-      if (this.behind !== undefined) {
-        const err = this.behind;
-        this.behind = undefined;
-        throw err;
-      }
-      if (this.closed) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => {
-        this.wakers.push(resolve);
-      });
-    }
-  }
-
-  private push(c: { kind: ChangeKind; task: Task; at: string }): void {
+  /** Hands a change to every subscriber (each keeps its own bounded queue). */
+  private push(c: { kind: ChangeKind; task: Task; at: string }, journaled = false): void {
     if (this.closed) return;
-    if (this.started && this.queue.length >= MAX_QUEUED_CHANGES) {
-      this.queue.length = 0;
-      this.behind = new TasklaneError(
-        'FEED_BEHIND',
-        `the change feed of list ${this.o.list} held ${MAX_QUEUED_CHANGES} changes its reader had not taken; resume with watch({ since: ${this.delivered} })`,
-        { list: this.o.list },
-      );
-      this.close();
-      return;
-    }
-    this.queue.push({
+    const change: Change = {
       kind: c.kind,
       list: this.o.list,
       taskId: c.task.id,
@@ -250,65 +187,81 @@ class ListFeed implements AsyncIterable<Change> {
       rev: revisionOf(c.task),
       at: c.at,
       seq: this.lastSeq,
-    });
-    this.wakeAll();
+    };
+    for (const member of [...this.slot.members]) member.deliver(change, journaled);
   }
 
   /**
-   * The journal's entries after `since`, oldest first, across sealed files and the live one; the
-   * live file's position is kept as it goes, so following live starts where the replay stopped.
+   * The journal's changes after `since`, oldest first, across sealed files and the live one, as
+   * each is asked for; returns the last seq read. A heartbeat entry carries only its fields: they
+   * apply to the task as the replay last saw it, else as the source knows it, else as its file is.
    */
-  private *replayFrom(since: number): Generator<JournalEntry> {
+  *replay(since: number): Generator<Change, number> {
+    const seen = new Map<string, Task>();
+    let last = 0;
+    const toChange = (e: JournalEntry): Change | undefined => {
+      let task = e.task;
+      if (task === undefined) {
+        const base = seen.get(e.taskId) ?? this.known.get(e.taskId)?.task;
+        if (base !== undefined && e.fields !== undefined) {
+          task = withTasklaneFields(base, { ...tasklaneFields(base), ...e.fields });
+        } else {
+          const read = this.readFile(taskFileName(e.taskId));
+          if (read.kind !== 'task' || revisionOf(read.task) !== e.fields?.rev) return undefined;
+          task = read.task;
+        }
+      }
+      if (e.kind === 'deleted') seen.delete(e.taskId);
+      else seen.set(e.taskId, task);
+      return { kind: e.kind, list: this.o.list, taskId: e.taskId, task, rev: revisionOf(task), at: e.at, seq: e.seq };
+    };
     const journal = new Journal(dirname(this.o.journalPath));
     for (const sealed of journal.sealed()) {
-      if (sealed.lastSeq <= since) continue;
+      if (sealed.lastSeq <= since) {
+        last = Math.max(last, sealed.lastSeq);
+        continue;
+      }
       for (const { line } of fileLines(sealed.path)) {
-        const e = parseEntry(line, this.lastSeq + 1);
-        if (e !== undefined && e.seq > since) yield e;
+        const e = parseEntry(line, last + 1);
+        if (e === undefined) continue;
+        last = Math.max(last, e.seq);
+        const c = e.seq > since ? toChange(e) : undefined;
+        if (c !== undefined) yield c;
       }
     }
-    let ino: number | undefined;
-    try {
-      ino = statSync(this.o.journalPath).ino;
-    } catch {
-      this.journal = { offset: 0, ino: undefined };
-      return;
-    }
+    if (!existsFile(this.o.journalPath)) return last;
     let lineNo = 0;
-    let offset = 0;
-    for (const { line, end } of fileLines(this.o.journalPath)) {
-      offset = end;
-      this.journal = { offset, ino };
+    for (const { line } of fileLines(this.o.journalPath)) {
       if (line.length === 0) continue;
       lineNo++;
       const e = parseEntry(line, lineNo);
-      if (e !== undefined && e.seq > since) yield e;
+      if (e === undefined) continue;
+      last = Math.max(last, e.seq);
+      const c = e.seq > since ? toChange(e) : undefined;
+      if (c !== undefined) yield c;
     }
-    this.journal = { offset, ino };
+    return last;
   }
 
-  private wakeAll(): void {
-    const wakers = this.wakers;
-    this.wakers = [];
-    for (const wake of wakers) wake();
-  }
-
-  private start(): void {
+  start(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    running++;
     this.rescanTimer = setInterval(() => this.request('full', 0), this.o.rescanMs);
     if (this.polling) this.startJournalPolling();
     else this.ensureWatchers();
-    // Catch up on anything that happened between the call and the first iteration.
+    // Catch up on anything that happened between the start and now.
     this.request('full', 0);
   }
 
-  private close(): void {
+  /** Releases every watcher and timer; the last subscriber's leaving calls it. */
+  stop(): void {
     if (this.closed) return;
     this.closed = true;
-    this.o.signal?.removeEventListener('abort', this.onAbort);
+    if (this.running) running--;
     for (const t of [this.tickTimer, this.pendingTimer, this.retryTimer]) clearTimeout(t);
     for (const t of [this.rescanTimer, this.journalPollTimer]) clearInterval(t);
     this.closeWatchers();
-    this.wakeAll();
   }
 
   // ---- scheduling ----
@@ -479,17 +432,10 @@ class ListFeed implements AsyncIterable<Change> {
     if (recent.length > 32) recent.shift();
 
     const k = this.known.get(id);
-    if (this.replay !== undefined) {
-      // Replaying: every entry is news, in the journal's order.
-      if (kind === 'deleted') this.forget(id);
-      else this.remember(task, content);
-      this.push({ kind, task, at });
-      return;
-    }
     if (kind === 'deleted') {
       if (k === undefined) return; // already reported from the directory, or never seen
       this.forget(id);
-      this.push({ kind, task, at });
+      this.push({ kind, task, at }, true);
       return;
     }
     const rev = revisionOf(task);
@@ -498,7 +444,7 @@ class ListFeed implements AsyncIterable<Change> {
     const stale = k !== undefined && (k.rev > rev || (k.rev === rev && k.content === content));
     if (stale && !k.fromSnapshot) return;
     this.remember(task, content);
-    this.push({ kind, task, at });
+    this.push({ kind, task, at }, true);
   }
 
   // ---- the directory ----
@@ -772,6 +718,15 @@ export function inferKind(before: Task | undefined, after: Task): ChangeKind {
   const depsOnly =
     serializeTask({ ...after, blocks: before.blocks, blockedBy: before.blockedBy }) === serializeTask(before);
   return depsOnly ? 'dependency' : 'updated';
+}
+
+function existsFile(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isMissing(err: unknown): boolean {
