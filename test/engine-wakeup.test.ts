@@ -5,6 +5,7 @@ import { resolveAgent } from '../src/engine/agents.js';
 import { Coordinator } from '../src/engine/coordinator.js';
 import { EngineEvents } from '../src/engine/events.js';
 import { DEFAULT_TEMPLATE } from '../src/engine/prompt.js';
+import { runWorker } from '../src/engine/worker.js';
 import type { Change, ClaimInput, CompleteInput, TaskStore, WatchOptions } from '../src/store/types.js';
 import { makeList } from './engine-helpers.js';
 
@@ -103,6 +104,76 @@ describe('a completion wakes the scheduler', () => {
         `#${dependent} claimed before #${blocker}'s report: ${log}`,
       );
     }
+    await f.store.close();
+  });
+});
+
+/**
+ * An agent for the worker test: it marks itself started, then (for a task in WAIT_FOR_EACH_OTHER)
+ * exits 0 only once the other such task has started too, so both must run at once. The loop's cap
+ * is a safety net: past it the agent fails, it does not measure anything.
+ */
+const PAIR_AGENT = [
+  '/bin/sh',
+  '-c',
+  [
+    ': > "$RECORD_DIR/started-$TASKLANE_TASK_ID"',
+    'case " $WAIT_FOR_EACH_OTHER " in *" $TASKLANE_TASK_ID "*) ;; *) exit 0 ;; esac',
+    'for other in $WAIT_FOR_EACH_OTHER; do',
+    '  [ "$other" = "$TASKLANE_TASK_ID" ] && continue',
+    '  i=0',
+    '  while [ ! -e "$RECORD_DIR/started-$other" ]; do',
+    '    i=$((i + 1)); [ "$i" -gt 3000 ] && exit 1',
+    '    sleep 0.01',
+    '  done',
+    'done',
+  ].join('\n'),
+  'pair-agent',
+];
+
+describe('a completion wakes the idle slots of a worker', () => {
+  it('starts both dependents of a diamond at once on two slots, with no change feed and no timer', {
+    timeout: 90_000,
+  }, async () => {
+    // 1 -> {2, 3}: one slot runs #1 while the other finds nothing and sleeps. When #1 completes,
+    // one slot takes #2 and the sleeping one must take #3 then, or #2's agent waits for #3 in vain.
+    const f = await makeList([{ subject: 'Root' }, { subject: 'Left', after: [0] }, { subject: 'Right', after: [0] }]);
+    const [, left, right] = f.ids as [string, string, string];
+    const events = new EngineEvents();
+    const finished = new Set<string>();
+    const cancel = new AbortController();
+    events.on((e) => {
+      if (e.type !== 'finish') return;
+      finished.add(e.taskId);
+      if (finished.size === 3) cancel.abort();
+    });
+    const runDir = f.store.artifactsDir;
+    const report = await runWorker(
+      {
+        store: observed(f.store, []),
+        runDir,
+        logsDir: join(runDir, 'logs'),
+        agent: { command: PAIR_AGENT, preset: 'stdin', source: 'flag' },
+        agentOptions: { dangerouslySkipPermissions: false },
+        template: DEFAULT_TEMPLATE,
+        cwd: f.dir,
+        env: { ...process.env, ...f.env, WAIT_FOR_EACH_OTHER: `${left} ${right}` },
+        leaseMs: 3_600_000,
+        graceMs: 1000,
+        worktree: false,
+        events,
+        slots: 2,
+        once: false,
+        retries: 0,
+        backoff: { baseMs: 10, capMs: 10 },
+        floorMs: 3_600_000,
+      },
+      { cancel: cancel.signal, hard: new AbortController().signal },
+    );
+    assert.deepEqual(
+      { completed: [...report.completed].sort(), failed: report.failed },
+      { completed: [...f.ids].sort(), failed: [] },
+    );
     await f.store.close();
   });
 });
