@@ -599,7 +599,7 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
           idleSince = Date.now();
           record(outcome, run.task, report, retrier, events);
           // What it unblocked is for every idle slot now, not when the feed brings our own write back.
-          if (outcome.kind === 'completed') feed.poke();
+          if (outcome.kind === 'completed' && outcome.task.blocks.length > 0) feed.poke();
           run = opts.once && outcome.kind === 'failed' ? await retryOf(run.task.id, owner) : null;
         }
         busy--;
