@@ -35,7 +35,9 @@ import { type LatencyFigures, latencyFigures, readTimeline, type Spread, spread 
 //       [--modes plain,worktree] [--old /tmp/old/dist] [--overhead-tasks 200] [--runs 3]
 //       [--only makespan|overhead]
 //   (the old build also from $BENCH_OLD_DIST; build one with `git worktree add /tmp/old COMMIT &&
-//   (cd /tmp/old && npm ci && npm run build)`)
+//   (cd /tmp/old && npm ci && npm run build)`). Compare builds over an even number of graphs: the
+//   variant that ran first on a graph was often about 10 % slower (BENCHMARKS.md, issue 8), and
+//   the rotation cancels that only when each goes first equally often.
 
 const { values: opt } = parseArgs({
   options: {
