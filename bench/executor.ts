@@ -1,31 +1,43 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Task, tasklaneFields } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
 import { type BaselineRun, runBatchPoll, runFifo } from './lib/baseline-schedulers.js';
-import { bounds, type Dag, modelMakespan, randomDag } from './lib/dag.js';
-import { CA_VAR, CLI, freshDir, median, NODE, printMachine, saveResults } from './lib/measure.js';
+import { bounds, type Dag, type DagTask, modelMakespan, modelSchedule, randomDag } from './lib/dag.js';
+import { CA_VAR, CLI, freshDir, load, median, NODE, printMachine, saveResults } from './lib/measure.js';
+import { type LatencyFigures, latencyFigures, readTimeline, type Spread, spread } from './lib/run-timeline.js';
 
 // Issue 4: the executor (`tasklane run`).
 //
 // a. Makespan. K seeded random DAGs of 200 tasks (bench/lib/dag.ts), durations 1..10 units, one
-//    unit = UNIT_MS ms of real time standing for one minute of agent time. Each graph runs three
+//    unit = UNIT_MS ms of real time standing for one minute of agent time. Each graph runs these
 //    ways, side by side in the same run, each on 8 slots with the same simulated agent (the sim
 //    preset's /bin/sh script sleeping the task's duration):
 //      tasklane    the real `tasklane run -j 8 --preset sim --json`, cold process, its own fresh
-//                  list written through the store API; times from the store (claim -> completion)
+//                  list (in a fresh git repository) written through the store API; without and
+//                  with --worktree; this build and, given --old DIST, an old build, all in an
+//                  order that rotates from graph to graph. Times from the store and the run's
+//                  logs and result files (bench/lib/run-timeline.ts).
 //      fifo        an event-driven FIFO ready queue, in this process (bench/lib/baseline-schedulers.ts)
 //      batch-poll  launch up to 8 ready tasks, poll every 5 s (scaled: 5 s of agent time) until the
 //                  whole batch is done, repeat
 //    Makespan = first task start to last task end. Ratio = makespan / LB, LB = max(critical path,
-//    total work / 8). Target: tasklane <= 1.10. Also shown: the zero-overhead model of each policy.
+//    total work / 8). Targets (issue 8): tasklane median <= 1.05, and a dependent's agent spawned
+//    within 50 ms (p90) of the moment it could start (its blockers' agents ended and a slot is
+//    free), beyond the agent's own start. Also shown: the zero-overhead model of each policy.
 // b. Overhead. N independent tasks whose agent does nothing (`--agent true`, preset stdin: the
 //    prompt goes to `true`'s stdin and nothing comes back), -j 8 and -j 1, with NODE_EXTRA_CA_CERTS
 //    as set and unset. Targets: under 25 ms per task, at least 50 tasks/s with -j 8 (2 cores).
 //
 //   npx tsc -p . && node dist/bench/executor.js [--graphs 5] [--tasks 200] [--unit-ms 60]
-//       [--overhead-tasks 200] [--runs 3] [--only makespan|overhead]
+//       [--modes plain,worktree] [--old /tmp/old/dist] [--overhead-tasks 200] [--runs 3]
+//       [--only makespan|overhead]
+//   (the old build also from $BENCH_OLD_DIST; build one with `git worktree add /tmp/old COMMIT &&
+//   (cd /tmp/old && npm ci && npm run build)`). Compare builds over an even number of graphs: the
+//   variant that ran first on a graph was often about 10 % slower (BENCHMARKS.md, issue 8), and
+//   the rotation cancels that only when each goes first equally often.
 
 const { values: opt } = parseArgs({
   options: {
@@ -36,6 +48,8 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '3' },
     only: { type: 'string' },
     'first-seed': { type: 'string', default: '1' },
+    modes: { type: 'string', default: 'plain,worktree' },
+    old: { type: 'string' },
   },
 });
 const GRAPHS = Number(opt.graphs);
@@ -45,6 +59,18 @@ const OVERHEAD_TASKS = Number(opt['overhead-tasks']);
 const RUNS = Number(opt.runs);
 const FIRST_SEED = Number(opt['first-seed']);
 const SLOTS = 8;
+const OLD_DIST = opt.old ?? process.env.BENCH_OLD_DIST;
+if (OLD_DIST !== undefined && !existsSync(join(OLD_DIST, 'bundle', 'main.js'))) {
+  throw new Error(`no old build at ${OLD_DIST} (expected ${join(OLD_DIST, 'bundle', 'main.js')})`);
+}
+const MODES = (opt.modes as string).split(',').map((m) => {
+  if (m !== 'plain' && m !== 'worktree') throw new Error(`--modes: plain or worktree, not ${m}`);
+  return m === 'worktree';
+});
+const VARIANTS: Variant[] = MODES.flatMap((worktree) => [
+  { build: 'new' as const, worktree },
+  ...(OLD_DIST === undefined ? [] : [{ build: 'old' as const, worktree }]),
+]);
 /** One unit stands for a minute of agent time, so the 5 s poll is 5/60 of a unit. */
 const UNIT_REAL_S = 60;
 const POLL_MS = (5 / UNIT_REAL_S) * UNIT_MS;
@@ -52,10 +78,6 @@ const LIST = 'bench';
 
 const now = () => performance.timeOrigin + performance.now();
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))] as number;
-};
 
 const machineInfo = printMachine();
 const withoutCa = (): NodeJS.ProcessEnv => {
@@ -72,9 +94,9 @@ interface CliRun {
 }
 
 /** Runs the CLI as a cold process and times it from spawn to exit. */
-function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CliRun> {
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv, bin = CLI): Promise<CliRun> {
   const t0 = now();
-  const child = spawn(NODE, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -114,6 +136,22 @@ function checkRun(r: CliRun, tasks: number): { durationMs: number; perTask: Map<
 
 // ---------------------------------------------------------------- a. makespan
 
+/** One way of running `tasklane run`: a build (this one, or the old one given) and with or without --worktree. */
+interface Variant {
+  build: 'new' | 'old';
+  worktree: boolean;
+}
+const variantName = (v: Variant) => `${v.build}${v.worktree ? '+worktree' : ''}`;
+
+interface TasklaneRun {
+  variant: string;
+  makespanMs: number;
+  ratio: number;
+  commandWallMs: number;
+  runDurationMs: number;
+  latency: LatencyFigures;
+}
+
 interface GraphResult {
   seed: number;
   layers: number;
@@ -122,32 +160,19 @@ interface GraphResult {
   lbUnits: number;
   lbMs: number;
   model: Record<'critical-path' | 'fifo' | 'batch-poll', number>;
-  tasklane: {
-    makespanMs: number;
-    ratio: number;
-    commandWallMs: number;
-    runDurationMs: number;
-    /** Claim of a task minus the latest completion among its blockers, ms. */
-    depLatencyMs: { min: number; median: number; p90: number };
-    /** Claim to completion minus the simulated duration, ms. */
-    perTaskOverheadMs: { median: number; p90: number };
-  };
+  /** The critical-path model's claim minus its blockers' end, ms: the wait for a slot alone, with zero overhead. */
+  modelClaimAfterBlockers: Spread;
+  runs: TasklaneRun[];
   fifo: { makespanMs: number; ratio: number };
   batchPoll: { makespanMs: number; ratio: number };
 }
 
-async function makespanOne(seed: number): Promise<GraphResult> {
-  const dag: Dag = randomDag(TASKS, seed);
-  const b = bounds(dag, SLOTS);
-  const lbMs = b.lowerBound * UNIT_MS;
-  const model = {
-    'critical-path': modelMakespan(dag, SLOTS, 'critical-path') / b.lowerBound,
-    fifo: modelMakespan(dag, SLOTS, 'fifo') / b.lowerBound,
-    'batch-poll': modelMakespan(dag, SLOTS, 'batch-poll', 5 / UNIT_REAL_S) / b.lowerBound,
-  };
-
-  // Tasklane: the list through the store API, then a cold `tasklane run`.
-  const root = freshDir(`executor/graph-${seed}`);
+/** A fresh list of the graph in a fresh git repository (one commit, so --worktree has a HEAD to start from). */
+async function graphList(dag: Dag, dir: string): Promise<string> {
+  const root = freshDir(dir);
+  const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { stdio: 'ignore' });
+  git('init', '-q');
+  git('-c', 'user.name=bench', '-c', 'user.email=bench@localhost', 'commit', '-q', '--allow-empty', '-m', 'start');
   const store = openStore({ dir: root, list: LIST, cwd: root, env: {} });
   const ids: string[] = [];
   for (const t of dag.tasks) {
@@ -160,27 +185,64 @@ async function makespanOne(seed: number): Promise<GraphResult> {
     ids.push(created.id);
   }
   await store.close();
-  const r = await cli(['run', '-j', String(SLOTS), '--preset', 'sim', '--json', '--dir', root, '--list', LIST], root, {
-    ...process.env,
-  });
-  const json = checkRun(r, TASKS);
-  const times = await storeTimes(root);
-  const starts = [...times.values()].map((t) => t.start);
-  const ends = [...times.values()].map((t) => t.end);
-  const makespanMs = Math.max(...ends) - Math.min(...starts);
-  const depLatency: number[] = [];
-  const overhead: number[] = [];
-  dag.tasks.forEach((t, i) => {
-    const mine = times.get(ids[i] as string);
-    if (mine === undefined) return;
-    overhead.push(mine.end - mine.start - t.units * UNIT_MS);
-    if (t.blockers.length === 0) return;
-    const ready = Math.max(...t.blockers.map((bi) => times.get(ids[bi] as string)?.end ?? 0));
-    depLatency.push(mine.start - ready);
-  });
+  return root;
+}
 
-  const fifo: BaselineRun = await runFifo(dag, SLOTS, UNIT_MS, join(root, 'fifo'));
-  const batch: BaselineRun = await runBatchPoll(dag, SLOTS, UNIT_MS, POLL_MS, join(root, 'batch'));
+async function runTasklane(dag: Dag, seed: number, v: Variant, lbMs: number): Promise<TasklaneRun> {
+  const root = await graphList(dag, `executor/graph-${seed}-${variantName(v)}`);
+  const bin = v.build === 'new' ? CLI : join(OLD_DIST as string, 'bundle', 'main.js');
+  const args = ['run', '-j', String(SLOTS), '--preset', 'sim', '--json', '--dir', root, '--list', LIST];
+  if (v.worktree) args.push('--worktree');
+  const r = await cli(args, root, { ...process.env }, bin);
+  const json = checkRun(r, TASKS);
+  const store = openStore({ dir: root, list: LIST, cwd: root, env: {} });
+  const tasks = await store.list();
+  const artifacts = store.artifactsDir;
+  await store.close();
+  const timeline = readTimeline(tasks, artifacts);
+  const all = [...timeline.values()];
+  const makespanMs = Math.max(...all.map((t) => t.completed)) - Math.min(...all.map((t) => t.claim));
+  return {
+    variant: variantName(v),
+    makespanMs: Math.round(makespanMs),
+    ratio: round(makespanMs / lbMs, 3),
+    commandWallMs: Math.round(r.wallMs),
+    runDurationMs: json.durationMs,
+    latency: latencyFigures(timeline),
+  };
+}
+
+async function makespanOne(seed: number, round_: number): Promise<GraphResult> {
+  const dag: Dag = randomDag(TASKS, seed);
+  const b = bounds(dag, SLOTS);
+  const lbMs = b.lowerBound * UNIT_MS;
+  const model = {
+    'critical-path': modelMakespan(dag, SLOTS, 'critical-path') / b.lowerBound,
+    fifo: modelMakespan(dag, SLOTS, 'fifo') / b.lowerBound,
+    'batch-poll': modelMakespan(dag, SLOTS, 'batch-poll', 5 / UNIT_REAL_S) / b.lowerBound,
+  };
+  const { starts } = modelSchedule(dag, SLOTS, 'critical-path');
+  const modelWait = dag.tasks
+    .filter((t) => t.blockers.length > 0)
+    .map(
+      (t) =>
+        ((starts[t.index] as number) -
+          Math.max(...t.blockers.map((i) => (starts[i] as number) + (dag.tasks[i] as DagTask).units))) *
+        UNIT_MS,
+    );
+
+  // Every variant on the same graph, in an order that rotates from graph to graph.
+  const order = VARIANTS.map((_, i) => VARIANTS[(i + round_) % VARIANTS.length] as Variant);
+  const runs: TasklaneRun[] = [];
+  for (const v of order) runs.push(await runTasklane(dag, seed, v, lbMs));
+  runs.sort(
+    (x, y) =>
+      VARIANTS.findIndex((v) => variantName(v) === x.variant) - VARIANTS.findIndex((v) => variantName(v) === y.variant),
+  );
+
+  const base = freshDir(`executor/graph-${seed}-baselines`);
+  const fifo: BaselineRun = await runFifo(dag, SLOTS, UNIT_MS, join(base, 'fifo'));
+  const batch: BaselineRun = await runBatchPoll(dag, SLOTS, UNIT_MS, POLL_MS, join(base, 'batch'));
   return {
     seed,
     layers: dag.layers,
@@ -193,14 +255,8 @@ async function makespanOne(seed: number): Promise<GraphResult> {
       fifo: round(model.fifo, 3),
       'batch-poll': round(model['batch-poll'], 3),
     },
-    tasklane: {
-      makespanMs: Math.round(makespanMs),
-      ratio: round(makespanMs / lbMs, 3),
-      commandWallMs: Math.round(r.wallMs),
-      runDurationMs: json.durationMs,
-      depLatencyMs: { min: Math.min(...depLatency), median: median(depLatency), p90: pct(depLatency, 0.9) },
-      perTaskOverheadMs: { median: median(overhead), p90: pct(overhead, 0.9) },
-    },
+    modelClaimAfterBlockers: spread(modelWait),
+    runs,
     fifo: { makespanMs: Math.round(fifo.makespanMs), ratio: round(fifo.makespanMs / lbMs, 3) },
     batchPoll: { makespanMs: Math.round(batch.makespanMs), ratio: round(batch.makespanMs / lbMs, 3) },
   };
@@ -208,36 +264,80 @@ async function makespanOne(seed: number): Promise<GraphResult> {
 
 async function makespan() {
   console.log(
-    `\n== a. makespan: ${GRAPHS} random DAGs of ${TASKS} tasks, -j ${SLOTS}, 1 unit = ${UNIT_MS} ms (= 1 min of agent time), batch poll every ${round(POLL_MS, 2)} ms (= 5 s)`,
+    `\n== a. makespan: ${GRAPHS} random DAGs of ${TASKS} tasks, -j ${SLOTS}, 1 unit = ${UNIT_MS} ms (= 1 min of agent time), batch poll every ${round(POLL_MS, 2)} ms (= 5 s); ` +
+      `tasklane runs: ${VARIANTS.map(variantName).join(', ')}${OLD_DIST === undefined ? '' : ` (old = ${OLD_DIST})`}`,
   );
   const results: GraphResult[] = [];
   for (let g = 0; g < GRAPHS; g++) {
-    const r = await makespanOne(FIRST_SEED + g);
+    const r = await makespanOne(FIRST_SEED + g, g);
     results.push(r);
-    const t = r.tasklane;
     console.log(
-      `seed ${r.seed}: ${r.layers} layers, CP ${r.criticalPathUnits} u, work/8 ${round(r.workUnits / SLOTS, 1)} u, LB ${(r.lbMs / 1000).toFixed(2)} s | ` +
-        `tasklane ${(t.makespanMs / 1000).toFixed(2)} s = ${t.ratio.toFixed(3)} LB (command ${(t.commandWallMs / 1000).toFixed(2)} s) | ` +
+      `seed ${r.seed} (load ${load()}): ${r.layers} layers, CP ${r.criticalPathUnits} u, work/8 ${round(r.workUnits / SLOTS, 1)} u, LB ${(r.lbMs / 1000).toFixed(2)} s | ` +
         `fifo ${r.fifo.ratio.toFixed(3)} | batch-poll ${r.batchPoll.ratio.toFixed(3)} | ` +
-        `model cp/fifo/batch ${r.model['critical-path'].toFixed(3)}/${r.model.fifo.toFixed(3)}/${r.model['batch-poll'].toFixed(3)} | ` +
-        `tasklane dep latency min/med/p90 ${t.depLatencyMs.min}/${t.depLatencyMs.median}/${t.depLatencyMs.p90} ms, claim->complete minus sleep med/p90 ${t.perTaskOverheadMs.median}/${t.perTaskOverheadMs.p90} ms`,
+        `model cp/fifo/batch ${r.model['critical-path'].toFixed(3)}/${r.model.fifo.toFixed(3)}/${r.model['batch-poll'].toFixed(3)}, ` +
+        `model claim after blockers med/p90 ${r.modelClaimAfterBlockers.median}/${r.modelClaimAfterBlockers.p90} ms`,
+    );
+    for (const t of r.runs) {
+      const l = t.latency;
+      console.log(
+        `  ${t.variant.padEnd(13)} ${(t.makespanMs / 1000).toFixed(2)} s = ${t.ratio.toFixed(3)} LB | ` +
+          `dependent start med/p90 ${l.dependentStart.median}/${l.dependentStart.p90} ms | ` +
+          `claim after blockers med/p90 ${l.claimAfterBlockers.median}/${l.claimAfterBlockers.p90} ms | ` +
+          `exit->completed ${l.exitToCompleted.median}/${l.exitToCompleted.p90}, claim->spawn ${l.claimToSpawn.median}/${l.claimToSpawn.p90}, ` +
+          `agent's own start ${l.agentOwnStart.median}/${l.agentOwnStart.p90} ms (med/p90)`,
+      );
+    }
+  }
+  const summary: Record<string, Record<string, number>> = {};
+  const med = (xs: number[]) => round(median(xs), 3);
+  for (const v of VARIANTS) {
+    const name = variantName(v);
+    const mine = results.map((r) => r.runs.find((t) => t.variant === name) as TasklaneRun);
+    summary[name] = {
+      ratioMedian: med(mine.map((t) => t.ratio)),
+      ratioMax: round(Math.max(...mine.map((t) => t.ratio)), 3),
+      dependentStartP90: med(mine.map((t) => t.latency.dependentStart.p90)),
+      dependentStartMedian: med(mine.map((t) => t.latency.dependentStart.median)),
+      claimAfterBlockersP90: med(mine.map((t) => t.latency.claimAfterBlockers.p90)),
+    };
+  }
+  summary.fifo = {
+    ratioMedian: med(results.map((r) => r.fifo.ratio)),
+    ratioMax: Math.max(...results.map((r) => r.fifo.ratio)),
+  };
+  summary.batchPoll = {
+    ratioMedian: med(results.map((r) => r.batchPoll.ratio)),
+    ratioMax: Math.max(...results.map((r) => r.batchPoll.ratio)),
+  };
+  summary.model = {
+    criticalPath: med(results.map((r) => r.model['critical-path'])),
+    fifo: med(results.map((r) => r.model.fifo)),
+    claimAfterBlockersP90: med(results.map((r) => r.modelClaimAfterBlockers.p90)),
+  };
+  console.log('\nmedians over graphs (makespan/LB; latency p90s in ms):');
+  for (const [k, v] of Object.entries(summary)) console.log(`  ${k.padEnd(13)} ${JSON.stringify(v)}`);
+  // New over old, within each graph, then medianed (the machine drifts between graphs).
+  const ratios: Record<string, number> = {};
+  if (OLD_DIST !== undefined) {
+    for (const wt of MODES) {
+      const pick = (r: GraphResult, build: string) =>
+        r.runs.find((t) => t.variant === variantName({ build: build as 'new', worktree: wt })) as TasklaneRun;
+      const suffix = wt ? '+worktree' : '';
+      ratios[`makespan new/old${suffix}`] = med(results.map((r) => pick(r, 'new').ratio / pick(r, 'old').ratio));
+      ratios[`dependent start p90 new/old${suffix}`] = med(
+        results.map((r) => pick(r, 'new').latency.dependentStart.p90 / pick(r, 'old').latency.dependentStart.p90),
+      );
+    }
+    console.log(`within-graph ratios, medianed: ${JSON.stringify(ratios)}`);
+  }
+  for (const wt of MODES) {
+    const s = summary[variantName({ build: 'new', worktree: wt })] as Record<string, number>;
+    console.log(
+      `target (new${wt ? ' +worktree' : ''}): makespan/LB median <= 1.05: ${(s.ratioMedian as number) <= 1.05 ? 'MET' : 'NOT MET'} (${s.ratioMedian}); ` +
+        `dependent start p90 <= 50 ms: ${(s.dependentStartP90 as number) <= 50 ? 'MET' : 'NOT MET'} (${s.dependentStartP90} ms)`,
     );
   }
-  const summary = (pick: (r: GraphResult) => number) => {
-    const xs = results.map(pick);
-    return { median: round(median(xs), 3), max: round(Math.max(...xs), 3) };
-  };
-  const s = {
-    tasklane: summary((r) => r.tasklane.ratio),
-    fifo: summary((r) => r.fifo.ratio),
-    batchPoll: summary((r) => r.batchPoll.ratio),
-    modelCriticalPath: summary((r) => r.model['critical-path']),
-    modelFifo: summary((r) => r.model.fifo),
-    modelBatchPoll: summary((r) => r.model['batch-poll']),
-  };
-  for (const [k, v] of Object.entries(s)) console.log(`${k.padEnd(18)} makespan/LB median ${v.median}  max ${v.max}`);
-  console.log(`target tasklane <= 1.10 (max over graphs): ${s.tasklane.max <= 1.1 ? 'MET' : 'NOT MET'}`);
-  return { graphs: results, summary: s };
+  return { graphs: results, summary, ratios };
 }
 
 // ---------------------------------------------------------------- b. overhead

@@ -43,6 +43,7 @@ function runSim(task: DagTask, ms: number, dir: string): Promise<TaskTimes> {
       detached: true,
     },
   );
+  child.stdin.on('error', () => {}); // the script does not read its prompt: it may be gone before it is written
   child.stdin.end(`Task #${id}: simulated work.\n`);
   child.stdout.resume();
   child.stderr.resume();

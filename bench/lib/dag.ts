@@ -89,6 +89,16 @@ export type Policy = 'critical-path' | 'fifo' | 'batch-poll';
  * batch only once the whole batch is done and a poll (every `pollUnits`) has seen it.
  */
 export function modelMakespan(dag: Dag, slots: number, policy: Policy, pollUnits = 0): number {
+  return modelSchedule(dag, slots, policy, pollUnits).makespan;
+}
+
+/** The same model, with each task's start (units; batch-poll leaves them out). */
+export function modelSchedule(
+  dag: Dag,
+  slots: number,
+  policy: Policy,
+  pollUnits = 0,
+): { makespan: number; starts: number[] } {
   const n = dag.tasks.length;
   const deps = dependents(dag);
   const levels = bottomLevels(dag);
@@ -111,10 +121,11 @@ export function modelMakespan(dag: Dag, slots: number, policy: Policy, pollUnits
       }
       now = done === n ? end : seen;
     }
-    return now;
+    return { makespan: now, starts: [] };
   }
   // Event-driven list scheduling.
   const running: { index: number; end: number }[] = [];
+  const starts: number[] = new Array(n).fill(0);
   const pick = (): number | undefined => {
     if (ready.length === 0) return undefined;
     let best = 0;
@@ -131,6 +142,7 @@ export function modelMakespan(dag: Dag, slots: number, policy: Policy, pollUnits
     while (running.length < slots) {
       const i = pick();
       if (i === undefined) break;
+      starts[i] = now;
       running.push({ index: i, end: now + (dag.tasks[i] as DagTask).units });
     }
     running.sort((a, b) => a.end - b.end || a.index - b.index);
@@ -143,5 +155,5 @@ export function modelMakespan(dag: Dag, slots: number, policy: Policy, pollUnits
       for (const d of deps[f.index] as number[]) if (--(open[d] as number) === 0) ready.push(d);
     }
   }
-  return now;
+  return { makespan: now, starts };
 }

@@ -309,9 +309,13 @@ export class Coordinator {
 
   private finishSlot(entry: RunningTask): void {
     if (this.running.get(entry.id) !== entry) return;
+    this.freeSlot(entry);
+    this.schedulePump();
+  }
+
+  private freeSlot(entry: RunningTask): void {
     this.running.delete(entry.id);
     this.freeSlots.push(entry.slot);
-    this.schedulePump();
   }
 
   private async drive(entry: RunningTask): Promise<void> {
@@ -360,7 +364,13 @@ export class Coordinator {
     if ('task' in outcome && outcome.task !== undefined) this.apply(outcome.task);
     if ('run' in outcome) record.agent = outcome.run;
     if ('note' in outcome && outcome.note !== undefined) record.note = outcome.note;
-    this.finishSlot(entry); // before reporting, so the tallies a listener reads are current
+    if (outcome.kind === 'completed' && this.running.get(entry.id) === entry) {
+      // A completion starts what it unblocked now, in this turn: the dependents' claims go ahead
+      // of the finish report and of whatever else is queued (other agents' exits, the feed's
+      // echo of this write). Anything else may stop the run (report), so it pumps after that.
+      this.freeSlot(entry);
+      this.pump();
+    } else this.finishSlot(entry); // before reporting, so the tallies a listener reads are current
     this.report(entry, outcome);
   }
 

@@ -46,10 +46,10 @@ export class ProcessTree {
     this.rootStart = root === undefined ? 0 : Number(root.start);
   }
 
-  /** Records the agent's processes now running; `deep` also reads every process's environment for the marker. */
-  sweep(deep: boolean): void {
+  /** Records the agent's processes now running; `deep` also reads every process's environment for the marker. `procs`: a read of /proc made just now. */
+  sweep(deep: boolean, procs?: ProcInfo[]): void {
     if (!this.linux) return;
-    const procs = readAllProcs();
+    procs ??= readAllProcs();
     const startOf = new Map(procs.map((p) => [p.pid, p.start]));
     let grew = true;
     while (grew) {
@@ -239,10 +239,34 @@ function carriesMarker(pid: number, marker: string): boolean {
 /** The agents this process runs now, for Ctrl-Z: they are in process groups of their own, which the terminal does not stop. */
 const runningTrees = new Set<ProcessTree>();
 
-/** Registers a running agent's tree; the returned function unregisters it. */
+/** While agents run, their descendants are recorded this often. */
+const SWEEP_MS = 1000;
+let sweeper: NodeJS.Timeout | undefined;
+
+/**
+ * Registers a running agent's tree, recorded by the periodic sweep while it runs; the returned
+ * function unregisters it. One read of /proc a period serves every running agent: one timer per
+ * agent read all of /proc once per agent (8 reads a second at -j 8) on the thread that starts the
+ * next task.
+ */
 export function registerRunning(tree: ProcessTree): () => void {
   runningTrees.add(tree);
-  return () => runningTrees.delete(tree);
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweepRunning, SWEEP_MS);
+    sweeper.unref();
+  }
+  return () => {
+    runningTrees.delete(tree);
+    if (runningTrees.size === 0 && sweeper !== undefined) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+}
+
+function sweepRunning(): void {
+  const procs = process.platform === 'linux' ? readAllProcs() : [];
+  for (const tree of runningTrees) tree.sweep(false, procs);
 }
 
 /** Stops (SIGSTOP) or resumes (SIGCONT) every running agent with all it started: the run's Ctrl-Z and `fg`. */

@@ -63,8 +63,6 @@ export const STDOUT_LIMIT = 8 * 1024 * 1024;
 export const LINE_LIMIT = 1024 * 1024;
 const STDERR_TAIL = 2048;
 export const OUTPUT_TAIL = 4096;
-/** While the agent runs, its descendants are recorded this often (process-tree.ts). */
-const SWEEP_MS = 1000;
 /** After the agent and all it started are gone, how long its pipes may take to deliver their last bytes. */
 const DRAIN_MS = 200;
 
@@ -113,8 +111,7 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
       return;
     }
     const tree = new ProcessTree(pid, marker);
-    const unregister = registerRunning(tree);
-    const sweeper = setInterval(() => tree.sweep(false), SWEEP_MS);
+    const unregister = registerRunning(tree); // also records its descendants while it runs
     spec.onSpawn?.(pid);
 
     const stdoutChunks: Buffer[] = [];
@@ -169,7 +166,6 @@ export function runAgent(spec: RunSpec): Promise<RunResult> {
     });
     child.on('exit', async (code, signal) => {
       if (timeout !== undefined) clearTimeout(timeout);
-      clearInterval(sweeper);
       // The leader is gone; anything it started goes too (SIGTERM, SIGKILL after the grace period).
       await group.settled();
       unregister();

@@ -598,6 +598,8 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
           const outcome = await executeClaim(run, owner, opts, signals);
           idleSince = Date.now();
           record(outcome, run.task, report, retrier, events);
+          // What it unblocked is for every idle slot now, not when the feed brings our own write back.
+          if (outcome.kind === 'completed' && outcome.task.blocks.length > 0) feed.poke();
           run = opts.once && outcome.kind === 'failed' ? await retryOf(run.task.id, owner) : null;
         }
         busy--;
