@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import fs, { readFileSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ClaimIndex } from '../src/store/file/claim-index.js';
@@ -42,5 +43,74 @@ describe('review: claim index stamps', () => {
       waiting.id,
       '#1 is completed and valid on disk: #2 is ready and must be offered',
     );
+  });
+});
+
+/**
+ * symlink() as on a file system without symbolic links (vfat, exFAT): the kernel finds an existing
+ * name first (EEXIST), a missing directory (ENOENT), else the file system refuses (EPERM).
+ */
+function withoutSymlinks(): void {
+  fs.symlinkSync = ((_target: string, path: string) => {
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    const code = !fs.existsSync(parent) ? 'ENOENT' : lexists(path) ? 'EEXIST' : 'EPERM';
+    const err = new Error(`${code}: symlink '${path}'`) as NodeJS.ErrnoException;
+    err.code = code;
+    throw err;
+  }) as typeof fs.symlinkSync;
+  syncBuiltinESMExports();
+}
+
+function lexists(path: string): boolean {
+  try {
+    fs.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function restoreSymlinks(real: typeof fs.symlinkSync): void {
+  fs.symlinkSync = real;
+  syncBuiltinESMExports();
+}
+
+describe('review: a file system without symbolic links', () => {
+  it('changes still commit when symlink() is refused (EPERM, as on vfat, exFAT or Windows without the privilege)', async () => {
+    const dir = tempDir();
+    const real = fs.symlinkSync;
+    withoutSymlinks();
+    try {
+      const store = openStore({ dir, list: 'nolinks' });
+      const a = await store.create({ subject: 'a' });
+      const b = await store.create({ subject: 'b', blockedBy: [a.id] });
+      const claim = await store.claim({ owner: 'w' });
+      assert.equal(claim?.task.id, a.id);
+      await store.complete(a.id, { owner: 'w', token: claim.token });
+      assert.equal((await store.claim({ owner: 'w' }))?.task.id, b.id);
+    } finally {
+      restoreSymlinks(real);
+    }
+  });
+});
+
+describe('review: holder records without symbolic links', () => {
+  it("a task lock taken where a killed holder's record file was left still records its holder", async () => {
+    const { tryLock, lockDirFor } = await import('../src/store/file/lock.js');
+    const { readHolder, holderPath } = await import('../src/store/file/lock-holder.js');
+    const dir = tempDir();
+    const target = join(dir, '1.json');
+    writeFileSync(target, '{}');
+    writeFileSync(holderPath(lockDirFor(target)), '{"pid":1}'); // an earlier holder's record, left by a kill
+    const real = fs.symlinkSync;
+    withoutSymlinks();
+    try {
+      const handle = tryLock(target);
+      assert.ok(handle !== undefined);
+      assert.equal(readHolder(lockDirFor(target))?.pid, process.pid, 'the record names this holder');
+      handle.release();
+    } finally {
+      restoreSymlinks(real);
+    }
   });
 });

@@ -34,6 +34,9 @@ export function journalLockPath(target: string): string {
 
 let nonceCounter = 0;
 
+/** What symlink() fails with where the file system has no symbolic links. */
+const NO_LINKS = new Set(['EPERM', 'EOPNOTSUPP', 'ENOSYS']);
+
 /** One attempt at the journal lock on `target`. `probe`: judge a busy lock's holder (else just report it busy). */
 export function tryLockJournal(target: string, probe: boolean): LockHandle | undefined {
   const path = journalLockPath(target);
@@ -56,6 +59,13 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
       // The journal's directory does not exist yet (a new list, or one removed meanwhile).
       mkdirSync(dirname(path), { recursive: true });
       return tryLockJournal(target, probe);
+    }
+    if (NO_LINKS.has(errno(err) ?? '')) {
+      // A file system without symbolic links (vfat, exFAT, some network mounts; Windows without
+      // the privilege): the directory lock older versions took, at the same name, so it excludes
+      // and is excluded by a link there.
+      mkdirSync(dirname(path), { recursive: true });
+      return tryLock(target, STALE_MS, { skipFresh: !probe });
     }
     if (errno(err) !== 'EEXIST') throw err;
   }
