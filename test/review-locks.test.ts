@@ -114,3 +114,34 @@ describe('review: holder records without symbolic links', () => {
     }
   });
 });
+
+describe('review: the journal lock where the file system keeps no birth time', () => {
+  it("a killed holder's link is taken at once, not after the staleness age (the link is its own record)", async () => {
+    const { start } = await import('./fixtures/store/procs.js');
+    const { tryLockJournal, journalLockPath } = await import('../src/store/file/journal-lock.js');
+    const dir = tempDir();
+    const journal = join(dir, 'journal.jsonl');
+    writeFileSync(journal, '');
+    const holder = start('journal-lock-holder', [journal]);
+    await holder.line((l) => l === 'locked');
+    holder.child.kill('SIGKILL');
+    await holder.exit;
+    const real = fs.lstatSync;
+    // As NFS or an older kernel's tmpfs report it: no birth time.
+    (fs as { lstatSync: unknown }).lstatSync = ((path: string, opts?: fs.StatOptions) => {
+      const st = real(path, opts as fs.StatOptions & { bigint?: false });
+      if (st !== undefined && String(path) === journalLockPath(journal)) st.birthtimeMs = 0;
+      return st;
+    }) as typeof fs.lstatSync;
+    syncBuiltinESMExports();
+    let handle: ReturnType<typeof tryLockJournal>;
+    try {
+      for (let i = 0; i < 5 && handle === undefined; i++) handle = tryLockJournal(journal, true);
+    } finally {
+      (fs as { lstatSync: unknown }).lstatSync = real;
+      syncBuiltinESMExports();
+    }
+    assert.ok(handle !== undefined, 'the dead holder lost the lock at once');
+    handle.release();
+  });
+});

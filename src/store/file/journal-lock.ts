@@ -87,10 +87,14 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
     throw err;
   }
   const holder = parseRecord(seen);
-  const instance = { ino: st.ino, birthtimeMs: st.birthtimeMs, mtimeMs: st.mtimeMs };
+  // The link is its own record, so it can never be mistaken for an earlier lock's record: the
+  // birth time that tells lock directories apart is not needed, and where the file system keeps
+  // none (0: NFS, older tmpfs) a dead holder's link must still be taken at once, not after STALE_MS.
+  const birth = st.birthtimeMs === 0 ? 1 : st.birthtimeMs;
+  const instance = { ino: st.ino, birthtimeMs: birth, mtimeMs: st.mtimeMs };
   const verdict = judgeLock(
     instance,
-    holder === undefined ? undefined : { ...holder, ino: st.ino, birth: st.birthtimeMs },
+    holder === undefined ? undefined : { ...holder, ino: st.ino, birth },
     me,
     Date.now(),
     STALE_MS,
