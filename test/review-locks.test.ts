@@ -145,3 +145,22 @@ describe('review: the journal lock where the file system keeps no birth time', (
     handle.release();
   });
 });
+
+describe('review: doctor on leftovers', () => {
+  it('finds and removes the previous version a killed commit kept (.<file>.tmp-<pid>-prev<n>)', async () => {
+    const { linkSync, readdirSync } = await import('node:fs');
+    const dir = tempDir();
+    const store = openStore({ dir, list: 'doc' }) as FileStore;
+    await store.create({ subject: 'one' });
+    const kept = join(store.listDir, '.1.json.tmp-999999-prev3'); // pid 999999: gone
+    linkSync(join(store.listDir, '1.json'), kept);
+    const report = await store.doctor();
+    assert.ok(
+      report.problems.some((p) => p.kind === 'temp-file' && p.file === kept),
+      JSON.stringify(report.problems),
+    );
+    await store.doctor({ fix: true });
+    assert.ok(!readdirSync(store.listDir).includes('.1.json.tmp-999999-prev3'), 'removed by --fix');
+    assert.ok(readdirSync(store.listDir).includes('1.json'), 'the task itself stays');
+  });
+});
