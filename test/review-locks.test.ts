@@ -164,3 +164,33 @@ describe('review: doctor on leftovers', () => {
     assert.ok(readdirSync(store.listDir).includes('1.json'), 'the task itself stays');
   });
 });
+
+describe('review: journal seqs across rotations', () => {
+  it('a writer that appended before two rotations numbers on from the journal, not from its own last append, when the new live file reuses its inode', async () => {
+    const { readFileSync: read, statSync } = await import('node:fs');
+    const { Journal } = await import('../src/store/file/journal.js');
+    const task = { id: '1', subject: 's', description: '', status: 'pending' as const, blocks: [], blockedBy: [] };
+    let reused = 0;
+    for (let trial = 0; trial < 30 && reused < 3; trial++) {
+      const dir = tempDir();
+      const idle = new Journal(dir, { rotateBytes: 1e9, keepSealed: 1 }); // appends rarely
+      const busy = new Journal(dir, { rotateBytes: 1, keepSealed: 1 }); // rotates after every append
+      const other = new Journal(dir, { rotateBytes: 1e9, keepSealed: 1 });
+      const append = (j: InstanceType<typeof Journal>): void => {
+        j.append(j.prepare([{ kind: 'updated', task }]));
+      };
+      append(idle); // seq 1, in the live file X
+      const x = statSync(join(dir, 'journal.jsonl')).ino;
+      append(busy); // seq 2; X sealed
+      append(busy); // seq 3; sealed, X deleted (only one sealed file is kept)
+      append(other); // seq 4 in a new live file, as long as seq 1's line: on ext4 often X's inode again
+      if (statSync(join(dir, 'journal.jsonl')).ino === x) reused++;
+      append(idle);
+      const seqs = read(join(dir, 'journal.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
+      assert.deepEqual(seqs, [4, 5], `trial ${trial}`);
+    }
+  });
+});
