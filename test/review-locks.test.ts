@@ -194,3 +194,23 @@ describe('review: journal seqs across rotations', () => {
     }
   });
 });
+
+describe('review: claim and a killed claimer', () => {
+  it('the only ready task is claimed at once after the claimer holding its lock was killed, not 10 s later', async () => {
+    const { start } = await import('./fixtures/store/procs.js');
+    const dir = tempDir();
+    const store = openStore({ dir, list: 'killed' }) as FileStore;
+    await store.create({ subject: 'only' });
+    const holder = start('lock-holder', [join(store.listDir, '1.json')]); // a claimer between its lock and its write
+    await holder.line((l) => l === 'locked');
+    holder.child.kill('SIGKILL');
+    await holder.exit;
+    const began = Date.now();
+    const claim = await openStore({ dir, list: 'killed' }).claim({ owner: 'w' });
+    assert.equal(
+      claim?.task.id,
+      '1',
+      `claim gave ${claim === null ? 'null' : claim.task.id} after ${Date.now() - began} ms`,
+    );
+  });
+});
