@@ -153,15 +153,17 @@ export class ClaimIndex {
       present.add(name);
       const path = join(this.listDir, name);
       const known = this.files.get(name);
-      if (known !== undefined) {
-        let same: boolean;
-        try {
-          same = sameStamp(known.stamp, stampOf(statSync(path)));
-        } catch {
-          same = false; // vanished: read below finds it absent
-        }
-        if (same) continue;
+      // The stamp before the read: a file found unreadable is kept as unreadable under this stamp,
+      // so a writer that finishes after our read (Claude Code <= 2.1.112 writes in place) changes
+      // it and the file is read again. A stamp taken after the read could already be the
+      // finished file's, and that file would stand in as an open blocker until it changed again.
+      let before: FileStamp | undefined;
+      try {
+        before = stampOf(statSync(path));
+      } catch {
+        before = undefined; // vanished: read below finds it absent
       }
+      if (known !== undefined && before !== undefined && sameStamp(known.stamp, before)) continue;
       this.dirty = true;
       try {
         const read = this.readFile(path);
@@ -182,11 +184,8 @@ export class ClaimIndex {
         if (known !== undefined && known.id !== id) this.forget(known.id);
         this.tasks.set(id, unreadableStandIn(id));
         this.unreadable.add(id);
-        try {
-          this.files.set(name, { id, stamp: stampOf(statSync(path)) });
-        } catch {
-          this.files.delete(name);
-        }
+        if (before !== undefined) this.files.set(name, { id, stamp: before });
+        else this.files.delete(name);
       }
     }
     for (const [name, known] of this.files) {

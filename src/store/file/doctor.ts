@@ -126,8 +126,11 @@ async function checkTasks(host: DoctorHost, fix: boolean, actor: string): Promis
 
 // ---- debris: temp files and locks of processes that died ----
 
-/** `.<name>.tmp-<pid>-<n>` (and the older `.<name>.tmp-<pid>`): writeFileDurable's temp files. */
-const TEMP_FILE = /^\.(.+)\.tmp-([0-9]+)(?:-[0-9]+)?$/;
+/**
+ * `.<name>.tmp-<pid>-<n>` (and the older `.<name>.tmp-<pid>`): writeFileDurable's temp files; and
+ * `.<name>.tmp-<pid>-prev<n>`: the previous version a commit keeps until it is acknowledged (commit.ts).
+ */
+const TEMP_FILE = /^\.(.+)\.tmp-([0-9]+)(?:-(?:prev)?[0-9]+)?$/;
 
 function debris(listDir: string, fix: boolean): DoctorProblem[] {
   let names: string[];

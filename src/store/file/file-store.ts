@@ -491,7 +491,9 @@ export class FileStore implements TaskStore {
     for (let pass = 0; pass < 2; pass++) {
       index.refresh(pass > 0);
       for (let id = index.next(new Date(), input.owner); id !== undefined; id = index.next(new Date(), input.owner)) {
-        const handle = this.tryLockTask(id);
+        // The second pass, after running dry, judges a busy lock's holder: a claimer killed while
+        // it held a task's lock must not hide that task for the staleness age.
+        const handle = this.tryLockTask(id, pass > 0);
         if (handle !== undefined) {
           try {
             const task = this.read(id);
@@ -919,10 +921,13 @@ export class FileStore implements TaskStore {
     }
   }
 
-  /** One attempt at a task's lock; undefined when held by someone else or the list is gone. */
-  private tryLockTask(id: string): LockHandle | undefined {
+  /**
+   * One attempt at a task's lock; undefined when held by someone else or the list is gone.
+   * `judge`: judge a fresh lock's holder too (a dead one's lock is taken), else skip it.
+   */
+  private tryLockTask(id: string, judge = false): LockHandle | undefined {
     try {
-      const handle = tryLock(this.pathOf(id), STALE_MS, { skipFresh: true });
+      const handle = tryLock(this.pathOf(id), STALE_MS, { skipFresh: !judge });
       return handle === undefined ? undefined : this.fence.guard(id, handle);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

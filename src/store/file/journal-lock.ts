@@ -34,6 +34,9 @@ export function journalLockPath(target: string): string {
 
 let nonceCounter = 0;
 
+/** What symlink() fails with where the file system has no symbolic links. */
+const NO_LINKS = new Set(['EPERM', 'EOPNOTSUPP', 'ENOSYS']);
+
 /** One attempt at the journal lock on `target`. `probe`: judge a busy lock's holder (else just report it busy). */
 export function tryLockJournal(target: string, probe: boolean): LockHandle | undefined {
   const path = journalLockPath(target);
@@ -52,6 +55,13 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
       // The journal's directory does not exist yet (a new list, or one removed meanwhile).
       mkdirSync(dirname(path), { recursive: true });
       return tryLockJournal(target, probe);
+    }
+    if (NO_LINKS.has(errno(err) ?? '')) {
+      // A file system without symbolic links (vfat, exFAT, some network mounts; Windows without
+      // the privilege): the directory lock older versions took, at the same name, so it excludes
+      // and is excluded by a link there.
+      mkdirSync(dirname(path), { recursive: true });
+      return tryLock(target, STALE_MS, { skipFresh: !probe });
     }
     if (errno(err) !== 'EEXIST') throw err;
   }
@@ -73,10 +83,14 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
     throw err;
   }
   const holder = parseRecord(seen);
-  const instance = { ino: st.ino, birthtimeMs: st.birthtimeMs, mtimeMs: st.mtimeMs };
+  // The link is its own record, so it can never be mistaken for an earlier lock's record: the
+  // birth time that tells lock directories apart is not needed, and where the file system keeps
+  // none (0: NFS, older tmpfs) a dead holder's link must still be taken at once, not after STALE_MS.
+  const birth = st.birthtimeMs === 0 ? 1 : st.birthtimeMs;
+  const instance = { ino: st.ino, birthtimeMs: birth, mtimeMs: st.mtimeMs };
   const verdict = judgeLock(
     instance,
-    holder === undefined ? undefined : { ...holder, ino: st.ino, birth: st.birthtimeMs },
+    holder === undefined ? undefined : { ...holder, ino: st.ino, birth },
     me,
     Date.now(),
     STALE_MS,

@@ -78,7 +78,12 @@ export interface PreparedEntries {
 export class Journal {
   readonly path: string;
   /** Where this process last left the live file: saves finding the last seq again. */
-  private last: { ino: number; size: number; seq: number } | undefined;
+  /**
+   * The live file by inode and birth time: a sealed file deleted (KEEP_SEALED) frees its inode,
+   * which a later live file can get again; by inode and size alone, such a file that happened to
+   * have the size we left ours at made us number on from our old seq (a seq twice, going backwards).
+   */
+  private last: { ino: number; birth: number; size: number; seq: number } | undefined;
 
   private readonly rotateBytes: number;
   private readonly keepSealed: number;
@@ -160,7 +165,10 @@ export class Journal {
     }
     const start = st.size;
     let seq =
-      this.last !== undefined && this.last.ino === st.ino && this.last.size === start
+      this.last !== undefined &&
+      this.last.ino === st.ino &&
+      this.last.birth === st.birthtimeMs &&
+      this.last.size === start
         ? this.last.seq
         : this.lastSeq(fd, start);
     // The file's stamp goes last, after the fields a reader looks for first.
@@ -178,7 +186,7 @@ export class Journal {
       } catch {}
       throw err;
     }
-    this.last = { ino: st.ino, size: start + Buffer.byteLength(text), seq };
+    this.last = { ino: st.ino, birth: st.birthtimeMs, size: start + Buffer.byteLength(text), seq };
     const first = seq - prepared.bodies.length + 1;
     return prepared.entries.map((e, i) => {
       const file = stamps[i];

@@ -163,8 +163,16 @@ export function writeHolder(lockDir: string, lock: LockInstance): HolderRecord |
       try {
         unlinkSync(tmp); // left by a crash of this pid's earlier life
       } catch {}
-      if (code === 'EEXIST') symlinkSync(text, tmp);
-      else writeFileSync(tmp, text);
+      if (code === 'EEXIST') {
+        try {
+          symlinkSync(text, tmp);
+        } catch (linkErr) {
+          // A file left by a killed holder on a file system without symbolic links: a file again.
+          const again = (linkErr as NodeJS.ErrnoException).code;
+          if (again !== 'EPERM' && again !== 'EOPNOTSUPP' && again !== 'ENOSYS') throw linkErr;
+          writeFileSync(tmp, text);
+        }
+      } else writeFileSync(tmp, text);
       renameSync(tmp, path);
       return record;
     } catch {
