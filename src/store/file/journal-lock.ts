@@ -2,7 +2,17 @@ import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'nod
 import { dirname } from 'node:path';
 import { formatDuration } from '../../model/duration.js';
 import { type LockHandle, STALE_MS, tryLock } from './lock.js';
-import { type HolderRecord, holderAlive, judgeLock, thisProcess, thisProcessRecord } from './lock-holder.js';
+import {
+  compactFields,
+  compactHolder,
+  compactRecord,
+  compactSelf,
+  type HolderRecord,
+  holderAlive,
+  judgeLock,
+  thisProcess,
+  thisProcessRecord,
+} from './lock-holder.js';
 
 // The journal's lock. Every change of a list takes it, so it is the one lock all writers share,
 // and the time it is held bounds how many changes a list takes per second. Only Tasklane knows
@@ -10,7 +20,7 @@ import { type HolderRecord, holderAlive, judgeLock, thisProcess, thisProcessReco
 // it is a symbolic link whose target is the holder record, made in one system call. Taking it is
 // one symlink(), releasing it a readlink() and an unlink(); the directory lock with its record
 // beside it took nine calls, most of them directory updates that contend for the same directory.
-// Measured with 8 claiming processes on 2 cores: ...
+// (Figures in BENCHMARKS.md, Issue 7: claims after the cheaper claim path.)
 //
 // A waiter judges the holder from the link's target as task locks are judged (lock-holder.ts):
 // a live Tasklane holder on this boot keeps it however long it is paused; a dead one loses it at
@@ -41,12 +51,13 @@ const NO_LINKS = new Set(['EPERM', 'EOPNOTSUPP', 'ENOSYS']);
 export function tryLockJournal(target: string, probe: boolean): LockHandle | undefined {
   const path = journalLockPath(target);
   const me = thisProcess();
-  const record: LinkRecord = {
-    ...thisProcessRecord(),
-    since: Date.now(),
-    nonce: `${Date.now().toString(36)}.${(nonceCounter++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`,
-  };
-  const mine = JSON.stringify(record);
+  const nonce = `${(nonceCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const self = compactSelf();
+  // Compact (a "fast" link, no block to free): see lock-holder.ts.
+  const mine =
+    self === undefined
+      ? JSON.stringify({ ...thisProcessRecord(), since: Date.now(), nonce } satisfies LinkRecord)
+      : compactRecord([...self, nonce]);
   try {
     symlinkSync(mine, path);
     return handleFor(path, mine);
@@ -82,7 +93,7 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
     if (errno(err) === 'ENOENT' || errno(err) === 'EINVAL') return undefined;
     throw err;
   }
-  const holder = parseRecord(seen);
+  const holder = parseRecord(seen, st.mtimeMs);
   // The link is its own record, so it can never be mistaken for an earlier lock's record: the
   // birth time that tells lock directories apart is not needed, and where the file system keeps
   // none (0: NFS, older tmpfs) a dead holder's link must still be taken at once, not after STALE_MS.
@@ -117,7 +128,8 @@ export function tryLockJournal(target: string, probe: boolean): LockHandle | und
 /** Who holds the journal lock on `target`, for an error message. */
 export function describeJournalHolder(target: string): string {
   try {
-    const r = parseRecord(readlinkSync(journalLockPath(target)));
+    const path = journalLockPath(target);
+    const r = parseRecord(readlinkSync(path), lstatSync(path).mtimeMs);
     if (r === undefined) return 'held by a program that left no readable record';
     return `held by Tasklane process pid ${r.pid} on ${r.host} for ${formatDuration(Date.now() - r.since)}`;
   } catch {
@@ -151,7 +163,13 @@ function handleFor(path: string, mine: string): LockHandle {
   };
 }
 
-function parseRecord(text: string): LinkRecord | undefined {
+/** The holder a link names; `since` (a compact record keeps none) is the link's mtime. */
+function parseRecord(text: string, since: number): LinkRecord | undefined {
+  const fields = compactFields(text);
+  if (fields !== undefined) {
+    const holder = compactHolder(fields, since);
+    return holder === undefined || fields[3] === undefined ? undefined : { ...holder, nonce: fields[3] };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

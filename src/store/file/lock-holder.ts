@@ -1,4 +1,5 @@
-import { readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { formatDuration } from '../../model/duration.js';
@@ -26,6 +27,8 @@ export interface HolderRecord {
   birth: number;
   /** When the lock was taken (ms since the epoch). */
   since: number;
+  /** In a compact record: a hash of boot, host and pid namespace, in place of the three. */
+  machine?: string;
 }
 
 /** The identity of one lock directory instance. */
@@ -79,7 +82,73 @@ export function holderPath(lockDir: string): string {
 
 /** Whether a record names this very lock directory (a record left for an earlier one does not). */
 export function recordIsFor(record: HolderRecord, lock: LockInstance): boolean {
-  return record.ino === lock.ino && record.birth === lock.birthtimeMs;
+  // To the microsecond: a compact record keeps the birth time in microseconds.
+  return record.ino === lock.ino && Math.round(record.birth * 1000) === Math.round(lock.birthtimeMs * 1000);
+}
+
+/**
+ * This machine and pid namespace in 11 characters: a hash of the boot id, the host name and the
+ * pid namespace, which a holder must share with us for its pid to mean anything here. Undefined
+ * without a boot id (then records are written whole, and judged by age).
+ */
+export function thisMachine(): string | undefined {
+  const me = thisProcess();
+  if (me.boot === undefined) return undefined;
+  machine ??= createHash('sha256')
+    .update(`${me.boot}\n${me.host}\n${me.ns ?? ''}`)
+    .digest('base64url')
+    .slice(0, 11);
+  return machine;
+}
+let machine: string | undefined;
+
+/** Whether a record's holder is a process of this machine and pid namespace, so its pid can be probed. */
+export function isLocalHolder(holder: HolderRecord, me: Here): boolean {
+  if (holder.machine !== undefined) return holder.machine === thisMachine();
+  return holder.host === me.host && holder.boot !== undefined && holder.boot === me.boot && holder.ns === me.ns;
+}
+
+// The compact form of a record, `tl1 PID START MACHINE INO BIRTH` (numbers in base 36, START `-`
+// when unknown, BIRTH in microseconds), at most 56 bytes: a symbolic link's target up to 59 bytes
+// lives in its inode (ext4's "fast" links), so making and removing it frees no block. With the
+// JSON record (about 200 bytes) each unlink cost 0.27 ms here, against 0.03 ms; two a claim.
+// `since` is the link's own mtime. The journal lock's link is `tl1 PID START MACHINE NONCE`.
+const COMPACT = 'tl1';
+
+export function compactRecord(fields: string[]): string {
+  return [COMPACT, ...fields].join(' ');
+}
+
+/** The fields of a compact record after its tag, or undefined when `text` is not one. */
+export function compactFields(text: string): string[] | undefined {
+  const parts = text.split(' ');
+  return parts[0] === COMPACT ? parts.slice(1) : undefined;
+}
+
+/** The pid, start, machine of a compact record's first three fields (undefined when malformed). */
+export function compactHolder(
+  fields: string[],
+  since: number,
+): Pick<HolderRecord, 'pid' | 'start' | 'host' | 'machine' | 'since'> | undefined {
+  const [pid, start, mach] = fields;
+  const n = Number.parseInt(pid ?? '', 36);
+  if (!Number.isSafeInteger(n) || n <= 0 || start === undefined || mach === undefined || mach === '') return undefined;
+  const local = mach === thisMachine();
+  return {
+    pid: n,
+    ...(start === '-' ? {} : { start: String(Number.parseInt(start, 36)) }),
+    host: local ? thisProcess().host : 'another machine or container',
+    machine: mach,
+    since,
+  };
+}
+
+/** This process's pid, start and machine as a compact record's first fields (undefined: no machine id). */
+export function compactSelf(): string[] | undefined {
+  const mach = thisMachine();
+  if (mach === undefined) return undefined;
+  const me = thisProcess();
+  return [me.pid.toString(36), me.start === undefined ? '-' : Number(me.start).toString(36), mach];
 }
 
 /**
@@ -97,13 +166,7 @@ export function judgeLock(
   const holder = record !== undefined && recordIsFor(record, lock) ? record : undefined;
   // Only a holder among our own processes can be probed. Another boot of this host is judged by
   // age too: a lock from before a reboot is long stale anyway, and two machines can share a name.
-  if (
-    holder !== undefined &&
-    holder.host === me.host &&
-    holder.boot !== undefined &&
-    holder.boot === me.boot &&
-    holder.ns === me.ns
-  ) {
+  if (holder !== undefined && isLocalHolder(holder, me)) {
     if (isAlive(holder)) return { take: false, holder };
     // Without a birth time, an inode reused by a newer lock could match a dead holder's old
     // record: then only the age may say the lock is free.
@@ -149,7 +212,11 @@ export function writeHolder(lockDir: string, lock: LockInstance): HolderRecord |
     since: Date.now(),
   };
   const path = holderPath(lockDir);
-  const text = JSON.stringify(record);
+  const self = compactSelf();
+  const text =
+    self === undefined
+      ? JSON.stringify(record)
+      : compactRecord([...self, lock.ino.toString(36), Math.round(lock.birthtimeMs * 1000).toString(36)]);
   // No fsync: after a crash of the machine the boot id differs and the record is void anyway.
   try {
     symlinkSync(text, path);
@@ -198,6 +265,18 @@ export function readHolder(lockDir: string): HolderRecord | undefined {
     } catch {
       return undefined;
     }
+  }
+  const fields = compactFields(text);
+  if (fields !== undefined) {
+    let since = 0;
+    try {
+      since = lstatSync(path).mtimeMs; // the record was made when the lock was taken
+    } catch {}
+    const holder = compactHolder(fields, since);
+    const ino = Number.parseInt(fields[3] ?? '', 36);
+    const birthUs = Number.parseInt(fields[4] ?? '', 36);
+    if (holder === undefined || !Number.isSafeInteger(ino) || !Number.isSafeInteger(birthUs)) return undefined;
+    return { ...holder, ino, birth: birthUs / 1000 };
   }
   let value: unknown;
   try {

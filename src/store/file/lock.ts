@@ -7,6 +7,7 @@ import {
   judgeLock,
   type LockInstance,
   readHolder,
+  recordIsFor,
   removeHolder,
   thisProcess,
   writeHolder,
@@ -275,11 +276,7 @@ function holderOf(target: string): string {
   try {
     const st = statSync(path);
     const record = readHolder(path);
-    return describeHolder(
-      record !== undefined && sameInstance(st, { ino: record.ino, birthtimeMs: record.birth }) ? record : undefined,
-      st.mtimeMs,
-      Date.now(),
-    );
+    return describeHolder(record !== undefined && recordIsFor(record, st) ? record : undefined, st.mtimeMs, Date.now());
   } catch {
     return 'released just now';
   }
