@@ -3,10 +3,11 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { rng } from '../bench/lib/data.js'; // the benches' seeded generator, so a failing seed replays
 import { findCycles, indexTasks, type Task } from '../src/model/index.js';
 import { scanList } from '../src/store/file/task-files.js';
-import { cleanEnv, type Json } from './cli-run.js';
-import { cliPath, tempDir } from './helpers.js';
+import { cleanEnv, type Json, type SpawnedRun, spawnCli } from './cli-run.js';
+import { tempDir } from './helpers.js';
 
 // Issue 7's crash acceptance: 40 SIGKILLs, at random moments, of CLI processes doing mixed work on
 // one list (create with blockers, dep add/rm, delete, claim, done, restore), each among others
@@ -20,50 +21,15 @@ const KILLS = 40;
 const CONCURRENT = 3; // processes per round; the first is the one killed
 const MAX_ROUNDS = 200;
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Outcome {
+interface Outcome extends SpawnedRun {
   args: string[];
-  /** From spawn to exit. */
-  ms: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
 }
 
-function runCli(dir: string, env: NodeJS.ProcessEnv, args: string[], killAfterMs?: number): Promise<Outcome> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, '--dir', dir, '--list', 'chaos', ...args, '--json'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer !== undefined) clearTimeout(timer);
-      resolve({ args, ms: Date.now() - started, code, signal, stdout, stderr });
-    });
+async function runCli(dir: string, env: NodeJS.ProcessEnv, args: string[], killAfterMs?: number): Promise<Outcome> {
+  const r = await spawnCli(['--dir', dir, '--list', 'chaos', ...args, '--json'], env, {
+    ...(killAfterMs === undefined ? {} : { killAfterMs }),
   });
+  return { args, ...r };
 }
 
 /** Makes every lock directory left in the list look 20 s old: what waiting out the staleness age would do. */
@@ -123,7 +89,7 @@ const rev = (t: Task): number => (t.metadata?.tasklane as { rev?: number } | und
 
 for (const seed of SEEDS) {
   it(`40 SIGKILLs of mixed operations leave a list doctor finds consistent, with nothing acknowledged lost (seed ${seed})`, async (t) => {
-    const rnd = random(seed);
+    const rnd = rng(seed);
     const dir = tempDir('tasklane-chaos-');
     const listDir = join(dir, 'chaos');
     const env = { ...cleanEnv(), NO_COLOR: '1' };
@@ -131,7 +97,7 @@ for (const seed of SEEDS) {
     const known: Known = { ids: [], claimed: [] };
     const acknowledged: Outcome[] = [];
     const noteAck = (o: Outcome): void => {
-      if (o.code !== 0) return;
+      if (o.status !== 0) return;
       let out: Json;
       try {
         out = JSON.parse(o.stdout);
@@ -182,16 +148,16 @@ for (const seed of SEEDS) {
     t.diagnostic(
       `${where}: ${rounds} rounds, ${kills} kills, ${acknowledged.length} acknowledged; doctor found ${found.map((p) => p.kind).join(', ') || 'nothing'}; ${leftTemp} temp files left by killed writes`,
     );
-    if (doctor.code !== 0) {
+    if (doctor.status !== 0) {
       const fix = await runCli(dir, env, ['doctor', '--fix']);
-      assert.equal(fix.code, 0, `${where}: doctor --fix left problems:\n${fix.stdout}`);
+      assert.equal(fix.status, 0, `${where}: doctor --fix left problems:\n${fix.stdout}`);
     }
     const again = await runCli(dir, env, ['doctor']);
-    assert.equal(again.code, 0, `${where}: not consistent after doctor --fix:\n${again.stdout}`);
+    assert.equal(again.status, 0, `${where}: not consistent after doctor --fix:\n${again.stdout}`);
 
     // Every acknowledged change is in the journal: each task revision a command printed, and each delete.
     const history = await runCli(dir, env, ['history', '--limit', '0']);
-    assert.equal(history.code, 0, `${where}: history: ${history.stderr}`);
+    assert.equal(history.status, 0, `${where}: history: ${history.stderr}`);
     const entries: Json[] = JSON.parse(history.stdout).entries;
     const journaled = new Set(entries.filter((e) => e.task !== undefined).map((e) => `${e.taskId}@${rev(e.task)}`));
     const deleted = new Set(entries.filter((e) => e.kind === 'deleted').map((e) => e.taskId));
@@ -224,7 +190,7 @@ for (const seed of SEEDS) {
 
     // restore brings back every task the journal knows, completions included, and adds no cycle.
     const restored = await runCli(dir, env, ['restore']);
-    assert.equal(restored.code, 0, `${where}: restore: ${restored.stderr}`);
+    assert.equal(restored.status, 0, `${where}: restore: ${restored.stderr}`);
     const after = scanList(listDir);
     assert.deepEqual(after.invalid, []);
     for (const o of acknowledged) {
@@ -237,6 +203,6 @@ for (const seed of SEEDS) {
     }
     assert.deepEqual(findCycles(indexTasks(after.tasks.values())), [], `${where}: a cycle after restore`);
     const final = await runCli(dir, env, ['doctor']);
-    assert.equal(final.code, 0, `${where}: not consistent after restore:\n${final.stdout}`);
+    assert.equal(final.status, 0, `${where}: not consistent after restore:\n${final.stdout}`);
   });
 }

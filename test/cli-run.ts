@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, tempDir } from './helpers.js';
@@ -66,6 +66,46 @@ export function run(args: string[], opts: RunOptions = {}): Run {
       }
     },
   };
+}
+
+export interface SpawnedRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  /** From spawn to exit. */
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The built CLI as a child process that others can run beside (`run` waits synchronously).
+ * `prefix` runs it under another program (strace); `killAfterMs` sends it SIGKILL then.
+ */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { prefix?: string[]; killAfterMs?: number } = {},
+): Promise<SpawnedRun> {
+  const started = Date.now();
+  const [cmd, ...rest] = [...(opts.prefix ?? []), process.execPath, cliPath, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    const timer =
+      opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      if (timer !== undefined) clearTimeout(timer);
+      resolve({ status, signal, ms: Date.now() - started, stdout, stderr });
+    });
+  });
 }
 
 /** A CLI bound to a fresh `--dir`, so every test has its own lists. */

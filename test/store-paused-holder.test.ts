@@ -8,9 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isTasklaneError, listDirName, type Task } from '../src/model/index.js';
 import { lock, lockDirFor } from '../src/store/file/lock.js';
 import { openStore } from '../src/store/open.js';
-import { cleanEnv } from './cli-run.js';
+import { cleanEnv, type SpawnedRun, spawnCli } from './cli-run.js';
 import { type Fixture, start } from './fixtures/store/procs.js';
-import { cliPath, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 
 // Issue 7, observation 1: a lock holder that is paused (SIGSTOP, Ctrl-Z, a stalled fsync) for
 // longer than the 10 s staleness age must not be overtaken by another Tasklane process, and a
@@ -65,22 +65,8 @@ async function outcome(f: Fixture): Promise<string> {
   return f.line((l) => /^(applied|claimed|refused|fatal) /.test(l));
 }
 
-function cli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  prefix: string[] = [],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...rest] = [...prefix, process.execPath, cliPath, ...args];
-  const child = spawn(cmd as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+function cli(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Promise<SpawnedRun> {
+  return spawnCli(args, env, { prefix });
 }
 
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
