@@ -17,6 +17,7 @@ const ALL = [
   'mcp-startup',
   'executor',
   'worktrees',
+  'board',
 ];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;
