@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { TaskStore } from '../store/types.js';
 import { assetRoutes, findBoardDir } from './assets.js';
 import type { BoardContext } from './context.js';
 import { handleError } from './errors.js';
 import { EventHubs, eventRoutes } from './events.js';
 import { GraphLayouts } from './graph.js';
+import { MAX_BODY_BYTES } from './input.js';
 import { dependencyRoutes } from './routes/dependencies.js';
 import { graphRoutes } from './routes/graph.js';
 import { historyRoutes } from './routes/history.js';
@@ -37,6 +39,8 @@ export interface BoardOptions {
   assetsDir?: string | null;
   /** The executor's events for `run --board`, and the list they concern (default the store's). */
   run?: { source: RunEventSource; list?: string };
+  /** How long a list's feed runs on after its last tab leaves (default 30 s): a reconnect within it resumes exactly. */
+  lingerMs?: number;
   /** Warnings about files skipped in lists the board opens. */
   onWarning?: (message: string) => void;
 }
@@ -50,7 +54,7 @@ export interface BoardApp {
 
 export function createBoardApp(options: BoardOptions): BoardApp {
   const stores = new ListStores(options.store, options.onWarning);
-  const hubs = new EventHubs(stores);
+  const hubs = new EventHubs(stores, options.lingerMs);
   const board: BoardContext = {
     stores,
     actor: options.actor ?? DEFAULT_ACTOR,
@@ -67,6 +71,18 @@ export function createBoardApp(options: BoardOptions): BoardApp {
   const port = options.port;
   const app = new Hono();
   app.onError(handleError);
+  // Before anything reads a body: a chunked body with no length is cut off at the limit too.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        c.json(
+          { error: { code: 'INVALID_INPUT', message: `the body is over ${MAX_BODY_BYTES} bytes`, field: '(body)' } },
+          413,
+        ),
+    }),
+  );
   app.use(
     '*',
     security({

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
-import { revisionOf, type Task, type TaskJson, taskJson } from '../model/index.js';
+import { isTasklaneError, revisionOf, type Task, type TaskJson, taskJson } from '../model/index.js';
 import type { Change, ChangeKind, TaskStore } from '../store/types.js';
 import type { ListStores } from './stores.js';
 
@@ -15,6 +15,8 @@ import type { ListStores } from './stores.js';
 
 export const RING_SIZE = 10_000;
 export const KEEP_ALIVE_MS = 15_000;
+/** A list's feed runs on this long after its last tab leaves, so a reconnect resumes exactly. */
+export const DEFAULT_LINGER_MS = 30_000;
 /** A tab that lets this many messages queue up is dropped; it reconnects and resumes by cursor. */
 export const MAX_CLIENT_QUEUE = 20_000;
 
@@ -40,7 +42,10 @@ export interface ChangeEventData {
 class Client {
   private readonly queue: SseMessage[] = [];
   private wake: (() => void) | undefined;
+  /** No more messages are taken; the pump writes what is queued, then ends. */
   closed = false;
+  /** The tab went away: the pump ends at once. */
+  private gone = false;
   readonly done: Promise<void>;
   private finish!: () => void;
 
@@ -53,7 +58,8 @@ class Client {
   send(message: SseMessage): void {
     if (this.closed) return;
     if (this.queue.length >= MAX_CLIENT_QUEUE) {
-      this.close();
+      // Too far behind: it reconnects and resumes by cursor rather than hold memory here.
+      this.abort();
       return;
     }
     this.queue.push(message);
@@ -67,11 +73,18 @@ class Client {
     this.finish();
   }
 
-  /** Writes queued messages until closed. */
+  abort(): void {
+    this.gone = true;
+    this.queue.length = 0;
+    this.close();
+  }
+
+  /** Writes queued messages in order until closed and drained, or gone. */
   async pump(): Promise<void> {
-    while (!this.closed) {
+    while (!this.gone) {
       const message = this.queue.shift();
       if (message === undefined) {
+        if (this.closed) return;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
@@ -82,7 +95,7 @@ class Client {
         if (message.event === undefined && message.id === undefined) await this.stream.write(message.data);
         else await this.stream.writeSSE(message);
       } catch {
-        this.close();
+        this.abort();
       }
     }
   }
@@ -114,12 +127,14 @@ class ListHub {
   /** Whether a tab was given the start cursor by this feed (only then can it resume from it). */
   private startIssued = false;
   stopped = false;
+  private idle: NodeJS.Timeout | undefined;
 
   constructor(
     readonly store: TaskStore,
     readonly list: string,
     private readonly counter: Counter,
     private readonly onEnd: (hub: ListHub) => void,
+    private readonly lingerMs: number,
   ) {}
 
   /** Subscribes, then reads the list: the feed replays anything journaled between the two. */
@@ -148,12 +163,32 @@ class ListHub {
    */
   async join(client: Client, lastEventId: string | undefined): Promise<void> {
     this.joining++;
+    this.idleCheck();
     try {
       await this.admit(client, lastEventId);
     } finally {
       this.joining--;
     }
-    if (this.clients.size === 0) this.stop();
+    this.idleCheck();
+  }
+
+  /**
+   * With no tab left, the feed stops after `lingerMs`: a tab that reconnects within it (a network
+   * blip, a reload) resumes exactly from its cursor instead of starting over from a snapshot.
+   */
+  private idleCheck(): void {
+    if (this.clients.size > 0 || this.joining > 0 || this.stopped) {
+      if (this.idle !== undefined) clearTimeout(this.idle);
+      this.idle = undefined;
+      return;
+    }
+    if (this.idle !== undefined) return;
+    if (this.lingerMs <= 0) return this.stop();
+    this.idle = setTimeout(() => {
+      this.idle = undefined;
+      if (this.clients.size === 0 && this.joining === 0) this.stop();
+    }, this.lingerMs);
+    this.idle.unref();
   }
 
   private async admit(client: Client, lastEventId: string | undefined): Promise<void> {
@@ -178,12 +213,13 @@ class ListHub {
   leave(client: Client): void {
     this.clients.delete(client);
     client.close();
-    if (this.clients.size === 0 && this.joining === 0) this.stop();
+    this.idleCheck();
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.idle !== undefined) clearTimeout(this.idle);
     this.abort.abort();
     for (const client of this.clients) client.close();
     this.clients.clear();
@@ -300,24 +336,26 @@ export function parseCursor(id: string): { seq: number; n: number } | undefined 
   return { seq: Number(m[1]), n: m[2] === undefined ? 0 : Number(m[2]) };
 }
 
-/** Every list's hub, started on a list's first tab and stopped after its last. */
+/** Every list's hub, started on a list's first tab and stopped after its last (and the linger). */
 export class EventHubs {
-  private readonly hubs = new Map<string, Promise<ListHub>>();
+  private readonly hubs = new Map<string, { hub: ListHub; started: Promise<ListHub> }>();
   private readonly counters = new Map<string, Counter>();
   private closing = false;
 
-  constructor(private readonly stores: ListStores) {}
+  constructor(
+    private readonly stores: ListStores,
+    /** How long a list's feed runs on after its last tab leaves (see ListHub.idleCheck). */
+    private readonly lingerMs: number = DEFAULT_LINGER_MS,
+  ) {}
 
   /** Serves one tab's stream until it disconnects or the server closes. */
   async serve(stream: SSEStreamingApi, list: string, lastEventId: string | undefined): Promise<void> {
     const client = new Client(stream);
-    stream.onAbort(() => client.close());
+    stream.onAbort(() => client.abort());
     const pumping = client.pump();
     let hub: ListHub | undefined;
     try {
-      // A feed whose last tab just left stops; a tab arriving at that moment starts the next one.
-      for (let tries = 0; tries < 3 && (hub === undefined || hub.stopped); tries++) hub = await this.hub(list);
-      if (hub === undefined || hub.stopped) return;
+      hub = await this.hub(list);
       await hub.join(client, lastEventId);
       const timer = setInterval(() => client.send({ data: ': keep-alive\n\n' }), KEEP_ALIVE_MS);
       try {
@@ -325,6 +363,9 @@ export class EventHubs {
       } finally {
         clearInterval(timer);
       }
+    } catch (err) {
+      const error = isTasklaneError(err) ? err.toJSON() : { code: 'IO', message: (err as Error).message };
+      client.send({ event: 'error', data: JSON.stringify({ error }) });
     } finally {
       client.close();
       if (hub !== undefined) hub.leave(client);
@@ -334,13 +375,11 @@ export class EventHubs {
 
   /** Sends a message without an id to every tab on `list` (run events). */
   broadcast(list: string, message: SseMessage): void {
-    void this.hubs.get(list)?.then(
-      (hub) => hub.broadcast(message),
-      () => {},
-    );
+    const entry = this.hubs.get(list);
+    if (entry !== undefined && !entry.hub.stopped) entry.hub.broadcast(message);
   }
 
-  /** How many lists have a running feed (for tests: nothing left running after tabs leave). */
+  /** How many lists have a running feed (for tests: nothing is left running after the tabs leave). */
   get running(): number {
     return this.hubs.size;
   }
@@ -348,29 +387,36 @@ export class EventHubs {
   /** Ends every stream and stops every feed. */
   async close(): Promise<void> {
     this.closing = true;
-    const hubs = await Promise.allSettled([...this.hubs.values()]);
-    for (const h of hubs) if (h.status === 'fulfilled') h.value.stop();
+    const entries = [...this.hubs.values()];
+    await Promise.allSettled(entries.map((e) => e.started));
+    for (const e of entries) e.hub.stop();
     this.hubs.clear();
   }
 
   private hub(list: string): Promise<ListHub> {
     if (this.closing) return Promise.reject(new Error('the board is shutting down'));
     const running = this.hubs.get(list);
-    if (running !== undefined) return running;
+    if (running !== undefined && !running.hub.stopped) return running.started;
     const store = this.stores.get(list);
     let counter = this.counters.get(list);
     if (counter === undefined) {
       counter = { seq: -1, n: 0 };
       this.counters.set(list, counter);
     }
-    const hub = new ListHub(store, list, counter, (ended) => {
-      void this.hubs.get(list)?.then((h) => {
-        if (h === ended) this.hubs.delete(list);
-      });
-    });
+    const hub = new ListHub(
+      store,
+      list,
+      counter,
+      (ended) => {
+        if (this.hubs.get(list)?.hub === ended) this.hubs.delete(list);
+      },
+      this.lingerMs,
+    );
     const started = hub.start().then(() => hub);
-    this.hubs.set(list, started);
-    started.catch(() => this.hubs.delete(list));
+    this.hubs.set(list, { hub, started });
+    started.catch(() => {
+      if (this.hubs.get(list)?.hub === hub) this.hubs.delete(list);
+    });
     return started;
   }
 }

@@ -123,7 +123,7 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
     } else if (site !== undefined && site !== 'same-origin' && site !== 'none') {
       return errorResponse(c, 'FORBIDDEN', `a change from a ${site} page is refused`);
     }
-    if (hasBody(c)) {
+    if (await hasBody(c)) {
       const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'application/json') {
         return errorResponse(c, 'INVALID_INPUT', 'a request body must be JSON (Content-Type: application/json)', {
@@ -135,10 +135,12 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
   return undefined;
 }
 
-function hasBody(c: Context): boolean {
+/** Whether the request carries a body; read here (Hono keeps it for the route) when the headers do not say. */
+async function hasBody(c: Context): Promise<boolean> {
   const length = c.req.header('content-length');
   if (length !== undefined) return Number(length) > 0;
-  return c.req.header('transfer-encoding') !== undefined || c.req.raw.body !== null;
+  if (c.req.raw.body === null) return false;
+  return (await c.req.arrayBuffer()).byteLength > 0;
 }
 
 function sameSecret(a: string, b: string): boolean {
