@@ -40,6 +40,7 @@ async function reply(res: Response): Promise<Reply> {
 function init(method: string, origin: string, body: unknown, headers: Record<string, string>): RequestInit {
   const h: Record<string, string> = { ...headers };
   if (method !== 'GET' && method !== 'HEAD' && h.origin === undefined) h.origin = origin;
+  if (h.origin === '') delete h.origin; // '' means: send no Origin at all
   let payload: string | undefined;
   if (body !== undefined) {
     payload = typeof body === 'string' ? body : JSON.stringify(body);

@@ -14,7 +14,7 @@ import { listRoutes } from './routes/lists.js';
 import { runRoutes } from './routes/run.js';
 import { taskRoutes } from './routes/tasks.js';
 import { type RunEventSource, RunFeed } from './run-feed.js';
-import { security } from './security.js';
+import { security, securityHeaders } from './security.js';
 import { ListStores } from './stores.js';
 
 // The board's HTTP app: security first, then the API, the stream and the web app's files.
@@ -71,6 +71,7 @@ export function createBoardApp(options: BoardOptions): BoardApp {
   const port = options.port;
   const app = new Hono();
   app.onError(handleError);
+  app.use('*', securityHeaders());
   // Before anything reads a body: a chunked body with no length is cut off at the limit too.
   app.use(
     '*',

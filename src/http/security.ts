@@ -78,11 +78,15 @@ export function security(opts: SecurityOptions): MiddlewareHandler {
       hostsPort = port;
     }
     const refusal = await refuse(c, hosts, token);
-    if (refusal !== undefined) {
-      c.res = refusal;
-    } else {
-      await next();
-    }
+    if (refusal !== undefined) c.res = refusal;
+    else await next();
+  };
+}
+
+/** The response headers every answer carries, refusals and errors included: the outermost middleware. */
+export function securityHeaders(): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
     setHeaders(c.res.headers);
   };
 }
