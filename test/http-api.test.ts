@@ -110,7 +110,11 @@ async function goodRoutes(call: Call, store: TaskStore): Promise<void> {
   assert.equal(held.json.error.code, 'NOT_CLAIMABLE');
   assert.match(held.json.error.message, /w1/);
   assert.equal((await store.get('2')).owner, 'w1');
-  const taken = await call('POST', '/api/lists/default/tasks/2/move', { to: 'failed', override: true, reason: 'stuck' });
+  const taken = await call('POST', '/api/lists/default/tasks/2/move', {
+    to: 'failed',
+    override: true,
+    reason: 'stuck',
+  });
   assert.equal(taken.status, 200, taken.text);
   assert.equal(taken.json.task.state, 'failed');
   assert.equal(taken.json.task.metadata.tasklane.failure.reason, 'stuck');

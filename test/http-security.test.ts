@@ -102,7 +102,12 @@ describe('HTTP security', () => {
     const pair = cookie.split(';')[0] as string;
     const withCookie = await rawRequest(`${origin}/api/info`, { headers: { cookie: pair } });
     assert.equal(withCookie.status, 200, withCookie.text);
-    const post = await socketCall(origin)('POST', '/api/lists/default/tasks', { subject: 'by cookie' }, { cookie: pair });
+    const post = await socketCall(origin)(
+      'POST',
+      '/api/lists/default/tasks',
+      { subject: 'by cookie' },
+      { cookie: pair },
+    );
     assert.equal(post.status, 201, post.text);
     const bearer = await rawRequest(`${origin}/api/lists`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(bearer.status, 200);
