@@ -124,6 +124,7 @@ async function goodRoutes(call: Call, store: TaskStore): Promise<void> {
   const back = await call('POST', '/api/lists/default/tasks/1/move', { to: 'pending' });
   assert.equal(back.status, 200, back.text);
   assert.equal(back.json.task.status, 'pending');
+  assert.equal(back.json.task.state, 'ready', 'back to pending is unowned, as a release leaves it');
 
   // History pages forwards.
   const page1 = await call('GET', '/api/lists/default/history?limit=2&after=0');

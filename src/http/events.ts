@@ -183,7 +183,10 @@ class ListHub {
       return;
     }
     if (this.idle !== undefined) return;
-    if (this.lingerMs <= 0) return this.stop();
+    if (this.lingerMs <= 0) {
+      this.stop();
+      return;
+    }
     this.idle = setTimeout(() => {
       this.idle = undefined;
       if (this.clients.size === 0 && this.joining === 0) this.stop();
@@ -192,7 +195,10 @@ class ListHub {
   }
 
   private async admit(client: Client, lastEventId: string | undefined): Promise<void> {
-    if (this.stopped) return client.close();
+    if (this.stopped) {
+      client.close();
+      return;
+    }
     const cursor = lastEventId === undefined ? undefined : parseCursor(lastEventId);
     if (lastEventId !== undefined && cursor !== undefined) {
       const exact = this.since(lastEventId);
@@ -203,7 +209,10 @@ class ListHub {
         return;
       }
       const replay = await this.journalAfter(cursor.seq);
-      if (this.stopped || client.closed) return client.close();
+      if (this.stopped || client.closed) {
+        client.close();
+        return;
+      }
       for (const message of replay) client.send(message);
     }
     this.clients.add(client);

@@ -31,7 +31,7 @@ export type MovePlan =
   /** A claim for the actor: only for a task whose lease ran out (an edit would not revive it). */
   | { op: 'claim'; owner: string }
   /** A plain edit, made only if the task is still at `expectedRev` (compare-and-swap). */
-  | { op: 'edit'; status: 'pending' | 'in_progress'; owner?: string; expectedRev: number };
+  | { op: 'edit'; status: 'pending' | 'in_progress'; owner: string | null; expectedRev: number };
 
 export const DEFAULT_MOVE_REASON = 'moved to failed on the board';
 
@@ -73,8 +73,9 @@ export function planMove(task: Task, byId: TaskIndex, req: MoveRequest, now: Dat
     case 'pending':
       if (live) return { op: 'release', holder };
       if (state === 'failed' || state === 'expired') return { op: 'retry' };
-      // Completed, or in_progress without a lease (Claude Code's own way of taking a task).
-      return { op: 'edit', status: 'pending', expectedRev: revisionOf(task) };
+      // Completed, or in_progress without a lease (Claude Code's own way of taking a task): back
+      // to waiting for anyone, as a release leaves it (pending and unowned).
+      return { op: 'edit', status: 'pending', owner: null, expectedRev: revisionOf(task) };
     case 'in_progress': {
       // Starting work is a plain edit, not a claim: the board sends no heartbeats, so a lease would
       // run out in a minute and hand the task to any worker. Claude Code marks its work this way.

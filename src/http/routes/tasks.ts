@@ -189,7 +189,7 @@ async function move(
     case 'edit':
       return store.update(
         id,
-        { status: plan.status, ...(plan.owner === undefined ? {} : { owner: plan.owner }) },
+        { status: plan.status, owner: plan.owner },
         { ...opts, expectedRev: plan.expectedRev },
       );
   }
