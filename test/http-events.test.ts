@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EngineEvents } from '../src/engine/events.js';
 import { createBoardApp } from '../src/http/app.js';
@@ -225,6 +225,24 @@ describe('tasklane board', () => {
     assert.equal(((await info.json()) as { list: string }).list, 'default');
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
+  });
+
+  it("other commands load none of the server: the bundle's entry does not import it statically", () => {
+    const dir = dirname(cliPath);
+    const seen = new Set<string>();
+    const queue = [basename(cliPath)];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = readFileSync(join(dir, file), 'utf8');
+      for (const m of text.matchAll(/(?:^|[;}])\s*import\s*(?:[^'"()]*?from\s*)?["']\.\/([^"']+)["']/g)) {
+        queue.push(m[1] as string);
+      }
+    }
+    for (const file of seen) {
+      assert.doesNotMatch(readFileSync(join(dir, file), 'utf8'), /streamSSE|dagre|frame-ancestors/, file);
+    }
   });
 
   it('--help documents the options', () => {
