@@ -187,11 +187,7 @@ async function move(
       return claim.task;
     }
     case 'edit':
-      return store.update(
-        id,
-        { status: plan.status, owner: plan.owner },
-        { ...opts, expectedRev: plan.expectedRev },
-      );
+      return store.update(id, { status: plan.status, owner: plan.owner }, { ...opts, expectedRev: plan.expectedRev });
   }
 }
 
