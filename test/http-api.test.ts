@@ -251,6 +251,54 @@ describe('HTTP API through the app object', () => {
   });
 });
 
+describe('moves (a card dragged between columns)', () => {
+  it('map to the transitions: held tasks need override, own claims do not, blocked ones cannot start', async () => {
+    const { store } = tempStore();
+    const board = createBoardApp({ store, actor: ACTOR, port: 4800, assetsDir: null });
+    after(() => board.close());
+    const call = appCall(board.app);
+    const move = (id: string, body: Record<string, unknown>) =>
+      call('POST', `/api/lists/default/tasks/${id}/move`, body);
+    await store.create({ subject: 'a' });
+    await store.create({ subject: 'b', blockedBy: ['1'] });
+    await store.create({ subject: 'c' });
+    await store.create({ subject: 'd' });
+
+    const blocked = await move('2', { to: 'in_progress' });
+    assert.equal(blocked.status, 409);
+    assert.match(blocked.json.error.message, /blocked by #1/);
+
+    // Held by another on a live lease: refused, then released with override (as its holder).
+    await store.claim({ owner: 'w1', taskId: '1' });
+    const same = await move('1', { to: 'in_progress' });
+    assert.equal(same.status, 200, 'already there: nothing to do');
+    assert.equal((await move('1', { to: 'completed' })).status, 409);
+    const released = await move('1', { to: 'pending', override: true });
+    assert.equal(released.status, 200, released.text);
+    assert.equal(released.json.task.state, 'ready');
+
+    // The board's own claim moves without override.
+    await store.claim({ owner: ACTOR, taskId: '3' });
+    const own = await move('3', { to: 'completed' });
+    assert.equal(own.status, 200, own.text);
+    assert.equal(own.json.task.state, 'completed');
+
+    // A lease that ran out: moving it to in_progress claims it afresh for the board.
+    await store.claim({ owner: 'w2', taskId: '4', leaseMs: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    const revived = await move('4', { to: 'in_progress' });
+    assert.equal(revived.status, 200, revived.text);
+    assert.equal(revived.json.task.owner, ACTOR);
+    assert.equal(revived.json.task.state, 'in_progress');
+
+    const failed = await move('4', { to: 'failed', reason: 'broke' });
+    assert.equal(failed.json.task.state, 'failed');
+    assert.equal((await move('4', { to: 'in_progress' })).status, 409, 'a failed task is retried first');
+    const ready = await move('4', { to: 'pending' });
+    assert.equal(ready.json.task.state, 'ready', 'pending from failed is a retry');
+  });
+});
+
 describe('HTTP API over a real socket', () => {
   it('every route answers good input', async () => {
     const { store } = tempStore();

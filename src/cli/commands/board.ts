@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { usageError } from '../args.js';
 import { context, defaultOwner } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { inert } from '../inert-text.js';
@@ -46,6 +47,7 @@ Exit codes: 0 when stopped by a signal; 2 when the port is in use or the host ca
     ctx.args.expectPositionals(0, 0, '');
     const { startBoard, DEFAULT_HOST, DEFAULT_PORT } = await loading;
     const port = ctx.args.int('port', { min: 0 }) ?? DEFAULT_PORT;
+    if (port > 65535) throw usageError(`--port ${port}: a port is 0 to 65535 (0 = any free port)`, '--port');
     const host = ctx.args.string('host') ?? DEFAULT_HOST;
     const store = ctx.store();
     const board = await startBoard({
