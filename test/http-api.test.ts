@@ -19,6 +19,7 @@ async function goodRoutes(call: Call, store: TaskStore): Promise<void> {
   assert.equal(info.status, 200);
   assert.equal(info.json.list, 'default');
   assert.equal(info.json.version, '9.9.9');
+  assert.equal(info.json.actor, ACTOR);
   assert.equal(typeof info.json.store.location, 'string');
 
   const a = await call('POST', '/api/lists/default/tasks', { subject: 'Write API', priority: 2, labels: ['api'] });

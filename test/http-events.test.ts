@@ -174,6 +174,7 @@ describe('HTTP event stream', () => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
     while (!text.includes('event: snapshot')) text += new TextDecoder().decode((await reader.read()).value);
+    assert.match(text, /^retry: 1000$/m);
     assert.equal(board.board.hubs.running, 1);
 
     events.emit({ type: 'start', taskId: '1', subject: 'one', attempt: 1, owner: 'w1', log: '/tmp/x.log', at: 1 });

@@ -15,6 +15,8 @@ import type { ListStores } from './stores.js';
 
 export const RING_SIZE = 10_000;
 export const KEEP_ALIVE_MS = 15_000;
+/** The reconnection delay the stream asks browsers to use. */
+export const RECONNECT_MS = 1000;
 /** A list's feed runs on this long after its last tab leaves, so a reconnect resumes exactly. */
 export const DEFAULT_LINGER_MS = 30_000;
 /** A tab that lets this many messages queue up is dropped; it reconnects and resumes by cursor. */
@@ -362,6 +364,8 @@ export class EventHubs {
     const client = new Client(stream);
     stream.onAbort(() => client.abort());
     const pumping = client.pump();
+    // Reconnect after 1 s rather than the browser's default 3 s: changes show within a second.
+    client.send({ data: `retry: ${RECONNECT_MS}\n\n` });
     let hub: ListHub | undefined;
     try {
       hub = await this.hub(list);

@@ -7,7 +7,12 @@ export const listRoutes: Routes = (app, board) => {
   app.get('/api/info', (c) => {
     onlyQuery(c, []);
     const home = board.stores.home;
-    return c.json({ version: board.version, store: { location: home.location }, list: home.listId });
+    return c.json({
+      version: board.version,
+      store: { location: home.location },
+      list: home.listId,
+      actor: board.actor,
+    });
   });
 
   app.get('/api/lists', async (c) => {
