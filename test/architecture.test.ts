@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from './helpers.js';
 
-// The layers import only downward: model <- store <- engine <- surfaces (mcp, cli). A surface
+// The layers import only downward: model <- store <- engine <- surfaces (mcp, http, cli). A surface
 // may use the layers below it and never another surface's insides except where listed.
 
 const src = join(repoRoot, 'src');
@@ -13,7 +13,8 @@ const ALLOWED: Record<string, string[]> = {
   store: ['model', 'store'],
   engine: ['model', 'store', 'engine'],
   mcp: ['model', 'store', 'engine', 'mcp'],
-  cli: ['model', 'store', 'engine', 'mcp', 'cli'],
+  http: ['model', 'store', 'engine', 'http'],
+  cli: ['model', 'store', 'engine', 'mcp', 'http', 'cli'],
 };
 
 function sources(dir: string): string[] {

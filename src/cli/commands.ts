@@ -53,3 +53,6 @@ register(
   "Remove the list's task worktrees left by run --worktree (worktree prune)",
   () => import('./commands/worktree.js'),
 );
+
+// board and HTTP API (issue 9)
+register('board', 'Serve a live web board and JSON API over the store', () => import('./commands/board.js'));

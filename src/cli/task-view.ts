@@ -1,50 +1,14 @@
 import { formatDuration, tookMs } from '../model/duration.js';
-import { isTasklaneError } from '../model/errors.js';
-import { openBlockers, stateOf, unreadableStandIn } from '../model/graph.js';
-import {
-  labelsOf,
-  orderTask,
-  priorityOf,
-  revisionOf,
-  type Task,
-  type TaskState,
-  tasklaneFields,
-} from '../model/task.js';
-import type { TaskStore } from '../store/types.js';
+import { openBlockers, stateOf } from '../model/graph.js';
+import { labelsOf, priorityOf, revisionOf, type Task, type TaskState, tasklaneFields } from '../model/task.js';
 import { inert } from './inert-text.js';
 import { type Cell, formatTable, oneLine, type Palette, paintState } from './output.js';
 import type { CommandIO } from './registry.js';
 
 // How a task is shown: as JSON (the stored task plus its derived state) or as text for people.
 
-export type TaskJson = Task & { state: TaskState };
-
-/** The documented JSON shape of a task: exactly as stored, plus a top-level `state`. */
-export function taskJson(task: Task, byId: ReadonlyMap<string, Task>): TaskJson {
-  return { ...orderTask(task), state: stateOf(task, byId) };
-}
-
-/**
- * The task with its blockers, enough to derive its state without scanning the whole list, judged
- * as the store judges a full list: a missing blocker does not block, an unreadable one does.
- */
-export async function withBlockers(store: TaskStore, task: Task): Promise<Map<string, Task>> {
-  const byId = new Map<string, Task>([[task.id, task]]);
-  for (const id of task.blockedBy) {
-    try {
-      byId.set(id, await store.get(id));
-    } catch (err) {
-      if (isTasklaneError(err, 'INVALID_TASK')) byId.set(id, unreadableStandIn(id));
-      else if (!isTasklaneError(err, 'NOT_FOUND')) throw err;
-    }
-  }
-  return byId;
-}
-
-/** `{"task": ...}` for commands that change or show one task. */
-export async function singleTaskJson(store: TaskStore, task: Task): Promise<{ task: TaskJson }> {
-  return { task: taskJson(task, await withBlockers(store, task)) };
-}
+export { type TaskJson, taskJson } from '../model/task-json.js';
+export { singleTaskJson, withBlockers } from '../store/task-json.js';
 
 export function terminalWidth(io: CommandIO): number | undefined {
   // Only cut lines for a person at a terminal; a pipe or file gets the whole text.
