@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { usageError } from '../args.js';
 import { context, defaultOwner } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { inert } from '../inert-text.js';
 import { printJson, println } from '../output.js';
-import type { Command, CommandIO } from '../registry.js';
+import { openBrowser, wantsBrowser } from '../open-browser.js';
+import type { Command } from '../registry.js';
 import { packageVersion } from '../version.js';
 
 export const command: Command = {
@@ -60,7 +60,7 @@ Exit codes: 0 when stopped by a signal; 2 when the port is in use or the host ca
     });
     if (ctx.json) printJson(io, { url: board.url, port: board.port });
     else println(io, board.url);
-    if (!ctx.args.flag('no-open') && io.stdout.isTTY === true && !io.env.CI) openBrowser(io, board.url);
+    if (wantsBrowser(io, ctx.args.flag('no-open'))) openBrowser(io, board.url, 'tasklane board');
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
@@ -71,16 +71,3 @@ Exit codes: 0 when stopped by a signal; 2 when the port is in use or the host ca
     return EXIT.OK;
   },
 };
-
-/** The system's opener, detached, with the URL as an argument (never a shell string). */
-function openBrowser(io: CommandIO, url: string): void {
-  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'linux' ? 'xdg-open' : undefined;
-  if (opener === undefined) return;
-  try {
-    const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
-    child.on('error', () => io.stderr.write(`tasklane board: could not start ${opener}; open ${url} yourself\n`));
-    child.unref();
-  } catch {
-    io.stderr.write(`tasklane board: could not start ${opener}; open ${url} yourself\n`);
-  }
-}

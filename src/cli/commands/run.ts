@@ -7,16 +7,18 @@ import { saveLastRun } from '../../engine/last-run.js';
 import { applyPlan } from '../../engine/plan/apply.js';
 import { loadPlan, MAX_PLAN_BYTES } from '../../engine/plan/load.js';
 import { TasklaneError } from '../../model/index.js';
-import { type Globals, parseCommand } from '../args.js';
-import { planBase } from '../context.js';
+import { type Globals, parseCommand, usageError } from '../args.js';
+import { defaultOwner, planBase } from '../context.js';
 import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
 import { EXIT } from '../exit-codes.js';
 import { inert, jsonInert } from '../inert-text.js';
 import { progressView } from '../live-view.js';
 import { palette } from '../output.js';
+import { openBrowser, wantsBrowser } from '../open-browser.js';
 import { readPlanFile } from '../read-input.js';
 import type { Command, CommandIO } from '../registry.js';
 import { handleRunSignals, SIGNAL_EXIT } from '../run-signals.js';
+import { packageVersion } from '../version.js';
 
 export const command: Command = {
   summary: 'Run the list with parallel agents until every task is done; print one aggregated result',
@@ -40,6 +42,12 @@ Options:
                                stop      start nothing new; let the running agents finish
                                kill      stop the running agents too, and release their tasks
   --retry-failed             put tasks that had failed before this run back to pending first
+  --board                    serve the live board on the run (tasklane board): the agents running,
+                             their activity, cost so far, time left, and the result when it ends.
+                             Opened in a browser on a terminal; after the run it stays up until
+                             Ctrl-C when stderr is a terminal, else it closes with the run
+  --board-port N             the board's port (default 4800; 0 = any free port); it binds 127.0.0.1
+  --no-open                  with --board: do not open a browser
 ${EXECUTOR_HELP}
 
 Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or a closed stdout/stderr stop starting tasks,
@@ -73,9 +81,19 @@ dependency order, and the tasks left out because they conflict.`,
       ...EXECUTOR_OPTIONS,
       'on-failure': { type: 'string' },
       'retry-failed': { type: 'boolean' },
+      board: { type: 'boolean' },
+      'board-port': { type: 'string' },
+      'no-open': { type: 'boolean' },
     });
     args.expectPositionals(0, 1, 'PLAN_FILE');
     const onFailure = args.choice<FailurePolicy>('on-failure', FAILURE_POLICIES) ?? 'continue';
+    const boardPort = args.int('board-port', { min: 0 });
+    if (boardPort !== undefined && boardPort > 65535) {
+      throw usageError(`--board-port ${boardPort}: a port is 0 to 65535 (0 = any free port)`, '--board-port');
+    }
+    for (const name of ['board-port', 'no-open']) {
+      if (args.has(name) && !args.flag('board')) throw usageError(`--${name} goes with --board`, `--${name}`);
+    }
     const events = new EngineEvents();
     const setup = executorSetup(io, args, events, 4);
     const store = setup.config.store;
@@ -113,13 +131,18 @@ dependency order, and the tasks left out because they conflict.`,
       p: palette(color),
     });
 
+    // Loaded only with --board, so a run without it loads no HTTP server.
+    const board = args.flag('board')
+      ? await startRunBoard(io, store, events, boardPort, args.flag('no-open'))
+      : undefined;
+
     const offSignals = handleRunSignals((signal) => coordinator.interrupt(signal));
     let report: Awaited<ReturnType<Coordinator['run']>>;
     try {
       report = await coordinator.run();
     } finally {
       view.stop();
-      await store.close();
+      if (board === undefined) await store.close();
     }
     const result = aggregate(report);
     // Kept for `tasklane results`; a run whose artifacts cannot be written still prints its result.
@@ -137,10 +160,42 @@ dependency order, and the tasks left out because they conflict.`,
     };
     io.stdout.write(args.globals.json ? jsonInert(renderJson(result)) : markdown());
     offSignals();
+    if (board !== undefined) {
+      if (live && report.interrupted === undefined) {
+        io.stderr.write(`tasklane: the run is over; the board stays at ${board.url} until Ctrl-C\n`);
+        await new Promise<void>((resolve) => {
+          for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve());
+        });
+      }
+      await board.close();
+      await store.close();
+    }
     if (report.interrupted !== undefined) return SIGNAL_EXIT[report.interrupted];
     return report.ok ? EXIT.OK : EXIT.ERROR;
   },
 };
+
+/** `run --board`: the board on the run's store, fed the run's events. */
+async function startRunBoard(
+  io: CommandIO,
+  store: Parameters<typeof applyPlan>[0],
+  events: EngineEvents,
+  port: number | undefined,
+  noOpen: boolean,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const { startBoard, DEFAULT_PORT } = await import('../../http/server.js');
+  const board = await startBoard({
+    store,
+    port: port ?? DEFAULT_PORT,
+    actor: defaultOwner(io),
+    version: packageVersion(),
+    run: { source: events, list: store.listId },
+    onWarning: (message) => io.stderr.write(`tasklane: warning: ${inert(message)}\n`),
+  });
+  io.stderr.write(`tasklane: board at ${board.url}\n`);
+  if (wantsBrowser(io, noOpen)) openBrowser(io, board.url, 'tasklane run');
+  return board;
+}
 
 /** Turns the plan into tasks first, with the same plan identity as `tasklane plan` gives it. */
 async function importPlan(
