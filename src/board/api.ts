@@ -74,7 +74,8 @@ export const api = {
   lists: () => request<{ lists: ListSummary[] }>('GET', '/api/lists'),
   task: (list: string, id: string) => request<TaskDetail>('GET', taskPath(list, id)),
   create: (list: string, input: NewTask) => request<{ task: TaskJson }>('POST', `${listPath(list)}/tasks`, input),
-  update: (list: string, id: string, patch: TaskPatch) => request<{ task: TaskJson }>('PATCH', taskPath(list, id), patch),
+  update: (list: string, id: string, patch: TaskPatch) =>
+    request<{ task: TaskJson }>('PATCH', taskPath(list, id), patch),
   remove: (list: string, id: string) => request<{ task: TaskJson }>('DELETE', taskPath(list, id)),
   move: (list: string, id: string, to: MoveTarget, override: boolean, reason?: string) =>
     request<{ task: TaskJson }>('POST', `${taskPath(list, id)}/move`, { to, override, reason }),

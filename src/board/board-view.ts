@@ -153,7 +153,7 @@ export class BoardView {
 
   constructor(
     private readonly store: TaskStore,
-    private readonly actions: BoardActions,
+    actions: BoardActions,
   ) {
     this.columns = COLUMNS.map((spec) => new ColumnView(spec, store, actions));
     this.el = h('div', { class: 'board' }, ...this.columns.map((c) => c.el));

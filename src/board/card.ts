@@ -68,10 +68,14 @@ export function updateCountdown(el: HTMLElement, now: number): void {
 /** Whether the text filter matches: every word found in the id, subject, description, owner, labels or state. */
 export function matchesFilter(task: TaskJson, words: string[]): boolean {
   if (words.length === 0) return true;
-  const hay = `#${task.id} ${task.subject} ${task.description} @${task.owner ?? ''} ${labelsOf(task).join(' ')} ${task.state}`.toLowerCase();
+  const hay =
+    `#${task.id} ${task.subject} ${task.description} @${task.owner ?? ''} ${labelsOf(task).join(' ')} ${task.state}`.toLowerCase();
   return words.every((w) => hay.includes(w));
 }
 
 export function filterWords(query: string): string[] {
-  return query.toLowerCase().split(/\s+/).filter((w) => w !== '');
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w !== '');
 }

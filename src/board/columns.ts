@@ -21,15 +21,20 @@ export interface ColumnSpec {
   compare: (a: TaskJson, b: TaskJson) => number;
 }
 
-const byPriorityThenId = (a: TaskJson, b: TaskJson): number =>
-  priority(b) - priority(a) || compareIds(a.id, b.id);
+const byPriorityThenId = (a: TaskJson, b: TaskJson): number => priority(b) - priority(a) || compareIds(a.id, b.id);
 
 /** Most recently finished first: a finished column is read from the top for what just happened. */
 const byLatestThenId = (a: TaskJson, b: TaskJson): number =>
   finishedAt(b).localeCompare(finishedAt(a)) || compareIds(a.id, b.id);
 
 export const COLUMNS: readonly ColumnSpec[] = [
-  { key: 'ready', title: 'Ready', states: ['ready', 'assigned', 'expired'], drop: 'pending', compare: byPriorityThenId },
+  {
+    key: 'ready',
+    title: 'Ready',
+    states: ['ready', 'assigned', 'expired'],
+    drop: 'pending',
+    compare: byPriorityThenId,
+  },
   { key: 'blocked', title: 'Blocked', states: ['blocked'], drop: undefined, compare: byPriorityThenId },
   { key: 'in_progress', title: 'In progress', states: ['in_progress'], drop: 'in_progress', compare: byPriorityThenId },
   { key: 'completed', title: 'Completed', states: ['completed'], drop: 'completed', compare: byLatestThenId },

@@ -81,12 +81,7 @@ export class GraphView {
         role: 'img',
         'aria-label': `Dependency graph of ${layout.nodes.length} tasks`,
       },
-      svg(
-        'defs',
-        {},
-        arrow('arrow', 'edge-arrow'),
-        arrow('arrow-critical', 'edge-arrow critical'),
-      ),
+      svg('defs', {}, arrow('arrow', 'edge-arrow'), arrow('arrow-critical', 'edge-arrow critical')),
     );
     const edges = svg('g', { class: 'edges' });
     for (const e of layout.edges) {

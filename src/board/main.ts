@@ -6,8 +6,8 @@ import { GraphView } from './graph-view.js';
 import { h, replaceChildren } from './h.js';
 import { parseRoute, type Route, routeHash } from './router.js';
 import { type StreamStatus, TaskStream } from './stream.js';
-import { TaskPanel } from './task-panel.js';
 import { openTaskForm } from './task-form.js';
+import { TaskPanel } from './task-panel.js';
 import { TaskStore } from './task-store.js';
 import type { MoveTarget, TaskJson } from './types.js';
 

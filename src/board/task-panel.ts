@@ -49,7 +49,11 @@ export class TaskPanel {
     this.el = h(
       'aside',
       { class: 'panel', 'aria-label': `Task #${id}`, tabindex: -1 },
-      h('button', { type: 'button', class: 'close', 'aria-label': 'Close task panel', onclick: () => actions.close() }, '×'),
+      h(
+        'button',
+        { type: 'button', class: 'close', 'aria-label': 'Close task panel', onclick: () => actions.close() },
+        '×',
+      ),
       this.body,
       h('section', {}, h('h3', {}, 'Finishing it unblocks'), this.unblocks),
       h('section', {}, h('h3', {}, 'Agent log'), this.log),
@@ -80,7 +84,11 @@ export class TaskPanel {
   private render(): void {
     const task = this.store.get(this.id);
     if (task === undefined) {
-      replaceChildren(this.body, h('h2', {}, `#${this.id}`), h('p', { class: 'muted' }, 'This task is not in the list (deleted, or not loaded yet).'));
+      replaceChildren(
+        this.body,
+        h('h2', {}, `#${this.id}`),
+        h('p', { class: 'muted' }, 'This task is not in the list (deleted, or not loaded yet).'),
+      );
       return;
     }
     const f = tasklaneFields(task);
@@ -95,9 +103,20 @@ export class TaskPanel {
       h('option', { value: 'completed' }, 'Completed'),
       h('option', { value: 'failed' }, 'Failed'),
     );
-    moveTo.value = task.status === 'in_progress' ? 'in_progress' : task.status === 'completed' ? 'completed' : 'pending';
-    const blockerInput = h('input', { 'aria-label': 'Add blocker (task id)', placeholder: 'id', size: 6, class: 'dep-input' });
-    const blocksInput = h('input', { 'aria-label': 'Add blocked task (task id)', placeholder: 'id', size: 6, class: 'dep-input' });
+    moveTo.value =
+      task.status === 'in_progress' ? 'in_progress' : task.status === 'completed' ? 'completed' : 'pending';
+    const blockerInput = h('input', {
+      'aria-label': 'Add blocker (task id)',
+      placeholder: 'id',
+      size: 6,
+      class: 'dep-input',
+    });
+    const blocksInput = h('input', {
+      'aria-label': 'Add blocked task (task id)',
+      placeholder: 'id',
+      size: 6,
+      class: 'dep-input',
+    });
     replaceChildren(
       this.body,
       h('h2', { class: 'panel-title' }, h('span', { class: 'card-id' }, `#${task.id}`), ' ', task.subject),
@@ -110,7 +129,8 @@ export class TaskPanel {
         typeof f.estimate === 'number' && h('span', {}, `estimate ${f.estimate}s`),
         typeof f.attempts === 'number' && h('span', {}, `attempts ${f.attempts}`),
         task.status === 'in_progress' && f.lease !== undefined && leaseCountdown(f.lease.expiresAt),
-        labels.length > 0 && h('span', { class: 'card-labels' }, ...labels.map((l) => h('span', { class: 'label' }, l))),
+        labels.length > 0 &&
+          h('span', { class: 'card-labels' }, ...labels.map((l) => h('span', { class: 'label' }, l))),
       ),
       h(
         'div',
@@ -121,7 +141,12 @@ export class TaskPanel {
         task.state === 'failed' && h('button', { type: 'button', onclick: () => void this.retry() }, 'Retry'),
         h('button', { type: 'button', class: 'danger', onclick: () => void this.remove(task) }, 'Delete'),
       ),
-      section('Description', task.description === '' ? h('p', { class: 'muted' }, 'No description.') : h('div', { class: 'text' }, task.description)),
+      section(
+        'Description',
+        task.description === ''
+          ? h('p', { class: 'muted' }, 'No description.')
+          : h('div', { class: 'text' }, task.description),
+      ),
       section(
         'Blocked by',
         this.depList(task.blockedBy, (other) => [other, task.id]),
@@ -132,7 +157,9 @@ export class TaskPanel {
         this.depList(task.blocks, (other) => [task.id, other]),
         this.depForm(blocksInput, 'Add blocked task', () => [task.id, blocksInput.value]),
       ),
-      typeof f.result === 'string' && f.result !== '' && section('Result', h('div', { class: 'text result' }, f.result)),
+      typeof f.result === 'string' &&
+        f.result !== '' &&
+        section('Result', h('div', { class: 'text result' }, f.result)),
       (check !== undefined || f.verify !== undefined) &&
         section(
           'Verify',
@@ -158,10 +185,15 @@ export class TaskPanel {
               'details',
               {},
               h('summary', {}, `${f.failures?.length} failures in all`),
-              h('ol', {}, ...(f.failures ?? []).map((x) => h('li', {}, `attempt ${x.attempt} at ${x.at}: ${x.reason}`))),
+              h(
+                'ol',
+                {},
+                ...(f.failures ?? []).map((x) => h('li', {}, `attempt ${x.attempt} at ${x.at}: ${x.reason}`)),
+              ),
             ),
         ),
-      run?.costUsd !== undefined && section('Agent', h('p', {}, `${run.preset ?? 'agent'}, cost $${run.costUsd.toFixed(4)}`)),
+      run?.costUsd !== undefined &&
+        section('Agent', h('p', {}, `${run.preset ?? 'agent'}, cost $${run.costUsd.toFixed(4)}`)),
     );
   }
 
@@ -178,7 +210,8 @@ export class TaskPanel {
           h('a', { href: `#/list/${encodeURIComponent(this.list)}/task/${encodeURIComponent(id)}` }, `#${id}`),
           ' ',
           other?.subject ?? '(not in list)',
-          other !== undefined && h('span', { class: `badge state state-${other.state}` }, other.state.replace('_', ' ')),
+          other !== undefined &&
+            h('span', { class: `badge state state-${other.state}` }, other.state.replace('_', ' ')),
           h(
             'button',
             {
