@@ -23,8 +23,16 @@ export class GraphView {
     private readonly onError: (message: string) => void,
   ) {
     this.summary = h('p', { class: 'graph-summary' }, 'Laying out the graph…');
+    const legend = h(
+      'p',
+      { class: 'graph-legend' },
+      ...(['ready', 'assigned', 'expired', 'blocked', 'in_progress', 'completed', 'failed'] as const).map((state) =>
+        h('span', { class: `legend state-${state}` }, state.replace('_', ' ')),
+      ),
+      h('span', { class: 'legend critical' }, 'critical path'),
+    );
     this.canvas = h('div', { class: 'graph-canvas' });
-    this.el = h('div', { class: 'graph' }, this.summary, this.canvas);
+    this.el = h('div', { class: 'graph' }, this.summary, legend, this.canvas);
     void this.load();
   }
 
@@ -113,9 +121,11 @@ export class GraphView {
           transform: `translate(${(n.x - n.width / 2).toFixed(1)},${(n.y - n.height / 2).toFixed(1)})`,
         },
         svg('title', {}, `#${n.id} ${subject} [${n.state}]`),
-        svg('rect', { width: n.width, height: n.height, rx: 6 }),
-        svg('text', { x: 8, y: n.height / 2 - 4, class: 'node-id' }, `#${n.id}`),
-        svg('text', { x: 8, y: n.height / 2 + 12, class: 'node-subject' }, label),
+        svg('rect', { class: 'node-box', width: n.width, height: n.height, rx: 6 }),
+        svg('rect', { class: 'node-state', width: 6, height: n.height, rx: 3 }),
+        svg('text', { x: 14, y: n.height / 2 - 4, class: 'node-id' }, `#${n.id}`),
+        svg('text', { x: n.width - 8, y: n.height / 2 - 4, class: 'node-state-name' }, n.state.replace('_', ' ')),
+        svg('text', { x: 14, y: n.height / 2 + 12, class: 'node-subject' }, label),
       );
       nodes.appendChild(g);
     }
@@ -138,7 +148,18 @@ export class GraphView {
 function arrow(id: string, cls: string): SVGMarkerElement {
   return svg(
     'marker',
-    { id, class: cls, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' },
+    // Sized in the drawing's units, so a thicker critical edge does not get a bigger head.
+    {
+      id,
+      class: cls,
+      viewBox: '0 0 10 10',
+      refX: 9,
+      refY: 5,
+      markerWidth: 8,
+      markerHeight: 8,
+      markerUnits: 'userSpaceOnUse',
+      orient: 'auto',
+    },
     svg('path', { d: 'M0,0 L10,5 L0,10 z' }),
   );
 }

@@ -98,6 +98,7 @@ export class TaskPanel {
     const moveTo = h(
       'select',
       { 'aria-label': 'Move to' },
+      h('option', { value: '', disabled: true }, 'Move to…'),
       h('option', { value: 'pending' }, 'Ready (pending)'),
       h('option', { value: 'in_progress' }, 'In progress'),
       h('option', { value: 'completed' }, 'Completed'),
@@ -137,7 +138,16 @@ export class TaskPanel {
         { class: 'panel-actions' },
         h('button', { type: 'button', onclick: () => this.actions.edit(task) }, 'Edit'),
         moveTo,
-        h('button', { type: 'button', onclick: () => this.actions.move(task.id, moveTo.value as MoveTarget) }, 'Move'),
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              if (moveTo.value !== '') this.actions.move(task.id, moveTo.value as MoveTarget);
+            },
+          },
+          'Move',
+        ),
         task.state === 'failed' && h('button', { type: 'button', onclick: () => void this.retry() }, 'Retry'),
         h('button', { type: 'button', class: 'danger', onclick: () => void this.remove(task) }, 'Delete'),
       ),
