@@ -305,6 +305,25 @@ describe('board in a browser', () => {
     await context.close();
   });
 
+  it('works from the keyboard: a card opens with Enter, moves from its panel, closes with Escape', async () => {
+    const { list, store } = freshList();
+    const t = await store.create({ subject: 'Keyboard only' });
+    const { context, page } = await openBoard(list);
+    await card(page, t.id).waitFor({ timeout: WAIT });
+    await card(page, t.id).focus();
+    await page.keyboard.press('Enter');
+    const panel = page.locator('.panel');
+    await panel.getByText('Keyboard only').first().waitFor({ timeout: WAIT });
+    await panel.getByLabel('Move to').selectOption('completed');
+    await panel.getByRole('button', { name: 'Move', exact: true }).press('Enter');
+    await inColumn(page, 'completed', t.id).waitFor({ timeout: WAIT });
+    await waitFor(async () => (await store.get(t.id)).status === 'completed', 'the move reached the store');
+    await panel.focus();
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached', timeout: WAIT });
+    await context.close();
+  });
+
   it('creates and edits tasks from forms, and shows a refused cycle with its ids', async () => {
     const { list, store } = freshList();
     const a = await store.create({ subject: 'First' });
@@ -369,6 +388,7 @@ describe('board in a browser', () => {
       assert.deepEqual(critical.sort(), [a.id, b.id, d.id].sort(), 'the long chain is the critical path');
       assert.ok((await page.locator('.edge.critical').count()) >= 2);
       assert.match((await page.locator('.graph-summary').textContent()) ?? '', /Critical path/);
+      await page.locator(`.node[data-id="${b.id}"] .node-subject`).getByText('API').waitFor({ timeout: WAIT });
       await shot(page, `graph-${scheme}`);
       await page.locator(`.node[data-id="${c.id}"]`).click();
       await page.locator('.panel .panel-title').getByText('Docs').waitFor({ timeout: WAIT });
@@ -393,6 +413,7 @@ describe('board in a browser', () => {
     await card(page, t.id).click();
     await page.locator('.panel .text').first().waitFor({ timeout: WAIT });
     assert.equal(await page.locator('.panel .text').first().textContent(), description);
+    await shot(page, 'inert-text-board');
     await page.goto(`${board.origin}/#/list/${list}/graph`);
     await page.locator('.node').first().waitFor({ timeout: WAIT });
     // Evaluated in the page (a string: the test is compiled without the DOM's types).
@@ -404,7 +425,7 @@ describe('board in a browser', () => {
     assert.deepEqual(found, { pwned: undefined, imgs: 0, scripts: ['/app.js'] });
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
-    await shot(page, 'inert-text');
+    await shot(page, 'inert-text-graph');
     await context.close();
   });
 });

@@ -1,6 +1,6 @@
 import { api, describeError } from './api.js';
 import { h, replaceChildren, svg } from './h.js';
-import type { TaskStore } from './task-store.js';
+import type { StoreEvent, TaskStore } from './task-store.js';
 import type { GraphLayout } from './types.js';
 
 // The dependency graph as the server laid it out (dagre: node x/y are centres), drawn as SVG.
@@ -12,6 +12,8 @@ export class GraphView {
   readonly el: HTMLElement;
   private readonly canvas: HTMLElement;
   private readonly summary: HTMLElement;
+  /** Each node's subject line and title (its tooltip and accessible name), by id: a task's text can arrive after the layout. */
+  private readonly labels = new Map<string, { subject: SVGTextElement; title: SVGTitleElement; state: string }>();
   private timer: number | undefined;
   private loading = false;
   private again = false;
@@ -36,8 +38,9 @@ export class GraphView {
     void this.load();
   }
 
-  /** The store changed: lay out again, at most about once a second. */
-  onStore(): void {
+  /** The store changed: relabel the nodes it names now, and lay out again at most about once a second. */
+  onStore(e: StoreEvent): void {
+    for (const id of e.kind === 'reset' ? this.labels.keys() : e.ids) this.relabel(id);
     if (this.timer !== undefined) return;
     this.timer = window.setTimeout(() => {
       this.timer = undefined;
@@ -47,6 +50,14 @@ export class GraphView {
 
   dispose(): void {
     if (this.timer !== undefined) window.clearTimeout(this.timer);
+  }
+
+  private relabel(id: string): void {
+    const label = this.labels.get(id);
+    if (label === undefined) return;
+    const subject = this.store.get(id)?.subject ?? '';
+    label.subject.textContent = truncate(subject);
+    label.title.textContent = `#${id} ${subject} [${label.state}]`;
   }
 
   private async load(): Promise<void> {
@@ -106,10 +117,12 @@ export class GraphView {
       );
     }
     const nodes = svg('g', { class: 'nodes' });
+    this.labels.clear();
     for (const n of layout.nodes) {
-      const task = this.store.get(n.id);
-      const subject = task?.subject ?? '';
-      const label = subject.length > LABEL ? `${subject.slice(0, LABEL - 1)}…` : subject;
+      const title = svg('title', {});
+      const text = svg('text', { x: 14, y: n.height / 2 + 12, class: 'node-subject' });
+      this.labels.set(n.id, { subject: text, title, state: n.critical ? `${n.state}, critical path` : n.state });
+      this.relabel(n.id);
       const g = svg(
         'g',
         {
@@ -117,15 +130,14 @@ export class GraphView {
           'data-id': n.id,
           tabindex: 0,
           role: 'button',
-          'aria-label': `#${n.id} ${subject} (${n.state}${n.critical ? ', on the critical path' : ''})`,
           transform: `translate(${(n.x - n.width / 2).toFixed(1)},${(n.y - n.height / 2).toFixed(1)})`,
         },
-        svg('title', {}, `#${n.id} ${subject} [${n.state}]`),
+        title,
         svg('rect', { class: 'node-box', width: n.width, height: n.height, rx: 6 }),
         svg('rect', { class: 'node-state', width: 6, height: n.height, rx: 3 }),
         svg('text', { x: 14, y: n.height / 2 - 4, class: 'node-id' }, `#${n.id}`),
         svg('text', { x: n.width - 8, y: n.height / 2 - 4, class: 'node-state-name' }, n.state.replace('_', ' ')),
-        svg('text', { x: 14, y: n.height / 2 + 12, class: 'node-subject' }, label),
+        text,
       );
       nodes.appendChild(g);
     }
@@ -143,6 +155,10 @@ export class GraphView {
     });
     replaceChildren(this.canvas, root);
   }
+}
+
+function truncate(text: string): string {
+  return text.length > LABEL ? `${text.slice(0, LABEL - 1)}…` : text;
 }
 
 function arrow(id: string, cls: string): SVGMarkerElement {

@@ -43,7 +43,7 @@ const board = new BoardView(store, actions);
 
 store.subscribe((e) => {
   board.onStore(e);
-  graph?.onStore();
+  graph?.onStore(e);
   panel?.onStore(e.kind === 'reset' ? 'all' : e.ids);
 });
 

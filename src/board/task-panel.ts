@@ -104,8 +104,7 @@ export class TaskPanel {
       h('option', { value: 'completed' }, 'Completed'),
       h('option', { value: 'failed' }, 'Failed'),
     );
-    moveTo.value =
-      task.status === 'in_progress' ? 'in_progress' : task.status === 'completed' ? 'completed' : 'pending';
+    moveTo.selectedIndex = 0;
     const blockerInput = h('input', {
       'aria-label': 'Add blocker (task id)',
       placeholder: 'id',
