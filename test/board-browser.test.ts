@@ -24,7 +24,16 @@ interface Board {
   port: number;
   close(): Promise<void>;
 }
-type StartBoard = (options: { store: TaskStore; host?: string; port?: number }) => Promise<Board>;
+/** What `tasklane run --board` hands the board: the executor's events (engine/events.ts EngineEvent). */
+interface RunSource {
+  on(listener: (event: Record<string, unknown>) => void): () => void;
+}
+type StartBoard = (options: {
+  store: TaskStore;
+  host?: string;
+  port?: number;
+  run?: { source: RunSource; list?: string };
+}) => Promise<Board>;
 
 // Loaded by name at run time so this file compiles on a branch without the server.
 // TASKLANE_BOARD_SERVER_MODULE points it at another implementation of the same contract.
@@ -61,8 +70,10 @@ subscribe('net.server.socket', (message) => {
   socket.once('close', () => serverSockets.delete(socket));
 });
 
+let startBoard: StartBoard;
+
 before(async () => {
-  const { startBoard } = (await import(SERVER_MODULE)) as { startBoard: StartBoard };
+  ({ startBoard } = (await import(SERVER_MODULE)) as { startBoard: StartBoard });
   const home = openStore(root, 'default');
   stores.push(home);
   board = await startBoard({ store: home, host: '127.0.0.1', port: 0 });
@@ -394,6 +405,71 @@ describe('board in a browser', () => {
       await page.locator('.panel .panel-title').getByText('Docs').waitFor({ timeout: WAIT });
       assert.match(page.url(), new RegExp(`/graph/task/${c.id}$`));
       await context.close();
+    }
+  });
+
+  it('shows a run started with the board: agents running, their activity, cost, then the counts', async () => {
+    const { list, store } = freshList();
+    const a = await store.create({ subject: 'Agent task A' });
+    const b = await store.create({ subject: 'Agent task B' });
+    await store.create({ subject: 'Waits its turn', blockedBy: [a.id] });
+    const listeners = new Set<(event: Record<string, unknown>) => void>();
+    const emit = (event: Record<string, unknown>): void => {
+      for (const l of listeners) l(event);
+    };
+    const source: RunSource = {
+      on(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const runStore = openStore(root, list);
+    stores.push(runStore);
+    const runBoard = await startBoard({
+      store: runStore,
+      host: '127.0.0.1',
+      port: 0,
+      run: { source, list },
+    });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      await page.goto(`${runBoard.origin}/#/list/${list}`);
+      await page.locator('.status.live').waitFor({ timeout: WAIT });
+      const strip = page.locator('.run');
+      await strip.getByText('Run in progress').waitFor({ timeout: WAIT });
+      const now = Date.now();
+      for (const t of [a, b]) {
+        emit({
+          type: 'start',
+          taskId: t.id,
+          subject: t.subject,
+          attempt: 1,
+          owner: `agent-${t.id}`,
+          log: '/nonexistent',
+          at: now,
+        });
+      }
+      emit({ type: 'activity', taskId: a.id, line: 'Editing src/<b>app</b>.ts', at: now });
+      await strip.getByText('2 running').waitFor({ timeout: WAIT });
+      await strip.getByText('Editing src/<b>app</b>.ts', { exact: false }).waitFor({ timeout: WAIT });
+      emit({
+        type: 'finish',
+        taskId: a.id,
+        subject: a.subject,
+        outcome: 'completed',
+        durationMs: 90_000,
+        usage: { costUsd: 0.25 },
+        at: now + 90_000,
+      });
+      await strip.getByText('1 running').waitFor({ timeout: WAIT });
+      await strip.getByText('1 completed').waitFor({ timeout: WAIT });
+      await strip.getByText('cost $0.25').waitFor({ timeout: WAIT });
+      await strip.getByText(/about .* left/).waitFor({ timeout: WAIT });
+      await shot(page, 'run');
+      await context.close();
+    } finally {
+      await runBoard.close();
     }
   });
 

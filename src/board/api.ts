@@ -2,7 +2,9 @@ import type {
   GraphLayout,
   HistoryPage,
   Info,
+  LastRun,
   ListSummary,
+  LiveRun,
   LogTail,
   MoveTarget,
   NewTask,
@@ -93,6 +95,8 @@ export const api = {
       `${listPath(list)}/history?task=${enc(id)}&limit=${limit}${after === undefined ? '' : `&after=${after}`}`,
     ),
   graph: (list: string) => request<GraphLayout>('GET', `${listPath(list)}/graph`),
+  liveRun: (list: string) => request<LiveRun>('GET', `${listPath(list)}/run/live`),
+  lastRun: (list: string) => request<LastRun>('GET', `${listPath(list)}/run`),
   log: (list: string, id: string, bytes = 16384) => request<LogTail>('GET', `${taskPath(list, id)}/log?bytes=${bytes}`),
 };
 

@@ -5,6 +5,7 @@ import { updateCountdown } from './card.js';
 import { GraphView } from './graph-view.js';
 import { h, replaceChildren } from './h.js';
 import { parseRoute, type Route, routeHash } from './router.js';
+import { RunView } from './run-view.js';
 import { type StreamStatus, TaskStream } from './stream.js';
 import { openTaskForm } from './task-form.js';
 import { TaskPanel } from './task-panel.js';
@@ -20,6 +21,7 @@ let defaultList = 'default';
 let stream: TaskStream | undefined;
 let graph: GraphView | undefined;
 let panel: TaskPanel | undefined;
+let run: RunView | undefined;
 
 const statusEl = h('span', { class: 'status connecting', role: 'status', 'aria-live': 'polite' }, 'connecting');
 const listSelect = h('select', { 'aria-label': 'List', class: 'list-switch' });
@@ -32,6 +34,7 @@ const filterInput = h('input', {
   'aria-label': 'Filter tasks',
 });
 const errorsEl = h('div', { class: 'errors', role: 'alert' });
+const runSlot = h('div', { class: 'run-slot' });
 const mainEl = h('main', { class: 'main' });
 const panelSlot = h('div', { class: 'panel-slot' });
 
@@ -140,8 +143,11 @@ function applyRoute(): void {
 
   if (listChanged) {
     stream?.close();
+    run?.dispose();
     store.clear(list);
-    stream = new TaskStream(list, store, setStatus, showError);
+    run = new RunView(list, store, actions.open);
+    replaceChildren(runSlot, run.el);
+    stream = new TaskStream(list, store, setStatus, showError, () => run?.onRun());
     void refreshLists();
   }
   if (listChanged || viewChanged) {
@@ -175,6 +181,7 @@ function applyRoute(): void {
 }
 
 function tick(): void {
+  run?.tick();
   const now = Date.now();
   for (const el of document.querySelectorAll<HTMLElement>('.lease[data-expires]')) updateCountdown(el, now);
 }
@@ -210,6 +217,7 @@ async function start(): Promise<void> {
       statusEl,
     ),
     errorsEl,
+    runSlot,
     h('div', { class: 'layout' }, mainEl, panelSlot),
   );
   try {

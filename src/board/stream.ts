@@ -18,6 +18,8 @@ export class TaskStream {
     private readonly store: TaskStore,
     private readonly onStatus: (status: StreamStatus) => void,
     private readonly onError: (message: string) => void,
+    /** An executor event (`tasklane run --board`): not a change, no id. */
+    private readonly onRun: () => void = () => {},
   ) {
     this.open();
   }
@@ -36,8 +38,15 @@ export class TaskStream {
       const change = this.parse<ChangeEvent>(e);
       if (change !== undefined && change.list === this.list) this.store.apply(change);
     });
-    source.addEventListener('error', () => {
+    source.addEventListener('run', () => this.onRun());
+    source.addEventListener('error', (e) => {
       if (this.closed) return;
+      // The server's own `event: error` message (it could not follow the list), not the connection's.
+      if (e instanceof MessageEvent && typeof e.data === 'string') {
+        const body = this.parse<{ error?: { code?: string; message?: string } }>(e);
+        this.onError(`${body?.error?.code ?? 'STREAM'}: ${body?.error?.message ?? 'the live stream failed'}`);
+        return;
+      }
       if (source.readyState === EventSource.CLOSED) {
         this.onStatus('reconnecting');
         this.retry = window.setTimeout(() => {

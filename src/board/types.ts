@@ -109,3 +109,41 @@ export interface NewTask {
   labels?: string[];
   blockedBy?: string[];
 }
+
+/** GET .../run/live: the run `tasklane run --board` is driving, task by task. */
+export interface LiveTask {
+  taskId: string;
+  subject?: string;
+  owner?: string;
+  attempt?: number;
+  startedAt?: number;
+  running: boolean;
+  activity?: { line: string; at: number };
+  finish?: { outcome: string; durationMs: number; reason?: string; at: number; costUsd?: number };
+}
+
+export interface LiveRun {
+  list: string;
+  active: boolean;
+  stopping?: string;
+  tasks: LiveTask[];
+}
+
+/** GET .../run: the last run's aggregated result (`tasklane results --json`). */
+export interface LastRun {
+  list: string;
+  ok: boolean;
+  durationMs: number;
+  counts: {
+    total: number;
+    completed: number;
+    failed: number;
+    blocked: number;
+    cancelled: number;
+    in_progress: number;
+    not_run: number;
+  };
+  stopped?: string;
+  totals: { inputTokens?: number; outputTokens?: number; costUsd?: number };
+  tasks: { id: string; subject: string; status: string; result?: string; failure?: string; durationMs?: number }[];
+}
