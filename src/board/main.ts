@@ -173,6 +173,7 @@ function applyRoute(): void {
       edit: (task) => openTaskForm(list, task, (saved) => store.put(saved)),
       move: actions.move,
       error: showError,
+      activity: (id) => run?.activityOf(id),
     });
     replaceChildren(panelSlot, panel.el);
     document.body.classList.add('with-panel');

@@ -36,6 +36,12 @@ export class RunView {
     }, REFETCH_MS);
   }
 
+  /** The latest activity the running agent of a task reported, if it is running in this board's run. */
+  activityOf(taskId: string): { line: string; at: number } | undefined {
+    const t = this.live?.tasks.find((x) => x.taskId === taskId);
+    return t?.running === true ? t.activity : undefined;
+  }
+
   /** Keeps the running times and the estimate current (called every second). */
   tick(): void {
     if (this.live?.active === true) this.drawLive(this.live);

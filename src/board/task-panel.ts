@@ -15,6 +15,8 @@ export interface PanelActions {
   edit(task: TaskJson): void;
   move(id: string, to: MoveTarget): void;
   error(message: string): void;
+  /** The latest activity of the task's running agent (a run started with the board). */
+  activity(id: string): { line: string; at: number } | undefined;
 }
 
 const LOG_EVERY_MS = 2000;
@@ -25,6 +27,7 @@ export class TaskPanel {
   private readonly body: HTMLElement;
   private readonly unblocks: HTMLElement;
   private readonly log: HTMLElement;
+  private readonly activity: HTMLElement;
   private readonly history: HTMLElement;
   private readonly historyMore: HTMLButtonElement;
   private historyNext: number | undefined = 0;
@@ -40,6 +43,7 @@ export class TaskPanel {
     this.body = h('div', { class: 'panel-body' });
     this.unblocks = h('div', { class: 'unblocks' });
     this.log = h('pre', { class: 'log', tabindex: 0 });
+    this.activity = h('p', { class: 'run-activity', hidden: true });
     this.history = h('ol', { class: 'history' });
     this.historyMore = h(
       'button',
@@ -56,7 +60,7 @@ export class TaskPanel {
       ),
       this.body,
       h('section', {}, h('h3', {}, 'Finishing it unblocks'), this.unblocks),
-      h('section', {}, h('h3', {}, 'Agent log'), this.log),
+      h('section', {}, h('h3', {}, 'Agent log'), this.activity, this.log),
       h('section', {}, h('h3', {}, 'History'), this.history, this.historyMore),
     );
     this.el.addEventListener('keydown', (e) => {
@@ -339,6 +343,9 @@ export class TaskPanel {
   private async loadLog(): Promise<void> {
     if (this.disposed) return;
     const task = this.store.get(this.id);
+    const activity = this.actions.activity(this.id);
+    this.activity.hidden = activity === undefined;
+    this.activity.textContent = activity === undefined ? '' : `Latest: ${activity.line}`;
     try {
       const tail = await api.log(this.list, this.id);
       if (this.disposed) return;
