@@ -102,7 +102,7 @@ interface Opened {
   dialogs: string[];
   /** How the next dialogs are answered: dismissed unless a test expects to confirm. */
   answer: { accept: boolean };
-  /** Uncaught errors in the page. */
+  /** Uncaught errors in the page, and anything the Content-Security-Policy refused. */
   errors: string[];
 }
 
@@ -116,6 +116,9 @@ async function openBoard(list: string, opts: { scheme?: 'light' | 'dark'; hash?:
   const errors: string[] = [];
   const answer = { accept: false };
   page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
   page.on('dialog', (d) => {
     dialogs.push(`${d.type()}: ${d.message()}`);
     void (answer.accept ? d.accept() : d.dismiss());

@@ -30,7 +30,7 @@ class ColumnView {
     private readonly actions: BoardActions,
   ) {
     this.count = h('span', { class: 'count' }, '0');
-    this.body = h('div', { class: 'column-body', role: 'list', 'aria-label': spec.title });
+    this.body = h('div', { class: 'column-body', 'aria-label': spec.title });
     this.more = h('button', { class: 'more', type: 'button', onclick: () => this.showMore() }, '');
     this.el = h(
       'section',
