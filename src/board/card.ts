@@ -1,3 +1,4 @@
+import { formatDuration } from '../model/duration.js';
 import { openBlockers } from '../model/graph.js';
 import { labelsOf, priorityOf, tasklaneFields } from '../model/task.js';
 import { h } from './h.js';
@@ -62,7 +63,8 @@ export function updateCountdown(el: HTMLElement, now: number): void {
   }
   const m = Math.floor(left / 60);
   const s = left % 60;
-  el.textContent = m >= 60 ? `lease ${Math.floor(m / 60)}h${m % 60}m` : `lease ${m}:${String(s).padStart(2, '0')}`;
+  // A clock under an hour (it ticks every second); the project's one duration format above.
+  el.textContent = m >= 60 ? `lease ${formatDuration(left * 1000)}` : `lease ${m}:${String(s).padStart(2, '0')}`;
 }
 
 /** Whether the text filter matches: every word found in the id, subject, description, owner, labels or state. */

@@ -1,3 +1,4 @@
+import { formatDuration } from '../model/duration.js';
 import { labelsOf, priorityOf, tasklaneFields } from '../model/task.js';
 import { api, describeError } from './api.js';
 import { leaseCountdown } from './card.js';
@@ -130,7 +131,7 @@ export class TaskPanel {
         h('span', { class: `badge state state-${task.state}` }, task.state.replace('_', ' ')),
         task.owner !== undefined && task.owner !== '' && h('span', {}, `owner @${task.owner}`),
         h('span', {}, `priority ${priorityOf(task)}`),
-        typeof f.estimate === 'number' && h('span', {}, `estimate ${f.estimate}s`),
+        typeof f.estimate === 'number' && h('span', {}, `estimate ${formatDuration(f.estimate * 1000)}`),
         typeof f.attempts === 'number' && h('span', {}, `attempts ${f.attempts}`),
         task.status === 'in_progress' && f.lease !== undefined && leaseCountdown(f.lease.expiresAt),
         labels.length > 0 &&
