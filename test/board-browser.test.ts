@@ -232,6 +232,12 @@ describe('board in a browser', () => {
       await card(page, ids.failed as string).click();
       await page.locator('.panel').getByText('exit 1: tests failed').first().waitFor({ timeout: WAIT });
       await shot(page, `panel-${scheme}`);
+      // The filter narrows the board to matching cards.
+      await page.getByLabel('Filter tasks').fill('@alice');
+      await waitFor(async () => (await page.locator('.card').count()) === 1, 'only the matching card shows');
+      assert.equal(await card(page, ids.assigned as string).count(), 1);
+      await page.getByLabel('Filter tasks').fill('');
+      await waitFor(async () => (await page.locator('.card').count()) === 7, 'every card is back');
       assert.deepEqual(errors, []);
       await context.close();
     }

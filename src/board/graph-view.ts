@@ -1,4 +1,5 @@
 import { api, describeError } from './api.js';
+import { filterWords, matchesFilter } from './card.js';
 import { h, replaceChildren, svg } from './h.js';
 import type { StoreEvent, TaskStore } from './task-store.js';
 import type { GraphLayout } from './types.js';
@@ -14,6 +15,7 @@ export class GraphView {
   private readonly summary: HTMLElement;
   /** Each node's subject line and title (its tooltip and accessible name), by id: a task's text can arrive after the layout. */
   private readonly labels = new Map<string, { subject: SVGTextElement; title: SVGTitleElement; state: string }>();
+  private words: string[] = [];
   private timer: number | undefined;
   private loading = false;
   private again = false;
@@ -48,6 +50,18 @@ export class GraphView {
     }, 800);
   }
 
+  /** Dims the nodes the filter leaves out (the layout stays: the graph keeps its shape). */
+  setFilter(query: string): void {
+    this.words = filterWords(query);
+    for (const id of this.labels.keys()) this.dim(id);
+  }
+
+  private dim(id: string): void {
+    const task = this.store.get(id);
+    const node = this.labels.get(id)?.subject.parentElement;
+    node?.classList.toggle('dim', this.words.length > 0 && (task === undefined || !matchesFilter(task, this.words)));
+  }
+
   dispose(): void {
     if (this.timer !== undefined) window.clearTimeout(this.timer);
   }
@@ -58,6 +72,7 @@ export class GraphView {
     const subject = this.store.get(id)?.subject ?? '';
     label.subject.textContent = truncate(subject);
     label.title.textContent = `#${id} ${subject} [${label.state}]`;
+    this.dim(id);
   }
 
   private async load(): Promise<void> {
@@ -140,6 +155,7 @@ export class GraphView {
         text,
       );
       nodes.appendChild(g);
+      this.dim(n.id);
     }
     root.append(edges, nodes);
     root.addEventListener('click', (e) => {

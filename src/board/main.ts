@@ -155,6 +155,7 @@ function applyRoute(): void {
     graph = undefined;
     if (next.view === 'graph') {
       graph = new GraphView(list, store, actions.open, showError);
+      graph.setFilter(filterInput.value);
       replaceChildren(mainEl, graph.el);
     } else {
       replaceChildren(mainEl, board.el);
@@ -168,7 +169,12 @@ function applyRoute(): void {
   }
   if (next.task !== undefined && panel === undefined) {
     panel = new TaskPanel(list, next.task, store, {
-      close: () => go({ ...route, task: undefined }),
+      close: () => {
+        const id = route.task;
+        go({ ...route, task: undefined });
+        // Back to where the keyboard was: the task's card or graph node.
+        if (id !== undefined) document.querySelector<HTMLElement>(`[data-id="${CSS.escape(id)}"]`)?.focus();
+      },
       open: actions.open,
       edit: (task) => openTaskForm(list, task, (saved) => store.put(saved)),
       move: actions.move,
@@ -201,7 +207,10 @@ async function start(): Promise<void> {
   let filterTimer: number | undefined;
   filterInput.addEventListener('input', () => {
     window.clearTimeout(filterTimer);
-    filterTimer = window.setTimeout(() => board.setFilter(filterInput.value), 150);
+    filterTimer = window.setTimeout(() => {
+      board.setFilter(filterInput.value);
+      graph?.setFilter(filterInput.value);
+    }, 150);
   });
   listSelect.addEventListener('change', () => go({ list: listSelect.value, view: route.view, task: undefined }));
   listSelect.addEventListener('focus', () => void refreshLists());
