@@ -315,7 +315,11 @@ describe('board in a browser', () => {
     await inColumn(page, 'in_progress', free.id).waitFor({ timeout: WAIT });
     await waitFor(async () => (await store.get(free.id)).status === 'in_progress', 'the drag reached the store');
 
-    assert.deepEqual(dialogs, [], 'a free task moves without asking');
+    // The board's own claim moves on without an override.
+    await card(page, free.id).dragTo(page.locator('.column[data-column="completed"] .column-body'));
+    await inColumn(page, 'completed', free.id).waitFor({ timeout: WAIT });
+    await waitFor(async () => (await store.get(free.id)).status === 'completed', 'the second drag reached the store');
+    assert.deepEqual(dialogs, [], 'a free task, and one the board holds, move without asking');
     answer.accept = true;
     await card(page, held.id).dragTo(page.locator('.column[data-column="completed"] .column-body'));
     await inColumn(page, 'completed', held.id).waitFor({ timeout: WAIT });

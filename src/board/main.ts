@@ -72,40 +72,41 @@ function setStatus(status: StreamStatus): void {
   statusEl.textContent = status;
 }
 
-/** A task someone holds on a live lease: moving it takes it from them. */
+/** Who holds the task on a live lease, if anyone: moving it takes it from them. */
 function holder(task: TaskJson): string | undefined {
   const lease = tasklaneFields(task).lease;
   if (task.state !== 'in_progress' || lease === undefined) return undefined;
   return lease.owner || task.owner || 'someone';
 }
 
+/**
+ * A drag (or the panel's Move): asked of the server without override first, since the board's
+ * own claims move freely and only the server knows whose a claim is. When it refuses a task that
+ * someone holds, the person confirms, naming the holder, and the move is sent again with override.
+ */
 async function move(id: string, to: MoveTarget): Promise<void> {
   const list = route.list as string;
-  const task = store.get(id);
   let reason: string | undefined;
   if (to === 'failed') {
     const given = window.prompt(`Why did #${id} fail?`, 'marked failed on the board');
     if (given === null) return;
     reason = given;
   }
-  let override = false;
-  const held = task === undefined ? undefined : holder(task);
-  if (held !== undefined) {
-    if (!window.confirm(`#${id} is held by ${held}. Move it anyway? Its holder loses the claim.`)) return;
-    override = true;
-  }
   try {
-    store.put((await api.move(list, id, to, override, reason)).task);
+    store.put((await api.move(list, id, to, false, reason)).task);
+    return;
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'NOT_CLAIMABLE' && !override) {
-      if (!window.confirm(`${err.message}\nMove #${id} anyway?`)) return;
-      try {
-        store.put((await api.move(list, id, to, true, reason)).task);
-      } catch (again) {
-        showError(describeError(again));
-      }
+    const task = store.get(id);
+    const held = task === undefined ? undefined : holder(task);
+    if (!(err instanceof ApiError && err.code === 'NOT_CLAIMABLE' && held !== undefined)) {
+      showError(describeError(err));
       return;
     }
+    if (!window.confirm(`#${id} is held by ${held}: ${err.message}\nMove it anyway? ${held} loses the claim.`)) return;
+  }
+  try {
+    store.put((await api.move(list, id, to, true, reason)).task);
+  } catch (err) {
     showError(describeError(err));
   }
 }

@@ -86,7 +86,32 @@ export class TaskPanel {
     if (this.logTimer !== undefined) window.clearTimeout(this.logTimer);
   }
 
+  /** Re-renders the panel's body, keeping what a person was typing and where the focus was. */
   private render(): void {
+    const typed = new Map<string, string>();
+    for (const input of this.body.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select')) {
+      const key = input.getAttribute('aria-label');
+      if (key !== null && input.value !== '') typed.set(key, input.value);
+    }
+    const focused = this.body.contains(document.activeElement)
+      ? (document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent)
+      : undefined;
+    this.renderBody();
+    for (const input of this.body.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select')) {
+      const value = typed.get(input.getAttribute('aria-label') ?? '');
+      if (value !== undefined) input.value = value;
+    }
+    if (focused !== undefined && focused !== null) {
+      for (const el of this.body.querySelectorAll<HTMLElement>('input, select, button, a')) {
+        if ((el.getAttribute('aria-label') ?? el.textContent) === focused) {
+          el.focus();
+          break;
+        }
+      }
+    }
+  }
+
+  private renderBody(): void {
     const task = this.store.get(this.id);
     if (task === undefined) {
       replaceChildren(
