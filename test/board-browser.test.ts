@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { subscribe } from 'node:diagnostics_channel';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -526,8 +526,3 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-// The screenshots' directory exists even when a test failed before its first shot.
-after(() => {
-  if (!existsSync(SHOTS)) mkdirSync(SHOTS, { recursive: true });
-});
