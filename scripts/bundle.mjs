@@ -8,19 +8,33 @@
 // one file at a time (the MCP SDK and zod are hundreds of files). Bundled, `tasklane mcp`
 // answers initialize in about 60% of the time. The library (dist/src) stays unbundled.
 //
+// It also builds the board's web app (src/board) into dist/board/: app.js (one minified script for
+// the browser, with its source map), index.html and app.css, the files `tasklane board` serves.
+//
 //   node scripts/bundle.mjs        (npm run build runs it after tsc)
 
-import { renameSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild-wasm';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const target = `${root}dist/bundle`;
-// Built beside and swapped in, so a program running from dist/bundle never sees it half-written.
-const outdir = `${target}.${process.pid}.tmp`;
-rmSync(outdir, { recursive: true, force: true });
 
-await build({
+// Built beside and swapped in, so a program running from the directory never sees it half-written.
+async function swapIn(target, fill) {
+  const outdir = `${target}.${process.pid}.tmp`;
+  rmSync(outdir, { recursive: true, force: true });
+  await fill(outdir);
+  const old = `${target}.${process.pid}.old`;
+  try {
+    renameSync(target, old);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  renameSync(outdir, target);
+  rmSync(old, { recursive: true, force: true });
+}
+
+await swapIn(`${root}dist/bundle`, (outdir) => build({
   absWorkingDir: root,
   entryPoints: {
     main: 'src/cli/main.ts',
@@ -40,13 +54,23 @@ await build({
   logLevel: 'warning',
   // CommonJS dependencies bundled as ESM may require() Node's built-ins: give them a require.
   banner: { js: "import { createRequire as __tlcr } from 'node:module'; const require = __tlcr(import.meta.url);" },
-});
+}));
 
-const old = `${target}.${process.pid}.old`;
-try {
-  renameSync(target, old);
-} catch (err) {
-  if (err.code !== 'ENOENT') throw err;
-}
-renameSync(outdir, target);
-rmSync(old, { recursive: true, force: true });
+// The board: a plain script (no module loader needed, nothing inline: the server's CSP allows
+// only its own /app.js and /app.css) and the two static files beside it.
+await swapIn(`${root}dist/board`, async (outdir) => {
+  mkdirSync(outdir, { recursive: true });
+  await build({
+    absWorkingDir: root,
+    entryPoints: { app: 'src/board/main.ts' },
+    outdir,
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  for (const file of ['index.html', 'app.css']) copyFileSync(`${root}src/board/${file}`, `${outdir}/${file}`);
+});

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs the system programs the tests drive for real
-# (tmux for run --tmux, git for run --worktree, strace to stall a writer's fsync in the lock tests),
-# then builds and runs every test file, one at a time.
+# (tmux for run --tmux, git for run --worktree, strace to stall a writer's fsync in the lock tests,
+# chromium for the board's browser tests), then builds and runs every test file, one at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in tmux git strace; do
+for tool in tmux git strace chromium; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
