@@ -15,6 +15,8 @@ const ALLOWED: Record<string, string[]> = {
   mcp: ['model', 'store', 'engine', 'mcp'],
   http: ['model', 'store', 'engine', 'http'],
   cli: ['model', 'store', 'engine', 'mcp', 'http', 'cli'],
+  // The web app runs in the browser: the pure model's rules, nothing that touches Node.
+  board: ['model', 'board'],
 };
 
 function sources(dir: string): string[] {

@@ -5,6 +5,8 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type EngineEvent, EngineEvents } from '../src/engine/events.js';
+import { type RunningBoard, startBoard } from '../src/http/server.js';
 import { tasklaneFields } from '../src/model/index.js';
 import { resolveLocation } from '../src/store/location.js';
 import { openStore } from '../src/store/open.js';
@@ -16,28 +18,6 @@ import { repoRoot, tempDir } from './helpers.js';
 // `tasklane board` server over a real socket, on a real file store. Every test has its own list;
 // changes come from the store API, a separate CLI process, and files written as Claude Code
 // writes them. Screenshots go to test-output/board/ (light and dark).
-
-/** The part of src/http/server.ts's startBoard these tests use (RunningBoard, StartOptions). */
-interface Board {
-  /** http://127.0.0.1:PORT, no token (loopback). */
-  origin: string;
-  port: number;
-  close(): Promise<void>;
-}
-/** What `tasklane run --board` hands the board: the executor's events (engine/events.ts EngineEvent). */
-interface RunSource {
-  on(listener: (event: Record<string, unknown>) => void): () => void;
-}
-type StartBoard = (options: {
-  store: TaskStore;
-  host?: string;
-  port?: number;
-  run?: { source: RunSource; list?: string };
-}) => Promise<Board>;
-
-// Loaded by name at run time so this file compiles on a branch without the server.
-// TASKLANE_BOARD_SERVER_MODULE points it at another implementation of the same contract.
-const SERVER_MODULE = process.env.TASKLANE_BOARD_SERVER_MODULE ?? '../src/http/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
@@ -53,7 +33,7 @@ const SHOTS = join(repoRoot, 'test-output', 'board');
 const WAIT = 20_000;
 
 const root = tempDir('tasklane-board-');
-let board: Board;
+let board: RunningBoard;
 let browser: Browser;
 const stores: TaskStore[] = [];
 let listCount = 0;
@@ -70,10 +50,7 @@ subscribe('net.server.socket', (message) => {
   socket.once('close', () => serverSockets.delete(socket));
 });
 
-let startBoard: StartBoard;
-
 before(async () => {
-  ({ startBoard } = (await import(SERVER_MODULE)) as { startBoard: StartBoard });
   const home = openStore(root, 'default');
   stores.push(home);
   board = await startBoard({ store: home, host: '127.0.0.1', port: 0 });
@@ -426,16 +403,9 @@ describe('board in a browser', () => {
     const a = await store.create({ subject: 'Agent task A' });
     const b = await store.create({ subject: 'Agent task B' });
     await store.create({ subject: 'Waits its turn', blockedBy: [a.id] });
-    const listeners = new Set<(event: Record<string, unknown>) => void>();
-    const emit = (event: Record<string, unknown>): void => {
-      for (const l of listeners) l(event);
-    };
-    const source: RunSource = {
-      on(listener) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-    };
+    // What `tasklane run --board` hands the board: the executor's own event emitter.
+    const source = new EngineEvents();
+    const emit = (event: EngineEvent): void => source.emit(event);
     const runStore = openStore(root, list);
     stores.push(runStore);
     const runBoard = await startBoard({

@@ -2,8 +2,8 @@ import { usageError } from '../args.js';
 import { context, defaultOwner } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { inert } from '../inert-text.js';
-import { printJson, println } from '../output.js';
 import { openBrowser, wantsBrowser } from '../open-browser.js';
+import { printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { packageVersion } from '../version.js';
 

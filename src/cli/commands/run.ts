@@ -13,8 +13,8 @@ import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../e
 import { EXIT } from '../exit-codes.js';
 import { inert, jsonInert } from '../inert-text.js';
 import { progressView } from '../live-view.js';
-import { palette } from '../output.js';
 import { openBrowser, wantsBrowser } from '../open-browser.js';
+import { palette } from '../output.js';
 import { readPlanFile } from '../read-input.js';
 import type { Command, CommandIO } from '../registry.js';
 import { handleRunSignals, SIGNAL_EXIT } from '../run-signals.js';
