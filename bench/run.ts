@@ -18,6 +18,7 @@ const ALL = [
   'executor',
   'worktrees',
   'board',
+  'claim-syscalls',
 ];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;
