@@ -384,3 +384,45 @@ test('feed: a change made while the feed takes its starting snapshot is reported
   await feed.stop();
   assert.deepEqual(feed.summary(), ['updated #1 r2']);
 });
+
+test('the periodic rescan reads only the task files that changed, and names a file that stays invalid', async () => {
+  const store = open();
+  for (let i = 1; i <= 40; i++) await store.create({ subject: `Task ${i}` });
+  // Every open of a file in the list directory, counted through the real fs module.
+  const fs = (await import('node:fs')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const real = fs.openSync;
+  const opened: string[] = [];
+  fs.openSync = ((path: Parameters<typeof real>[0], ...rest: unknown[]) => {
+    if (String(path).startsWith(store.listDir)) opened.push(String(path));
+    return (real as (...a: unknown[]) => number)(path, ...rest);
+  }) as typeof real;
+  syncBuiltinESMExports();
+  const warnings: string[] = [];
+  const feed = new Collector(feedOf(store, { useFsEvents: false, rescanMs: 40, onWarning: (m) => warnings.push(m) }));
+  try {
+    await sleep(150); // the start, and the first rescans (which read and stamp every file)
+    opened.length = 0;
+    await sleep(600); // about 15 rescans of an unchanged list
+    assert.ok(opened.length < 40, `an unchanged list is not read again: ${opened.length} opens`);
+
+    // Claude Code rewrites one task in place: found by the rescan alone (no fs events here).
+    const t = readTask(store, '7');
+    claudeWrite(store, { ...t, subject: 'Task 7, edited by Claude Code' });
+    await feed.until('the edit of #7', (cs) =>
+      cs.some((c) => c.taskId === '7' && c.task.subject.endsWith('Claude Code')),
+    );
+    assert.ok(opened.some((p) => p.endsWith('/7.json')));
+    assert.ok(!opened.some((p) => p.endsWith('/8.json')), 'an unchanged file is not read');
+
+    // A file that is not a task: named once it has stayed so for a rescan, and only once.
+    writeFileSync(join(store.listDir, '99.json'), '{"id": "99", "subject": ');
+    await sleep(400);
+    const named = warnings.filter((w) => w.includes('99.json'));
+    assert.equal(named.length, 1, JSON.stringify(warnings));
+  } finally {
+    fs.openSync = real;
+    syncBuiltinESMExports();
+    await feed.stop();
+  }
+});

@@ -21,7 +21,7 @@ import {
 } from './feed-start.js';
 import { type SubscribeOptions, subscribeFeed } from './feed-subscriber.js';
 import { fileLines, JOURNAL_LINE_LIMIT, Journal, parseEntry } from './journal.js';
-import { readTaskFile, taskFileName } from './task-files.js';
+import { type FileStamp, readTaskFile, sameStamp, stampOf, taskFileName, taskFileNames } from './task-files.js';
 
 export { MAX_QUEUED_CHANGES } from './feed-subscriber.js';
 
@@ -140,6 +140,10 @@ class ListSource implements LiveSource {
   private pendingTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  /** Each task file as the last rescan read it, by its stamp (see stampedScan). */
+  private readonly scanned = new Map<string, { stamp: FileStamp; task: Task }>();
+  /** Files the last rescan could not read, by their stamp then. */
+  private invalidFiles = new Map<string, string>();
   private journalPollTimer: NodeJS.Timeout | undefined;
   private readonly warned = new Set<string>();
 
@@ -288,8 +292,8 @@ class ListSource implements LiveSource {
     if (!this.polling) this.ensureWatchers();
     this.drainJournal();
     if (want.full) {
-      const snapshot = this.safeScan();
-      if (snapshot !== undefined) this.diffSnapshot(snapshot);
+      const scan = this.stampedScan();
+      if (scan !== undefined) this.diffSnapshot(scan.tasks, scan.changed);
     }
     const names = [...this.dirty];
     this.dirty.clear();
@@ -449,8 +453,14 @@ class ListSource implements LiveSource {
 
   // ---- the directory ----
 
-  private diffSnapshot(snapshot: Map<string, Task>): void {
-    for (const task of snapshot.values()) this.observe(taskFileName(task.id), { kind: 'task', task });
+  /**
+   * `snapshot` holds every task the directory has; with `changed`, only those tasks' files changed
+   * since the last rescan (the others were observed as they are then, so need not be again).
+   */
+  private diffSnapshot(snapshot: Map<string, Task>, changed?: ReadonlySet<string>): void {
+    for (const task of snapshot.values()) {
+      if (changed === undefined || changed.has(task.id)) this.observe(taskFileName(task.id), { kind: 'task', task });
+    }
     for (const id of [...this.known.keys()]) {
       if (snapshot.has(id)) continue;
       // Absent from the scan: gone, or a file the scan could not parse (half-written). Look again.
@@ -589,6 +599,68 @@ class ListSource implements LiveSource {
       while (list.length > 0 && (list[0] as { at: number }).at < cutoff) list.shift();
       if (list.length === 0) this.journaled.delete(id);
     }
+  }
+
+  /**
+   * The periodic rescan, reading only the files whose stamp (inode, size, mtime) changed since the
+   * last one: a list of 5,000 tasks costs 5,000 stats a second instead of 5,000 reads and parses
+   * (an idle board on it used 15 % of a core). A file is stamped before it is read, so one that
+   * changes during the read is read again next time. A file that cannot be read or parsed is left
+   * out, unstamped: diffSnapshot looks at it again (a writer mid-write), and it is re-read each
+   * rescan until it parses. Unchanged stamps can hide an in-place rewrite of the same size within
+   * one tick of the file system's clock; the file-system events that started the rescan see it.
+   */
+  private stampedScan(): { tasks: Map<string, Task>; changed: Set<string> } | undefined {
+    let names: string[];
+    try {
+      names = taskFileNames(this.o.listDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') names = [];
+      else {
+        this.warn(`cannot scan ${this.o.listDir}: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    const tasks = new Map<string, Task>();
+    const changed = new Set<string>();
+    const seen = new Set<string>();
+    const invalid = this.invalidFiles;
+    const stillInvalid = new Map<string, string>();
+    for (const name of names) {
+      seen.add(name);
+      const path = join(this.o.listDir, name);
+      let stamp: FileStamp;
+      try {
+        stamp = stampOf(statSync(path));
+      } catch {
+        this.scanned.delete(name); // gone since the listing
+        continue;
+      }
+      const cached = this.scanned.get(name);
+      if (cached !== undefined && sameStamp(cached.stamp, stamp)) {
+        tasks.set(cached.task.id, cached.task);
+        continue;
+      }
+      this.scanned.delete(name);
+      let task: Task | undefined;
+      try {
+        task = readTaskFile(path, 0);
+      } catch (err) {
+        // Unreadable or invalid: looked at again by diffSnapshot and the next rescan. Named once it
+        // stays so for a whole rescan period (a writer mid-write is not worth a warning).
+        const key = `${stamp.ino}:${stamp.size}:${stamp.mtimeMs}`;
+        if (invalid.get(name) === key) this.warn(`skipping ${(err as Error).message}`);
+        stillInvalid.set(name, key);
+        continue;
+      }
+      if (task === undefined) continue;
+      this.scanned.set(name, { stamp, task });
+      tasks.set(task.id, task);
+      changed.add(task.id);
+    }
+    for (const name of [...this.scanned.keys()]) if (!seen.has(name)) this.scanned.delete(name);
+    this.invalidFiles = stillInvalid;
+    return { tasks, changed };
   }
 
   private safeScan(): Map<string, Task> | undefined {
