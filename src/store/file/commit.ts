@@ -25,8 +25,16 @@ import { type FileStamp, stampOf } from './task-files.js';
 
 export interface FileChange {
   path: string;
-  /** The new content; undefined removes the file. */
+  /** The new content; undefined (and no `staged`) removes the file. */
   data?: string;
+  /** The new content already written and flushed beside the file (`stageFile`), e.g. by an import that streams. */
+  staged?: StagedFile;
+}
+
+/** A new file's content in its temp file, flushed, ready for `commitFiles` to rename into place. */
+export interface StagedFile {
+  tmp: string;
+  stamp: FileStamp;
 }
 
 let counter = 0;
@@ -63,7 +71,10 @@ export function commitFiles<T>(
     for (const change of changes) {
       const s: (typeof staged)[number] = { change, applied: false };
       staged.push(s);
-      if (change.data !== undefined) {
+      if (change.staged !== undefined) {
+        s.tmp = change.staged.tmp;
+        s.stamp = change.staged.stamp;
+      } else if (change.data !== undefined) {
         s.tmp = sideName(change.path, '');
         s.stamp = writeSynced(s.tmp, change.data);
       }
@@ -105,6 +116,19 @@ export function commitFiles<T>(
   }
   cleanUp();
   return result;
+}
+
+/**
+ * Writes and flushes `data` beside `path` under a temp name, for a later `commitFiles`; nothing is
+ * visible until then. A caller that never commits removes it with `discardStaged`.
+ */
+export function stageFile(path: string, data: string): StagedFile {
+  const tmp = sideName(path, 'stage');
+  return { tmp, stamp: writeSynced(tmp, data) };
+}
+
+export function discardStaged(staged: Iterable<StagedFile>): void {
+  for (const s of staged) quietUnlink(s.tmp);
 }
 
 /** Puts back what was there before each applied change, latest first. */
