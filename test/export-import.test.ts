@@ -9,12 +9,17 @@ import { openStore } from '../src/store/open.js';
 import type { ExportRecord, TaskStore } from '../src/store/types.js';
 import { cleanEnv, cliIn, explain, type Json, snapshot } from './cli-run.js';
 import { cliPath, tempDir } from './helpers.js';
+import { runTransferContract } from './store-transfer-contract.js';
 
 // tasklane export / import and the stores' exportList / importList: a list carried between two
 // stores keeps its ids, edges, metadata, history and high-water mark, byte for byte on re-export;
 // a bad input is refused naming its line, and leaves the target exactly as it was.
 
 const EPOCH = { SOURCE_DATE_EPOCH: '1800000000' };
+
+runTransferContract('file store', (list = 'transfer', sameStoreAs) =>
+  openStore(sameStoreAs === undefined ? tempDir() : sameStoreAs.descriptor, list),
+);
 
 /** A list with some of everything: edges (a diamond), user metadata, a result, a failure and retry, a heartbeat, a deletion, a file Claude Code wrote. */
 async function richList(dir: string, list = 'default'): Promise<TaskStore> {
@@ -406,4 +411,24 @@ it('export --output writes the file whole, and says what it wrote', async () => 
   assert.deepEqual(readdirSync(join(out, '..')), ['backup.jsonl'], 'no temp file left');
   const help = src.tl(['import', '--help']);
   assert.match(help.stdout, /--replace/);
+});
+
+it('task text stays data: control and bidi characters are escaped in the export and come back exact', async () => {
+  const src = cliIn();
+  const subject = 'evil \u001b]0;title\u0007 \u202e reversed \u009b2J end';
+  await openStore(src.dir, 'default').create({ subject, description: 'line\r\nnext\u2028' });
+  const out = src.tl(['export']).stdout;
+  assert.doesNotMatch(
+    out,
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/,
+    'nothing raw that a terminal obeys',
+  );
+  assert.ok(out.includes('\\u001b]0;title\\u0007 \\u202e reversed \\u009b2J'), out);
+  const dst = cliIn();
+  assert.equal(dst.tl(['import'], { input: out }).status, 0);
+  const task = dst.tl(['show', '1', '--json']).json().task;
+  assert.equal(task.subject, subject);
+  assert.equal(task.description, 'line\r\nnext\u2028');
+  assert.equal(dst.tl(['export']).stdout.split('\n').slice(1).join('\n'), out.split('\n').slice(1).join('\n'));
 });
