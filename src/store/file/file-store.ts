@@ -750,6 +750,7 @@ export class FileStore implements TaskStore {
           highWaterMark: () => this.highWaterMark(),
           withListLock: (fn) => this.withListLock(fn),
           withTaskLocks: (ids, fn) => this.withTaskLocks(ids, fn),
+          confirm: (stem, creating) => this.fence.confirm(stem, creating),
         },
         records,
         opts,

@@ -18,11 +18,12 @@ import { taskFileName, taskFileNames } from './task-files.js';
 //    any bad record (or the final checks: edges on both sides, no cycle) removes every temp file
 //    and every directory the import made, so the list is exactly as it was.
 // 3. Under the list lock (and, with `force`, the lock of every task being replaced), emptiness is
-//    checked again, then commit.ts's `commitFiles` renames every task file into place (removing
-//    the replaced ones, and writing `.highwatermark` when the high-water mark is above every
-//    imported id, so Claude Code never reuses an id either), and its journal step swaps the new
-//    journal in (the old one, with `force`, moved to `replaced-<time>/` beside it); if that step
-//    fails, the files are put back. The entries keep their seqs; none is added for the import
+//    checked again; commit.ts's `commitFiles` confirms right before its renames that every file is
+//    as it was when its lock was taken, or still absent (fence.ts), renames every task file into
+//    place (removing the replaced ones, and writing `.highwatermark` when the high-water mark is
+//    above every imported id, so Claude Code never reuses an id either), and its journal step swaps
+//    the new journal in (the old one, with `force`, moved to `replaced-<time>/` beside it); if that
+//    step fails, the files are put back. The entries keep their seqs; none is added for the import
 //    itself, so exporting again gives the same records.
 // A crash during step 3's renames can leave part of the import in place: run it again with force.
 
@@ -35,6 +36,11 @@ export interface ImportTarget {
   highWaterMark(): number;
   withListLock<T>(fn: () => Promise<T>): Promise<T>;
   withTaskLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T>;
+  /**
+   * Right before the renames (fence.ts): the task file named `<stem>.json` is as it was when its
+   * lock was taken, or, `creating`, still absent. Throws CONFLICT otherwise.
+   */
+  confirm(stem: string, creating: boolean): void;
 }
 
 let counter = 0;
@@ -127,7 +133,7 @@ export async function importFileList(
 
     const highestId = await t.withListLock(async () => {
       if (!force) refuseNonEmpty(t);
-      const replaced = force ? taskFileNames(t.listDir).filter((name) => !name.startsWith('.')) : [];
+      const replaced = force ? taskFileNames(t.listDir) : [];
       const stems = replaced.map((name) => name.slice(0, -5)).sort(compareIds);
       return t.withTaskLocks(stems, async () => {
         const high = Math.max(summary.highestId, force ? t.highWaterMark() : 0);
@@ -138,7 +144,11 @@ export async function importFileList(
         const aside = force
           ? join(t.journal.dir, `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`)
           : undefined;
-        commitFiles(changes, () => t.journal.replaceWith(journalTmp, aside));
+        const present = new Set(replaced);
+        const confirm = (): void => {
+          for (const name of new Set([...staged.keys(), ...replaced])) t.confirm(name.slice(0, -5), !present.has(name));
+        };
+        commitFiles(changes, () => t.journal.replaceWith(journalTmp, aside), confirm);
         committed = true;
         try {
           // A shortcut for the next id (FileStore.highestId): the journal alone may not name the highest id.
