@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseTask } from '../src/model/index.js';
@@ -182,6 +182,19 @@ describe('export then import into a fresh file-store list', () => {
     assert.equal(readFileSync(join(dst.dir, 'default', '.highwatermark'), 'utf8'), '2');
     assert.equal(dst.tl(['create', 'three', '--json']).json().task.id, '3');
   });
+});
+
+it('a list Claude Code cleared keeps its high-water mark through an import: no id is handed out twice', async () => {
+  const src = cliIn();
+  await openStore(src.dir, 'default').create({ subject: 'one' });
+  const dst = cliIn();
+  mkdirSync(join(dst.dir, 'default'));
+  writeFileSync(join(dst.dir, 'default', '.highwatermark'), '7');
+  const r = dst.tl(['import', '--json'], { input: src.tl(['export']).stdout });
+  assert.equal(r.status, 0, explain(r));
+  assert.equal(r.json().highestId, 7);
+  assert.equal(readFileSync(join(dst.dir, 'default', '.highwatermark'), 'utf8'), '7');
+  assert.equal(dst.tl(['create', 'next', '--json']).json().task.id, '8');
 });
 
 describe('importing into a list that is not empty', () => {

@@ -136,7 +136,9 @@ export async function importFileList(
       const replaced = force ? taskFileNames(t.listDir) : [];
       const stems = replaced.map((name) => name.slice(0, -5)).sort(compareIds);
       return t.withTaskLocks(stems, async () => {
-        const high = Math.max(summary.highestId, force ? t.highWaterMark() : 0);
+        // Never lower: an empty list may still carry a high-water mark (Claude Code's `.highwatermark`
+        // after it cleared the list), and a replaced list's ids must not come back either.
+        const high = Math.max(summary.highestId, t.highWaterMark());
         const changes: FileChange[] = [...staged.values()].map((s) => ({ path: s.path, staged: s.file as StagedFile }));
         for (const name of replaced) if (!staged.has(name)) changes.push({ path: join(t.listDir, name) });
         // Claude Code's own record of ids given out, so it never reuses an id either.
