@@ -28,10 +28,10 @@ under the list's lock.
 A list that already has tasks or history is refused (exit 4): an import would mix two lists.
 
 Options:
-  --replace  import into a list that is not empty: its tasks are replaced by the export's, its
-             history by the export's (the old history files are moved to
-             <journal dir>/replaced-<time>/, not deleted), and ids stay above both lists' ids.
-             Stop workers and watchers of the list first
+  --replace  import into a list that is not empty: its tasks and its history are replaced by
+             the export's, and new ids stay above both lists' ids. Export the list first to keep
+             a copy (the file store also keeps the old history files in
+             <journal dir>/replaced-<time>/). Stop the list's workers and watchers first
 
 Examples:
   tasklane --list copy import backup.jsonl
