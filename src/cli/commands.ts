@@ -24,6 +24,16 @@ register('stats', 'Counts by state, status and owner', () => import('./commands/
 register('reap', 'Return tasks whose lease expired to ready', () => import('./commands/reap.js'));
 register('doctor', "Check the list's integrity; --fix repairs what is safe", () => import('./commands/doctor.js'));
 register('lists', 'The lists in the store, with counts and last change', () => import('./commands/lists.js'));
+register(
+  'export',
+  'Write the whole list (tasks, history, id high-water mark) as JSON lines',
+  () => import('./commands/export.js'),
+);
+register(
+  'import',
+  "Load a 'tasklane export' into the list (refused when the list is not empty)",
+  () => import('./commands/import.js'),
+);
 register('demo', 'A short tour on a fresh example list', () => import('./commands/demo.js'));
 
 // change feed and MCP (issue 3)

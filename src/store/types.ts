@@ -242,6 +242,31 @@ export interface ListSummary {
   lastChange?: string;
 }
 
+/**
+ * One line of an export (`tasklane export`, `exportList`): the list's tasks, its history, and its id
+ * high-water mark, in a form any store can import (src/store/export-format.ts writes and checks it).
+ */
+export type ExportRecord =
+  /** First and once. `highestId`: no new task of the list gets an id at or below it. `exportedAt`: when the export was made (ISO 8601). */
+  | { type: 'list'; list: string; version: 1; highestId: number; exportedAt: string }
+  /** Exactly as stored (Tasklane's fields in metadata.tasklane, key order kept), in id order (`compareIds`). */
+  | { type: 'task'; task: Task }
+  /** In seq order, every entry the store keeps, with its seq; never a store's own stamp (`file`). */
+  | { type: 'journal'; entry: JournalEntry };
+
+export interface ImportOptions {
+  /** Replace a non-empty list's tasks; without it a non-empty list is refused (CONFLICT). */
+  force?: boolean;
+  actor?: string;
+}
+
+export interface ImportReport {
+  tasks: number;
+  entries: number;
+  /** The list's id high-water mark after the import: new ids continue above it. */
+  highestId: number;
+}
+
 export interface TaskStore {
   /** The list id as given (not sanitized). */
   readonly listId: string;
@@ -296,6 +321,14 @@ export interface TaskStore {
   stats(): Promise<StoreStats>;
   /** Checks the list's integrity (edges on both sides, references, cycles, invalid records, debris); with `fix`, repairs what is safe. */
   doctor(opts?: DoctorOptions): Promise<DoctorReport>;
+
+  /** The whole list as records: first `list`, then every task, then the history. Streams; constant memory per record. */
+  exportList(): AsyncIterable<ExportRecord>;
+  /** Writes exported records into this list, keeping ids, edges, metadata, history and the id high-water mark; all or nothing. */
+  importList(
+    records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
+    opts?: ImportOptions,
+  ): Promise<ImportReport>;
 
   watch(opts?: WatchOptions): AsyncIterable<Change>;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import { closeSync, fdatasyncSync, fstatSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from './durable.js';
 import { type FileStamp, stampOf } from './task-files.js';
@@ -25,8 +26,16 @@ import { type FileStamp, stampOf } from './task-files.js';
 
 export interface FileChange {
   path: string;
-  /** The new content; undefined removes the file. */
+  /** The new content; undefined (and no `staged`) removes the file. */
   data?: string;
+  /** The new content already written and flushed beside the file (`stageFile`), e.g. by an import that streams. */
+  staged?: StagedFile;
+}
+
+/** A new file's content in its temp file, flushed, ready for `commitFiles` to rename into place. */
+export interface StagedFile {
+  tmp: string;
+  stamp: FileStamp;
 }
 
 let counter = 0;
@@ -63,7 +72,10 @@ export function commitFiles<T>(
     for (const change of changes) {
       const s: (typeof staged)[number] = { change, applied: false };
       staged.push(s);
-      if (change.data !== undefined) {
+      if (change.staged !== undefined) {
+        s.tmp = change.staged.tmp;
+        s.stamp = change.staged.stamp;
+      } else if (change.data !== undefined) {
         s.tmp = sideName(change.path, '');
         s.stamp = writeSynced(s.tmp, change.data);
       }
@@ -105,6 +117,39 @@ export function commitFiles<T>(
   }
   cleanUp();
   return result;
+}
+
+/**
+ * Writes and flushes `data` beside `path` under a temp name, for a later `commitFiles`; nothing is
+ * visible until then. A caller that never commits removes it with `discardStaged`.
+ */
+export function stageFile(path: string, data: string): StagedFile {
+  const tmp = sideName(path, 'stage');
+  return { tmp, stamp: writeSynced(tmp, data) };
+}
+
+/**
+ * `stageFile` without blocking: several flushes in flight at once let the file system commit them
+ * together (an import of 500 small files: about a third of the time of one after another).
+ */
+export async function stageFileAsync(path: string, data: string): Promise<StagedFile> {
+  const tmp = sideName(path, 'stage');
+  const handle = await open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.datasync();
+    const stamp = stampOf(await handle.stat());
+    await handle.close();
+    return { tmp, stamp };
+  } catch (err) {
+    await handle.close().catch(() => {});
+    quietUnlink(tmp);
+    throw err;
+  }
+}
+
+export function discardStaged(staged: Iterable<StagedFile>): void {
+  for (const s of staged) quietUnlink(s.tmp);
 }
 
 /** Puts back what was there before each applied change, latest first. */

@@ -57,9 +57,12 @@ import type {
   CreateInput,
   DoctorOptions,
   DoctorReport,
+  ExportRecord,
   FailInput,
   HistoryQuery,
   HolderInput,
+  ImportOptions,
+  ImportReport,
   JournalEntry,
   ListFilter,
   ListSummary,
@@ -74,8 +77,10 @@ import { ClaimIndex } from './claim-index.js';
 import { commitFiles } from './commit.js';
 import { runDoctor } from './doctor.js';
 import { writeFileDurable } from './durable.js';
+import { exportFileList } from './export.js';
 import { subscribeFeed } from './feed-subscriber.js';
 import { Fence } from './fence.js';
+import { importFileList } from './import.js';
 import { Journal, journalEntries, lastEntries, maxIdInJournal, type NewEntry } from './journal.js';
 import { listSummaries } from './lists.js';
 import { ensureLockTarget, type LockHandle, lock, STALE_MS, tryLock } from './lock.js';
@@ -720,6 +725,43 @@ export class FileStore implements TaskStore {
     );
   }
 
+  // ---- export and import ----
+
+  exportList(): AsyncIterable<ExportRecord> {
+    return exportFileList({
+      listId: this.listId,
+      listDir: this.listDir,
+      journal: this.journal,
+      highWaterMark: () => this.highWaterMark(),
+    });
+  }
+
+  async importList(
+    records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
+    opts: ImportOptions = {},
+  ): Promise<ImportReport> {
+    try {
+      return await importFileList(
+        {
+          listId: this.listId,
+          listDir: this.listDir,
+          journal: this.journal,
+          highestIdPath: this.highestIdPath,
+          highWaterMark: () => this.highWaterMark(),
+          withListLock: (fn) => this.withListLock(fn),
+          withTaskLocks: (ids, fn) => this.withTaskLocks(ids, fn),
+          confirm: (stem, creating) => this.fence.confirm(stem, creating),
+        },
+        records,
+        opts,
+      );
+    } finally {
+      // The list may be another now: views built from the old one are dropped.
+      this.claimIndexCache = undefined;
+      this.lastSeq = 0;
+    }
+  }
+
   // ---- change feed ----
 
   watch(options: WatchOptions = {}): AsyncIterable<Change> {
@@ -835,7 +877,7 @@ export class FileStore implements TaskStore {
    * missing (a journal from before it, or one that lost it) the journal is read once to rebuild it.
    */
   private nextId(): number {
-    const next = Math.max(maxNumericFileId(this.listDir), readHighWaterMark(this.listDir), this.highestId()) + 1;
+    const next = this.highWaterMark() + 1;
     // Past 2^53 numbers stop counting by one: two creates would get the same id and one task
     // would overwrite the other.
     if (!Number.isSafeInteger(next)) {
@@ -846,6 +888,11 @@ export class FileStore implements TaskStore {
       );
     }
     return next;
+  }
+
+  /** The highest id the list has given out: new ids are above it (see nextId). */
+  private highWaterMark(): number {
+    return Math.max(maxNumericFileId(this.listDir), readHighWaterMark(this.listDir), this.highestId());
   }
 
   private highestId(): number {

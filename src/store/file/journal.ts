@@ -3,6 +3,7 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readSync,
@@ -10,10 +11,10 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { formatDuration, type Task, TasklaneError, type TasklaneFields, tasklaneFields } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
-import { sleepSync } from './durable.js';
+import { fsyncDir, sleepSync } from './durable.js';
 import { describeJournalHolder, journalLockPath, tryLockJournal } from './journal-lock.js';
 import type { LockHandle } from './lock.js';
 import type { FileStamp } from './task-files.js';
@@ -201,6 +202,52 @@ export class Journal {
     return this.sealed().at(-1)?.lastSeq ?? 0;
   }
 
+  /** Whether the journal holds anything: a live file with bytes in it, or a sealed file. */
+  hasEntries(): boolean {
+    try {
+      if (fstatSizeOf(this.path) > 0) return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return this.sealed().length > 0;
+  }
+
+  /**
+   * Makes the flushed file `staged` (complete journal lines) the journal, under the journal's lock,
+   * durably. With `asideDir`, the journal's present files (live and sealed) are first moved there,
+   * kept, not deleted; if the swap fails they are put back and the error is thrown.
+   */
+  replaceWith(staged: string, asideDir?: string): void {
+    const handle = lockJournal(this.path);
+    const moved: [string, string][] = [];
+    try {
+      if (asideDir !== undefined) {
+        for (const from of [...this.sealed().map((s) => s.path), this.path]) {
+          const to = join(asideDir, basename(from));
+          try {
+            if (moved.length === 0) mkdirSync(asideDir, { recursive: true });
+            renameSync(from, to);
+            moved.push([from, to]);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+        }
+      }
+      renameSync(staged, this.path);
+      fsyncDir(this.dir);
+      this.last = undefined;
+    } catch (err) {
+      for (const [from, to] of moved.reverse()) {
+        try {
+          renameSync(to, from);
+        } catch {}
+      }
+      throw err;
+    } finally {
+      handle.release();
+    }
+  }
+
   /** Sealed files, oldest first. */
   sealed(): { path: string; lastSeq: number }[] {
     let names: string[];
@@ -241,6 +288,15 @@ export class Journal {
         unlinkSync(old.path);
       } catch {}
     }
+  }
+}
+
+function fstatSizeOf(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
   }
 }
 
