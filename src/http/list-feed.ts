@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { revisionOf, type Task, type TaskJson, taskJson } from '../model/index.js';
 import type { Change, ChangeKind, TaskStore } from '../store/types.js';
 import type { Client, SseMessage } from './sse-client.js';
@@ -7,7 +8,8 @@ import type { Client, SseMessage } from './sse-client.js';
 // gets exactly what it missed.
 //
 // Cursors: a journaled change's id is its journal seq (`SEQ`); a change no journal line covers
-// (a file Claude Code wrote) is `SEQ.N`, the Nth such change after SEQ. A cursor no longer held
+// (a file Claude Code wrote) is `SEQ.N`, N rising with each such change after SEQ; the state a
+// feed starts from is `SEQ.N` with an N no earlier feed issued (see start). A cursor no longer held
 // gets the journal's changes after its SEQ and then a snapshot (the journal cannot replay Claude
 // Code's writes, so only a snapshot is exact).
 
@@ -71,8 +73,14 @@ export class ListHub {
     const readable = new Set(view.tasks.map((t) => t.id));
     for (const id of this.index.keys()) if (!readable.has(id)) this.unreadable.add(id);
     this.seq = seq;
-    if (this.counter.seq === seq) this.n = this.counter.n;
-    this.cursor = this.n === 0 ? String(seq) : `${seq}.${this.n}`;
+    // The start state holds whatever Claude Code wrote while no feed ran, so its cursor must be
+    // one no earlier feed issued: past this process's last `SEQ.N`, or (first feed on the list, or
+    // a journal that moved on) a random N, since a previous board process on this port issued
+    // `SEQ`, `SEQ.1`, ... for other states. A tab holding an older cursor then gets a snapshot.
+    this.n = this.counter.seq === seq ? this.counter.n + 1 : freshN();
+    this.counter.seq = seq;
+    this.counter.n = this.n;
+    this.cursor = `${seq}.${this.n}`;
     this.startCursor = this.cursor;
     void this.consume(feed);
   }
@@ -261,6 +269,11 @@ export class ListHub {
     }
     for (const client of this.clients) client.send(message);
   }
+}
+
+/** A start N no other process is likely to have issued for the same SEQ (below 2^40: 13 digits). */
+function freshN(): number {
+  return randomInt(1_000_000, 2 ** 40);
 }
 
 export function parseCursor(id: string): { seq: number; n: number } | undefined {

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startBoard } from '../src/http/server.js';
+import { SseStream, tempStore } from './http-helpers.js';
+
+// Found by an adversarial review of the board (issue 9): each test names what broke.
+
+/** Claude Code's TaskUpdate: read the file, change it, write it back with a plain write. */
+function claudeWrite(root: string, id: string, patch: Record<string, unknown>): void {
+  const file = join(root, 'default', `${id}.json`);
+  const task = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(file, JSON.stringify({ ...task, ...patch }, null, 2));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('review of the board', () => {
+  it('a board restarted while Claude Code wrote: a tab resuming from its old cursor still gets the write', async () => {
+    const { root, store } = tempStore();
+    await store.create({ subject: 'one' });
+    await store.create({ subject: 'two' });
+    const first = await startBoard({ store, port: 0, assetsDir: null });
+    const tab = new SseStream(`${first.origin}/api/events`);
+    const snap = await tab.next((e) => e.event === 'snapshot');
+    tab.close();
+    await first.close();
+
+    claudeWrite(root, '2', { subject: 'two, written by Claude Code while the board was down' });
+
+    const second = await startBoard({ store, port: 0, assetsDir: null });
+    after(() => second.close());
+    // Another tab opens first and is handed the new process's start cursor.
+    const other = new SseStream(`${second.origin}/api/events`);
+    after(() => other.close());
+    await other.next((e) => e.event === 'snapshot');
+    // The old tab reconnects with the cursor the first process gave it.
+    const back = new SseStream(`${second.origin}/api/events`, { 'last-event-id': snap.id as string });
+    after(() => back.close());
+    const seen = await back.next(
+      (e) =>
+        (e.event === 'snapshot' && e.json.tasks.some((t: { subject: string }) => t.subject.includes('Claude Code'))) ||
+        (e.event === 'change' && String(e.json.task.subject).includes('Claude Code')),
+      0,
+      3000,
+    );
+    assert.ok(seen);
+  });
+
+  it('a feed restarted after the linger: a tab resuming from its old cursor still gets a write made meanwhile', async () => {
+    const { root, store } = tempStore();
+    await store.create({ subject: 'one' });
+    const board = await startBoard({ store, port: 0, assetsDir: null, lingerMs: 50 });
+    after(() => board.close());
+    const url = `${board.origin}/api/events`;
+    const tab = new SseStream(url);
+    const snap = await tab.next((e) => e.event === 'snapshot');
+    tab.close();
+    await sleep(400); // the feed stops
+    claudeWrite(root, '1', { subject: 'one, by Claude Code with no feed running' });
+    const other = new SseStream(url);
+    after(() => other.close());
+    await other.next((e) => e.event === 'snapshot');
+    const back = new SseStream(url, { 'last-event-id': snap.id as string });
+    after(() => back.close());
+    await back.next(
+      (e) =>
+        (e.event === 'snapshot' && e.json.tasks.some((t: { subject: string }) => t.subject.includes('Claude Code'))) ||
+        (e.event === 'change' && String(e.json.task.subject).includes('Claude Code')),
+      0,
+      3000,
+    );
+  });
+});
