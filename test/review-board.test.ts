@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createBoardApp } from '../src/http/app.js';
 import { startBoard } from '../src/http/server.js';
-import { SseStream, tempStore } from './http-helpers.js';
+import { appCall, SseStream, tempStore } from './http-helpers.js';
 
 // Found by an adversarial review of the board (issue 9): each test names what broke.
 
@@ -70,6 +71,27 @@ describe('review of the board', () => {
         (e.event === 'change' && String(e.json.task.subject).includes('Claude Code')),
       0,
       3000,
+    );
+  });
+
+  it('another site cannot make the board do work through GET (Sec-Fetch-Site cross-site or same-site)', async () => {
+    const { store } = tempStore();
+    const board = createBoardApp({ store, port: 4800, assetsDir: null });
+    after(() => board.close());
+    const call = appCall(board.app);
+    for (const path of ['/api/lists/default/graph', '/api/lists/other/tasks', '/api/info']) {
+      for (const site of ['cross-site', 'same-site']) {
+        const r = await call('GET', path, undefined, { 'sec-fetch-site': site });
+        assert.equal(r.status, 403, `${site} ${path}`);
+        assert.equal(r.json.error.code, 'FORBIDDEN');
+      }
+    }
+    // The board's own page, and a link to it from elsewhere, still work.
+    assert.equal((await call('GET', '/api/info', undefined, { 'sec-fetch-site': 'same-origin' })).status, 200);
+    assert.equal((await call('GET', '/api/info', undefined, { 'sec-fetch-site': 'none' })).status, 200);
+    assert.equal(
+      (await call('GET', '/', undefined, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).status,
+      500, // the not-built page: served, not refused
     );
   });
 });

@@ -10,7 +10,8 @@ import { errorResponse } from './errors.js';
 // - Host allow-list: DNS rebinding points an attacker's name at 127.0.0.1; the browser then sends
 //   that name as Host, and an Origin check alone would see a "same-origin" request.
 // - Token (non-loopback binds only): anyone on the network can reach the port.
-// - Origin / Sec-Fetch-Site on every mutation: another site's page posting to the board (CSRF).
+// - Origin / Sec-Fetch-Site on every mutation: another site's page posting to the board (CSRF);
+//   Sec-Fetch-Site on every API request, so no other site's page makes the board do work.
 // - JSON bodies only: a cross-site form cannot send application/json without a CORS preflight,
 //   which the board never answers.
 // - CSP, frame-ancestors 'none', nosniff, no-referrer: task text injected as markup runs nothing,
@@ -117,9 +118,19 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
       );
     }
   }
+  const site = c.req.header('sec-fetch-site');
+  if (
+    site !== undefined &&
+    site !== 'same-origin' &&
+    site !== 'none' &&
+    new URL(c.req.url).pathname.startsWith('/api/')
+  ) {
+    // A GET from another site's page (an <img>, a no-cors fetch, an EventSource) cannot read the
+    // answer, but it makes the board work: open lists, lay out a graph, hold a stream.
+    return errorResponse(c, 'FORBIDDEN', `a request from a ${site} page is refused`);
+  }
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
     const origin = c.req.header('origin');
-    const site = c.req.header('sec-fetch-site');
     if (origin !== undefined) {
       if (origin.toLowerCase() !== `http://${host}`) {
         return errorResponse(c, 'FORBIDDEN', `a change from another origin (${origin}) is refused`, { origin });
