@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createBoardApp } from '../src/http/app.js';
 import { startBoard } from '../src/http/server.js';
-import { appCall, SseStream, tempStore } from './http-helpers.js';
+import { appCall, rawRequest, SseStream, tempStore } from './http-helpers.js';
 
 // Found by an adversarial review of the board (issue 9): each test names what broke.
 
@@ -93,5 +93,18 @@ describe('review of the board', () => {
       (await call('GET', '/', undefined, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).status,
       500, // the not-built page: served, not refused
     );
+  });
+
+  it('two boards on one machine each keep their own token cookie (cookies ignore the port)', async () => {
+    const a = await startBoard({ store: tempStore().store, host: '0.0.0.0', port: 0, assetsDir: null });
+    after(() => a.close());
+    const b = await startBoard({ store: tempStore().store, host: '0.0.0.0', port: 0, assetsDir: null });
+    after(() => b.close());
+    const nameOf = async (url: string) =>
+      String((await rawRequest(url)).headers['set-cookie'])
+        .split('=')[0]
+        ?.trim();
+    const [ca, cb] = [await nameOf(a.url), await nameOf(b.url)];
+    assert.notEqual(ca, cb, 'the second login would overwrite the first board cookie');
   });
 });

@@ -20,7 +20,13 @@ import { errorResponse } from './errors.js';
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-export const TOKEN_COOKIE = 'tasklane_board';
+/**
+ * The token cookie's name: per port, since a browser keeps one cookie per name and host whatever
+ * the port, so two boards on one machine would each log the other out.
+ */
+export function tokenCookie(port: number | undefined): string {
+  return `tasklane_board_${port ?? 0}`;
+}
 
 export interface SecurityOptions {
   /** The address the server binds (default 127.0.0.1). Any other than loopback needs `token`. */
@@ -78,7 +84,7 @@ export function security(opts: SecurityOptions): MiddlewareHandler {
       hosts = port === undefined ? new Set() : allowedHosts(opts.host, port);
       hostsPort = port;
     }
-    const refusal = await refuse(c, hosts, token);
+    const refusal = await refuse(c, hosts, token, tokenCookie(port));
     if (refusal !== undefined) c.res = refusal;
     else await next();
   };
@@ -92,7 +98,12 @@ export function securityHeaders(): MiddlewareHandler {
   };
 }
 
-async function refuse(c: Context, hosts: Set<string>, token: string | undefined): Promise<Response | undefined> {
+async function refuse(
+  c: Context,
+  hosts: Set<string>,
+  token: string | undefined,
+  cookie: string,
+): Promise<Response | undefined> {
   const host = (c.req.header('host') ?? new URL(c.req.url).host).toLowerCase();
   if (!hosts.has(host)) {
     return errorResponse(c, 'FORBIDDEN', `the board does not answer to host ${JSON.stringify(host)}`, {
@@ -105,11 +116,11 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
     if (c.req.method === 'GET' && url.pathname === '/' && offered !== null) {
       if (!sameSecret(offered, token)) return errorResponse(c, 'UNAUTHORIZED', 'the token in the URL is not valid');
       // Exchanged once for a cookie scripts cannot read and other sites' requests do not carry.
-      setCookie(c, TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: '/' });
+      setCookie(c, cookie, token, { httpOnly: true, sameSite: 'Strict', path: '/' });
       return c.redirect('/', 303);
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    const presented = bearer ?? getCookie(c, TOKEN_COOKIE);
+    const presented = bearer ?? getCookie(c, cookie);
     if (presented === undefined || !sameSecret(presented, token)) {
       return errorResponse(
         c,
