@@ -15,6 +15,26 @@ function claudeWrite(root: string, id: string, patch: Record<string, unknown>): 
   writeFileSync(file, JSON.stringify({ ...task, ...patch }, null, 2));
 }
 
+/** `n` tasks written as Claude Code writes them, each blocked by one or two of the 5 before it. */
+function writeChainedList(root: string, n: number): void {
+  type T = { id: string; subject: string; description: string; status: string; blocks: string[]; blockedBy: string[] };
+  const tasks: T[] = [];
+  for (let i = 1; i <= n; i++) {
+    tasks.push({ id: String(i), subject: `task ${i}`, description: '', status: 'pending', blocks: [], blockedBy: [] });
+  }
+  for (let i = 2; i <= n; i++) {
+    for (const back of new Set([1, 1 + (i % 5)])) {
+      const b = Math.max(1, i - back);
+      const blocker = tasks[b - 1] as T;
+      const blocked = tasks[i - 1] as T;
+      if (b === i || blocked.blockedBy.includes(blocker.id)) continue;
+      blocked.blockedBy.push(blocker.id);
+      blocker.blocks.push(blocked.id);
+    }
+  }
+  for (const t of tasks) writeFileSync(join(root, 'default', `${t.id}.json`), JSON.stringify(t, null, 2));
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('review of the board', () => {
@@ -72,6 +92,31 @@ describe('review of the board', () => {
       0,
       3000,
     );
+  });
+
+  it('laying out a graph of 1,000 tasks does not hold the server for seconds', async () => {
+    const { root, store } = tempStore();
+    await store.create({ subject: 'seed' }); // makes the list directory
+    writeChainedList(root, 1000);
+    const board = createBoardApp({ store, port: 4800, assetsDir: null });
+    after(() => board.close());
+    const call = appCall(board.app);
+    const started = performance.now();
+    const r = await call('GET', '/api/lists/default/graph');
+    const ms = performance.now() - started;
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.nodes.length, 1000);
+    assert.ok(ms < 3000, `the layout took ${Math.round(ms)} ms on the event loop`);
+    // Still a layout: blockers left of what they block, no two nodes on one spot.
+    const at = new Map<string, { x: number; y: number }>(
+      r.json.nodes.map((n: { id: string; x: number; y: number }) => [n.id, n]),
+    );
+    for (const e of r.json.edges as { from: string; to: string; points: { x: number }[] }[]) {
+      assert.ok((at.get(e.from)?.x ?? 0) < (at.get(e.to)?.x ?? 0), `${e.from} -> ${e.to}`);
+      assert.ok(e.points.length >= 2);
+    }
+    assert.equal(new Set([...at.values()].map((p) => `${p.x},${p.y}`)).size, 1000);
+    assert.ok(r.json.criticalPath.length > 0);
   });
 
   it('another site cannot make the board do work through GET (Sec-Fetch-Site cross-site or same-site)', async () => {
