@@ -153,3 +153,24 @@ describe('review of the board', () => {
     assert.notEqual(ca, cb, 'the second login would overwrite the first board cookie');
   });
 });
+
+describe('review of the board: memory', () => {
+  it('the ring of recent events is bounded by size too: an event carries every task the changed one blocks', async () => {
+    const { ListHub } = await import('../src/http/list-feed.js');
+    const { store } = tempStore();
+    await store.create({ subject: 'setup' });
+    for (let i = 0; i < 40; i++)
+      await store.create({ subject: `t${i}`, description: 'x'.repeat(5000), blockedBy: ['1'] });
+    const limit = 1024 * 1024;
+    const hub = new ListHub(store, 'default', { seq: -1, n: 0 }, () => {}, 60_000, limit);
+    await hub.start();
+    after(() => hub.stop());
+    // Each change of task 1 carries its 40 dependents, about 200 kB.
+    for (let i = 0; i < 20; i++) await store.update('1', { activeForm: `step ${i}` });
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && hub.heldBytes < limit * 0.5) await sleep(50);
+    await sleep(500);
+    assert.ok(hub.heldBytes > 0, 'the feed saw the changes');
+    assert.ok(hub.heldBytes <= limit, `the ring holds ${hub.heldBytes} bytes; the bound is ${limit}`);
+  });
+});

@@ -14,6 +14,11 @@ import type { Client, SseMessage } from './sse-client.js';
 // Code's writes, so only a snapshot is exact).
 
 export const RING_SIZE = 10_000;
+/**
+ * And at most about this much text: an event carries its task and every task it blocks, so one
+ * change of a task blocking 2,000 others held ~700 kB, and 10,000 of them would need 7 GB.
+ */
+export const RING_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface ChangeEventData {
   kind: ChangeKind;
@@ -41,6 +46,8 @@ export class ListHub {
   private readonly positions = new Map<string, number>();
   /** Absolute position of ring[0]. */
   private dropped = 0;
+  /** The length of the ring's messages' data. */
+  private ringBytes = 0;
   private readonly index = new Map<string, Task>();
   /** Ids in the index only as stand-ins for files that cannot be read: judged as open, never shown. */
   private readonly unreadable = new Set<string>();
@@ -61,6 +68,7 @@ export class ListHub {
     private readonly counter: Counter,
     private readonly onEnd: (hub: ListHub) => void,
     private readonly lingerMs: number,
+    private readonly maxRingBytes: number = RING_MAX_BYTES,
   ) {}
 
   /** Subscribes, then reads the list: the feed replays anything journaled between the two. */
@@ -83,6 +91,11 @@ export class ListHub {
     this.cursor = `${seq}.${this.n}`;
     this.startCursor = this.cursor;
     void this.consume(feed);
+  }
+
+  /** The text the ring holds now (for tests: it stays within its bound). */
+  get heldBytes(): number {
+    return this.ringBytes;
   }
 
   get clientCount(): number {
@@ -261,11 +274,23 @@ export class ListHub {
     const message: SseMessage = { event: 'change', id: this.cursor, data: JSON.stringify(data) };
     this.positions.set(this.cursor, this.dropped + this.ring.length);
     this.ring.push({ id: this.cursor, message });
-    if (this.ring.length > RING_SIZE) {
-      // Drop a tenth at once: shifting one by one would move the whole array on every event.
-      const gone = this.ring.splice(0, RING_SIZE / 10);
+    this.ringBytes += message.data.length;
+    if (this.ring.length > RING_SIZE || this.ringBytes > this.maxRingBytes) {
+      // Drop a tenth at once (of the count or the size): shifting one by one would move the whole
+      // array on every event. The newest event always stays.
+      let count = 0;
+      let bytes = this.ringBytes;
+      while (
+        count < this.ring.length - 1 &&
+        (this.ring.length - count > RING_SIZE * 0.9 || bytes > this.maxRingBytes * 0.9)
+      ) {
+        bytes -= (this.ring[count] as { message: SseMessage }).message.data.length;
+        count++;
+      }
+      const gone = this.ring.splice(0, count);
       for (const e of gone) this.positions.delete(e.id);
       this.dropped += gone.length;
+      this.ringBytes = bytes;
     }
     for (const client of this.clients) client.send(message);
   }
