@@ -174,3 +174,16 @@ describe('review of the board: memory', () => {
     assert.ok(hub.heldBytes <= limit, `the ring holds ${hub.heldBytes} bytes; the bound is ${limit}`);
   });
 });
+
+describe('review of the board: the stream refuses what the other routes refuse', () => {
+  it('an unknown query parameter on /api/events is a 400 naming it, before any stream starts', async () => {
+    const { store } = tempStore();
+    const board = createBoardApp({ store, port: 4800, assetsDir: null });
+    after(() => board.close());
+    const r = await appCall(board.app)('GET', '/api/events?lsit=default');
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.code, 'INVALID_INPUT');
+    assert.equal(r.json.error.field, 'lsit');
+    assert.equal(board.board.hubs.running, 0);
+  });
+});
