@@ -124,7 +124,7 @@ describe('review of the board', () => {
     const board = createBoardApp({ store, port: 4800, assetsDir: null });
     after(() => board.close());
     const call = appCall(board.app);
-    for (const path of ['/api/lists/default/graph', '/api/lists/other/tasks', '/api/info']) {
+    for (const path of ['/api/lists/default/graph', '/api/lists/other/tasks', '/api/info', '/%61pi/info', '/app.js']) {
       for (const site of ['cross-site', 'same-site']) {
         const r = await call('GET', path, undefined, { 'sec-fetch-site': site });
         assert.equal(r.status, 403, `${site} ${path}`);
@@ -138,6 +138,11 @@ describe('review of the board', () => {
       (await call('GET', '/', undefined, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).status,
       500, // the not-built page: served, not refused
     );
+    const link = await call('GET', '/api/info', undefined, {
+      'sec-fetch-site': 'cross-site',
+      'sec-fetch-mode': 'navigate',
+    });
+    assert.equal(link.status, 403, 'a link to an API route is not followed');
   });
 
   it('two boards on one machine each keep their own token cookie (cookies ignore the port)', async () => {

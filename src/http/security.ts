@@ -130,14 +130,11 @@ async function refuse(
     }
   }
   const site = c.req.header('sec-fetch-site');
-  if (
-    site !== undefined &&
-    site !== 'same-origin' &&
-    site !== 'none' &&
-    new URL(c.req.url).pathname.startsWith('/api/')
-  ) {
+  const foreign = site !== undefined && site !== 'same-origin' && site !== 'none';
+  if (foreign && (c.req.header('sec-fetch-mode') !== 'navigate' || !isPage(c.req.path))) {
     // A GET from another site's page (an <img>, a no-cors fetch, an EventSource) cannot read the
-    // answer, but it makes the board work: open lists, lay out a graph, hold a stream.
+    // answer, but it makes the board work: open lists, lay out a graph, hold a stream. Only a
+    // link to the board's page is followed.
     return errorResponse(c, 'FORBIDDEN', `a request from a ${site} page is refused`);
   }
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
@@ -159,6 +156,11 @@ async function refuse(
     }
   }
   return undefined;
+}
+
+/** The board's page (a link from elsewhere may open it): `/` and its token exchange, `/index.html`. */
+function isPage(path: string): boolean {
+  return path === '/' || path === '/index.html';
 }
 
 /** Whether the request carries a body; read here (Hono keeps it for the route) when the headers do not say. */
