@@ -58,7 +58,8 @@ describe('HTTP event stream', () => {
         ['2', 'blocked'],
       ],
     );
-    assert.match(first.id ?? '', /^\d+$/);
+    // A feed's start cursor is SEQ.N with an N no earlier feed issued (Claude Code may have written meanwhile).
+    assert.match(first.id ?? '', /^\d+\.\d+$/);
     await witness.next((e) => e.event === 'snapshot');
 
     const cli = run(['--dir', root, 'update', '1', '--subject', 'one, by the CLI']);
@@ -160,7 +161,7 @@ describe('HTTP event stream', () => {
       ],
       s.describe(),
     );
-    assert.equal(snap.id, '4');
+    assert.equal(snap.id?.split('.')[0], '4');
   });
 
   it('stops the feed when the last tab leaves and forwards run events', async () => {

@@ -96,7 +96,7 @@ describe('HTTP security', () => {
     assert.equal(exchange.status, 303);
     assert.equal(exchange.headers.location, '/');
     const cookie = String(exchange.headers['set-cookie']);
-    assert.match(cookie, /tasklane_board=/);
+    assert.match(cookie, new RegExp(`^tasklane_board_${running.port}=`));
     assert.match(cookie, /HttpOnly/i);
     assert.match(cookie, /SameSite=Strict/i);
     const pair = cookie.split(';')[0] as string;

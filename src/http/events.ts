@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { isTasklaneError } from '../model/index.js';
+import { onlyQuery } from './input.js';
 import { type Counter, ListHub } from './list-feed.js';
 import { Client, type SseMessage } from './sse-client.js';
 import type { ListStores } from './stores.js';
@@ -108,6 +109,7 @@ export class EventHubs {
 /** GET /api/events?list=LIST: the stream. */
 export function eventRoutes(app: Hono, hubs: EventHubs, stores: ListStores): void {
   app.get('/api/events', (c) => {
+    onlyQuery(c, ['list']);
     const list = c.req.query('list') ?? stores.home.listId;
     stores.get(list); // a bad list id is a 400 before the stream starts
     const lastEventId = c.req.header('last-event-id');

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { revisionOf, type Task, type TaskJson, taskJson } from '../model/index.js';
 import type { Change, ChangeKind, TaskStore } from '../store/types.js';
 import type { Client, SseMessage } from './sse-client.js';
@@ -7,11 +8,17 @@ import type { Client, SseMessage } from './sse-client.js';
 // gets exactly what it missed.
 //
 // Cursors: a journaled change's id is its journal seq (`SEQ`); a change no journal line covers
-// (a file Claude Code wrote) is `SEQ.N`, the Nth such change after SEQ. A cursor no longer held
+// (a file Claude Code wrote) is `SEQ.N`, N rising with each such change after SEQ; the state a
+// feed starts from is `SEQ.N` with an N no earlier feed issued (see start). A cursor no longer held
 // gets the journal's changes after its SEQ and then a snapshot (the journal cannot replay Claude
 // Code's writes, so only a snapshot is exact).
 
 export const RING_SIZE = 10_000;
+/**
+ * And at most about this much text: an event carries its task and every task it blocks, so one
+ * change of a task blocking 2,000 others held ~700 kB, and 10,000 of them would need 7 GB.
+ */
+export const RING_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface ChangeEventData {
   kind: ChangeKind;
@@ -39,6 +46,8 @@ export class ListHub {
   private readonly positions = new Map<string, number>();
   /** Absolute position of ring[0]. */
   private dropped = 0;
+  /** The length of the ring's messages' data. */
+  private ringBytes = 0;
   private readonly index = new Map<string, Task>();
   /** Ids in the index only as stand-ins for files that cannot be read: judged as open, never shown. */
   private readonly unreadable = new Set<string>();
@@ -59,6 +68,7 @@ export class ListHub {
     private readonly counter: Counter,
     private readonly onEnd: (hub: ListHub) => void,
     private readonly lingerMs: number,
+    private readonly maxRingBytes: number = RING_MAX_BYTES,
   ) {}
 
   /** Subscribes, then reads the list: the feed replays anything journaled between the two. */
@@ -71,10 +81,21 @@ export class ListHub {
     const readable = new Set(view.tasks.map((t) => t.id));
     for (const id of this.index.keys()) if (!readable.has(id)) this.unreadable.add(id);
     this.seq = seq;
-    if (this.counter.seq === seq) this.n = this.counter.n;
-    this.cursor = this.n === 0 ? String(seq) : `${seq}.${this.n}`;
+    // The start state holds whatever Claude Code wrote while no feed ran, so its cursor must be
+    // one no earlier feed issued: past this process's last `SEQ.N`, or (first feed on the list, or
+    // a journal that moved on) a random N, since a previous board process on this port issued
+    // `SEQ`, `SEQ.1`, ... for other states. A tab holding an older cursor then gets a snapshot.
+    this.n = this.counter.seq === seq ? this.counter.n + 1 : freshN();
+    this.counter.seq = seq;
+    this.counter.n = this.n;
+    this.cursor = `${seq}.${this.n}`;
     this.startCursor = this.cursor;
     void this.consume(feed);
+  }
+
+  /** The text the ring holds now (for tests: it stays within its bound). */
+  get heldBytes(): number {
+    return this.ringBytes;
   }
 
   get clientCount(): number {
@@ -253,14 +274,31 @@ export class ListHub {
     const message: SseMessage = { event: 'change', id: this.cursor, data: JSON.stringify(data) };
     this.positions.set(this.cursor, this.dropped + this.ring.length);
     this.ring.push({ id: this.cursor, message });
-    if (this.ring.length > RING_SIZE) {
-      // Drop a tenth at once: shifting one by one would move the whole array on every event.
-      const gone = this.ring.splice(0, RING_SIZE / 10);
+    this.ringBytes += message.data.length;
+    if (this.ring.length > RING_SIZE || this.ringBytes > this.maxRingBytes) {
+      // Drop a tenth at once (of the count or the size): shifting one by one would move the whole
+      // array on every event. The newest event always stays.
+      let count = 0;
+      let bytes = this.ringBytes;
+      while (
+        count < this.ring.length - 1 &&
+        (this.ring.length - count > RING_SIZE * 0.9 || bytes > this.maxRingBytes * 0.9)
+      ) {
+        bytes -= (this.ring[count] as { message: SseMessage }).message.data.length;
+        count++;
+      }
+      const gone = this.ring.splice(0, count);
       for (const e of gone) this.positions.delete(e.id);
       this.dropped += gone.length;
+      this.ringBytes = bytes;
     }
     for (const client of this.clients) client.send(message);
   }
+}
+
+/** A start N no other process is likely to have issued for the same SEQ (below 2^40: 13 digits). */
+function freshN(): number {
+  return randomInt(1_000_000, 2 ** 40);
 }
 
 export function parseCursor(id: string): { seq: number; n: number } | undefined {

@@ -10,7 +10,8 @@ import { errorResponse } from './errors.js';
 // - Host allow-list: DNS rebinding points an attacker's name at 127.0.0.1; the browser then sends
 //   that name as Host, and an Origin check alone would see a "same-origin" request.
 // - Token (non-loopback binds only): anyone on the network can reach the port.
-// - Origin / Sec-Fetch-Site on every mutation: another site's page posting to the board (CSRF).
+// - Origin / Sec-Fetch-Site on every mutation: another site's page posting to the board (CSRF);
+//   Sec-Fetch-Site on every API request, so no other site's page makes the board do work.
 // - JSON bodies only: a cross-site form cannot send application/json without a CORS preflight,
 //   which the board never answers.
 // - CSP, frame-ancestors 'none', nosniff, no-referrer: task text injected as markup runs nothing,
@@ -19,7 +20,13 @@ import { errorResponse } from './errors.js';
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-export const TOKEN_COOKIE = 'tasklane_board';
+/**
+ * The token cookie's name: per port, since a browser keeps one cookie per name and host whatever
+ * the port, so two boards on one machine would each log the other out.
+ */
+export function tokenCookie(port: number | undefined): string {
+  return `tasklane_board_${port ?? 0}`;
+}
 
 export interface SecurityOptions {
   /** The address the server binds (default 127.0.0.1). Any other than loopback needs `token`. */
@@ -77,7 +84,7 @@ export function security(opts: SecurityOptions): MiddlewareHandler {
       hosts = port === undefined ? new Set() : allowedHosts(opts.host, port);
       hostsPort = port;
     }
-    const refusal = await refuse(c, hosts, token);
+    const refusal = await refuse(c, hosts, token, tokenCookie(port));
     if (refusal !== undefined) c.res = refusal;
     else await next();
   };
@@ -91,7 +98,12 @@ export function securityHeaders(): MiddlewareHandler {
   };
 }
 
-async function refuse(c: Context, hosts: Set<string>, token: string | undefined): Promise<Response | undefined> {
+async function refuse(
+  c: Context,
+  hosts: Set<string>,
+  token: string | undefined,
+  cookie: string,
+): Promise<Response | undefined> {
   const host = (c.req.header('host') ?? new URL(c.req.url).host).toLowerCase();
   if (!hosts.has(host)) {
     return errorResponse(c, 'FORBIDDEN', `the board does not answer to host ${JSON.stringify(host)}`, {
@@ -104,11 +116,11 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
     if (c.req.method === 'GET' && url.pathname === '/' && offered !== null) {
       if (!sameSecret(offered, token)) return errorResponse(c, 'UNAUTHORIZED', 'the token in the URL is not valid');
       // Exchanged once for a cookie scripts cannot read and other sites' requests do not carry.
-      setCookie(c, TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: '/' });
+      setCookie(c, cookie, token, { httpOnly: true, sameSite: 'Strict', path: '/' });
       return c.redirect('/', 303);
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    const presented = bearer ?? getCookie(c, TOKEN_COOKIE);
+    const presented = bearer ?? getCookie(c, cookie);
     if (presented === undefined || !sameSecret(presented, token)) {
       return errorResponse(
         c,
@@ -117,9 +129,16 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
       );
     }
   }
+  const site = c.req.header('sec-fetch-site');
+  const foreign = site !== undefined && site !== 'same-origin' && site !== 'none';
+  if (foreign && (c.req.header('sec-fetch-mode') !== 'navigate' || !isPage(c.req.path))) {
+    // A GET from another site's page (an <img>, a no-cors fetch, an EventSource) cannot read the
+    // answer, but it makes the board work: open lists, lay out a graph, hold a stream. Only a
+    // link to the board's page is followed.
+    return errorResponse(c, 'FORBIDDEN', `a request from a ${site} page is refused`);
+  }
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
     const origin = c.req.header('origin');
-    const site = c.req.header('sec-fetch-site');
     if (origin !== undefined) {
       if (origin.toLowerCase() !== `http://${host}`) {
         return errorResponse(c, 'FORBIDDEN', `a change from another origin (${origin}) is refused`, { origin });
@@ -137,6 +156,11 @@ async function refuse(c: Context, hosts: Set<string>, token: string | undefined)
     }
   }
   return undefined;
+}
+
+/** The board's page (a link from elsewhere may open it): `/` and its token exchange, `/index.html`. */
+function isPage(path: string): boolean {
+  return path === '/' || path === '/index.html';
 }
 
 /** Whether the request carries a body; read here (Hono keeps it for the route) when the headers do not say. */

@@ -6,6 +6,8 @@ import type { SSEStreamingApi } from 'hono/streaming';
 
 /** A tab that lets this many messages queue up is dropped; it reconnects and resumes by cursor. */
 export const MAX_CLIENT_QUEUE = 20_000;
+/** Or this much text: change events carry whole tasks and their dependents, so a count alone is no bound. */
+export const MAX_CLIENT_QUEUE_BYTES = 64 * 1024 * 1024;
 
 /** A message: an SSE event (with `event`, and `id` when it is a change), or raw text (comments, retry). */
 export interface SseMessage {
@@ -17,6 +19,7 @@ export interface SseMessage {
 /** One connected tab: messages go out in order through its own queue. */
 export class Client {
   private readonly queue: SseMessage[] = [];
+  private queuedBytes = 0;
   private wake: (() => void) | undefined;
   /** No more messages are taken; the pump writes what is queued, then ends. */
   closed = false;
@@ -33,12 +36,15 @@ export class Client {
 
   send(message: SseMessage): void {
     if (this.closed) return;
-    if (this.queue.length >= MAX_CLIENT_QUEUE) {
-      // Too far behind: it reconnects and resumes by cursor rather than hold memory here.
+    const tooMuch = this.queue.length > 0 && this.queuedBytes + message.data.length > MAX_CLIENT_QUEUE_BYTES;
+    if (this.queue.length >= MAX_CLIENT_QUEUE || tooMuch) {
+      // Too far behind: it reconnects and resumes by cursor rather than hold memory here (one
+      // message, however large, is always taken: a big list's snapshot must get through).
       this.abort();
       return;
     }
     this.queue.push(message);
+    this.queuedBytes += message.data.length;
     this.wake?.();
   }
 
@@ -52,6 +58,7 @@ export class Client {
   abort(): void {
     this.gone = true;
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.close();
   }
 
@@ -59,6 +66,7 @@ export class Client {
   async pump(): Promise<void> {
     while (!this.gone) {
       const message = this.queue.shift();
+      if (message !== undefined) this.queuedBytes -= message.data.length;
       if (message === undefined) {
         if (this.closed) return;
         await new Promise<void>((resolve) => {
