@@ -15,7 +15,7 @@ Serves the board: a web app showing every list of the store live (columns by sta
 dependency graph with its critical path, each task's history and agent log), the JSON API it
 uses, and a stream of changes (server-sent events). Changes made anywhere (this CLI, other
 machines on a shared store, Claude Code's own writes, agents) show within a second. Runs until
-Ctrl-C or SIGTERM, then ends every stream and exits 0. The API and security model: docs/board.md.
+Ctrl-C, SIGTERM or SIGHUP, then ends every stream and exits 0. The API and security model: docs/board.md.
 
 Writes made from the board are made as $TASKLANE_OWNER, else user@host: a task that owner
 claimed moves freely, one another holder has claimed moves only with an explicit override.

@@ -6,7 +6,7 @@ import { EngineEvents } from '../../engine/events.js';
 import { saveLastRun } from '../../engine/last-run.js';
 import { applyPlan } from '../../engine/plan/apply.js';
 import { loadPlan, MAX_PLAN_BYTES } from '../../engine/plan/load.js';
-import { TasklaneError } from '../../model/index.js';
+import { isTasklaneError, TasklaneError } from '../../model/index.js';
 import { type Globals, parseCommand, usageError } from '../args.js';
 import { defaultOwner, planBase } from '../context.js';
 import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
@@ -46,7 +46,8 @@ Options:
                              their activity, cost so far, time left, and the result when it ends.
                              Opened in a browser on a terminal; after the run it stays up until
                              Ctrl-C when stderr is a terminal, else it closes with the run
-  --board-port N             the board's port (default 4800; 0 = any free port); it binds 127.0.0.1
+  --board-port N             the board's port (default 4800, or any free port when 4800 is taken;
+                             0 = any free port); it binds 127.0.0.1
   --no-open                  with --board: do not open a browser
 ${EXECUTOR_HELP}
 
@@ -184,14 +185,23 @@ async function startRunBoard(
   noOpen: boolean,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const { startBoard, DEFAULT_PORT } = await import('../../http/server.js');
-  const board = await startBoard({
-    store,
-    port: port ?? DEFAULT_PORT,
-    actor: defaultOwner(io),
-    version: packageVersion(),
-    run: { source: events, list: store.listId },
-    onWarning: (message) => io.stderr.write(`tasklane: warning: ${inert(message)}\n`),
-  });
+  const start = (on: number) =>
+    startBoard({
+      store,
+      port: on,
+      actor: defaultOwner(io),
+      version: packageVersion(),
+      run: { source: events, list: store.listId },
+      onWarning: (message) => io.stderr.write(`tasklane: warning: ${inert(message)}\n`),
+    });
+  let board: Awaited<ReturnType<typeof start>>;
+  try {
+    board = await start(port ?? DEFAULT_PORT);
+  } catch (err) {
+    // The default port taken (a `tasklane board` already running, say): any free one will do.
+    if (port !== undefined || !isTasklaneError(err, 'USAGE') || err.field !== '--port') throw err;
+    board = await start(0);
+  }
   io.stderr.write(`tasklane: board at ${board.url}\n`);
   if (wantsBrowser(io, noOpen)) openBrowser(io, board.url, 'tasklane run');
   return board;
