@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { openStore } from '../src/store/open.js';
-import { cleanEnv, cliIn } from './cli-run.js';
+import { cleanEnv, cliIn, spawnCli } from './cli-run.js';
 import { cliPath, tempDir } from './helpers.js';
 
 // `tasklane run --board` as a real process: the board serves the run's live state while its agents
@@ -69,6 +70,30 @@ describe('tasklane run --board', () => {
     assert.match(stdout, /2 of 2 tasks completed/);
     // Not a terminal: the board closed with the run.
     await assert.rejects(fetch(`${url}api/info`));
+  });
+
+  it('takes any free port when the default one is taken', async () => {
+    const dir = tempDir('tasklane-run-board-port-');
+    const store = openStore(dir, 'rb');
+    await store.create({ subject: 'Quick', metadata: { sim: { ms: 50 } } });
+    await store.close();
+    // Port 4800 held by another server (another board, say); if something already holds it, the same.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => {
+      blocker.once('error', () => resolve());
+      blocker.listen(4800, '127.0.0.1', () => resolve());
+    });
+    try {
+      const r = await spawnCli(
+        ['run', '--preset', 'sim', '--board', '--no-open', '--dir', dir, '--list', 'rb'],
+        cleanEnv(),
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const port = Number(/board at http:\/\/127\.0\.0\.1:(\d+)\//.exec(r.stderr)?.[1]);
+      assert.ok(port > 0 && port !== 4800, r.stderr);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('refuses --board-port and --no-open without --board', () => {
