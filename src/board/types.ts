@@ -1,18 +1,26 @@
+import type { ChangeEventData, GraphLayout, LiveRun } from '../http/wire.js';
 import type { Task, TaskState } from '../model/task.js';
+import type { TaskJson } from '../model/task-json.js';
+import type { JournalEntry, ListSummary } from '../store/types.js';
 
 // The shapes of the board's HTTP API as the browser receives them (docs/board.md has the contract).
+// Those the server declares are its own types, imported for their shape only (type imports, which
+// the bundle erases: the browser loads none of the server); the rest are the API's request bodies
+// and answers as the web app uses them.
 
-export type { Task, TaskState };
-
-/** A task as the API sends it: the stored task plus its derived state. */
-export type TaskJson = Task & { state: TaskState };
-
-export interface ListSummary {
-  id: string;
-  total: number;
-  byState: Record<TaskState, number>;
-  lastChange?: string;
-}
+export type {
+  ChangeEventData as ChangeEvent,
+  GraphLayout,
+  JournalEntry,
+  ListSummary,
+  LiveRun,
+  Task,
+  TaskJson,
+  TaskState,
+};
+export type GraphNode = GraphLayout['nodes'][number];
+export type GraphEdge = GraphLayout['edges'][number];
+export type LiveTask = LiveRun['tasks'][number];
 
 export interface Info {
   version: string;
@@ -26,17 +34,6 @@ export interface TaskDetail {
   unblocks: string[];
 }
 
-export interface JournalEntry {
-  seq: number;
-  at: string;
-  kind: string;
-  taskId: string;
-  actor?: string;
-  pid?: number;
-  task?: Task;
-  fields?: Record<string, unknown>;
-}
-
 export interface HistoryPage {
   entries: JournalEntry[];
   next?: number;
@@ -48,45 +45,10 @@ export interface LogTail {
   truncated: boolean;
 }
 
-export interface GraphNode {
-  id: string;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  state: TaskState;
-  critical: boolean;
-}
-
-export interface GraphEdge {
-  from: string;
-  to: string;
-  points: { x: number; y: number }[];
-  critical: boolean;
-}
-
-export interface GraphLayout {
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-  width: number;
-  height: number;
-  criticalPath: string[];
-}
-
 export interface Snapshot {
   list: string;
   seq: number;
   tasks: TaskJson[];
-}
-
-export interface ChangeEvent {
-  kind: string;
-  list: string;
-  taskId: string;
-  rev: number;
-  seq: number;
-  at: string;
-  task: TaskJson;
 }
 
 /** Where the board can drop a card: the `to` of POST .../move. */
@@ -108,25 +70,6 @@ export interface NewTask {
   priority?: number;
   labels?: string[];
   blockedBy?: string[];
-}
-
-/** GET .../run/live: the run `tasklane run --board` is driving, task by task. */
-export interface LiveTask {
-  taskId: string;
-  subject?: string;
-  owner?: string;
-  attempt?: number;
-  startedAt?: number;
-  running: boolean;
-  activity?: { line: string; at: number };
-  finish?: { outcome: string; durationMs: number; reason?: string; at: number; costUsd?: number };
-}
-
-export interface LiveRun {
-  list: string;
-  active: boolean;
-  stopping?: string;
-  tasks: LiveTask[];
 }
 
 /** GET .../run: the last run's aggregated result (`tasklane results --json`). */

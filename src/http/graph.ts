@@ -12,33 +12,12 @@ import {
 // Edges run blocker -> blocked, left to right. The layout depends only on the ids and edges, so
 // the last one per list is kept and reused while only states change.
 
+import type { GraphEdge, GraphLayout, GraphNode } from './wire.js';
+
+export type { GraphEdge, GraphLayout, GraphNode };
+
 export const NODE_WIDTH = 200;
 export const NODE_HEIGHT = 56;
-
-export interface GraphNode {
-  id: string;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  state: TaskState;
-  critical: boolean;
-}
-
-export interface GraphEdge {
-  from: string;
-  to: string;
-  points: { x: number; y: number }[];
-  critical: boolean;
-}
-
-export interface GraphLayout {
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-  width: number;
-  height: number;
-  criticalPath: string[];
-}
 
 interface Geometry {
   key: string;

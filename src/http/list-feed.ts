@@ -14,23 +14,16 @@ import type { Client, SseMessage } from './sse-client.js';
 // Code's writes, so only a snapshot is exact).
 
 export const RING_SIZE = 10_000;
+
 /**
  * And at most about this much text: an event carries its task and every task it blocks, so one
  * change of a task blocking 2,000 others held ~700 kB, and 10,000 of them would need 7 GB.
  */
-export const RING_MAX_BYTES = 64 * 1024 * 1024;
+import type { ChangeEventData } from './wire.js';
 
-export interface ChangeEventData {
-  kind: ChangeKind;
-  list: string;
-  taskId: string;
-  rev: number;
-  seq: number;
-  at: string;
-  task: TaskJson;
-  /** Tasks this one blocks, with their states now (a completion can make them ready). */
-  dependents: TaskJson[];
-}
+export type { ChangeEventData };
+
+export const RING_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Counters kept per list across feed restarts, so no `SEQ.N` is ever issued twice by this process. */
 export interface Counter {

@@ -4,31 +4,12 @@ import type { EngineEvent, FinishOutcome } from '../engine/events.js';
 // list's tabs as `event: run` messages (no id: they are not changes and are not replayed) and
 // folded into the latest state per task for GET /api/lists/:list/run/live.
 
+import type { LiveRun, LiveTask } from './wire.js';
+
+export type { LiveRun, LiveTask };
+
 /** Where the events come from: an async iterable of them, or an emitter like the engine's EngineEvents. */
 export type RunEventSource = AsyncIterable<EngineEvent> | { on(listener: (event: EngineEvent) => void): () => void };
-
-/** The latest of one task's run, as GET .../run/live gives it. */
-export interface LiveTask {
-  taskId: string;
-  subject?: string;
-  owner?: string;
-  attempt?: number;
-  /** The agent's log file (the executor's own path). */
-  log?: string;
-  pid?: number;
-  startedAt?: number;
-  running: boolean;
-  activity?: { line: string; at: number };
-  finish?: { outcome: FinishOutcome; durationMs: number; reason?: string; at: number; costUsd?: number };
-}
-
-export interface LiveRun {
-  list: string;
-  /** Until the executor says it is stopping (or the source ends). */
-  active: boolean;
-  stopping?: string;
-  tasks: LiveTask[];
-}
 
 export class RunFeed {
   private readonly tasks = new Map<string, LiveTask>();

@@ -1,4 +1,4 @@
-import type { Task, TasklaneFields, TaskState } from '../model/index.js';
+import type { Task, TasklaneFields, TaskState } from '../model/task.js';
 
 // The one interface every store implements (file store now, PostgreSQL later). Surfaces and the
 // engine talk only to this. One contract test suite (test/store-contract.ts) runs against each.
