@@ -200,7 +200,12 @@ export type DoctorProblemKind =
   /** A write's temp file left by a process that died. */
   | 'temp-file'
   /** A lock left by a process that died, or stale by age. */
-  | 'stale-lock';
+  | 'stale-lock'
+  /**
+   * PostgreSQL: a row's derived columns (unfinished-blocker count, critical path, an edge row)
+   * out of step with the task documents; `fix` recomputes them from the documents.
+   */
+  | 'stale-index';
 
 export interface DoctorProblem {
   kind: DoctorProblemKind;
@@ -241,6 +246,15 @@ export interface ListSummary {
   /** When a task of the list last changed (ISO 8601), if the store knows; absent for an empty list. */
   lastChange?: string;
 }
+
+/** One line of an export: the list's tasks, its history, and its id high-water mark. */
+export type ExportRecord =
+  | { type: 'list'; list: string; version: 1; highestId: number; exportedAt: string }
+  | { type: 'task'; task: Task }            // exactly as stored (Tasklane's fields in metadata.tasklane), id order
+  | { type: 'journal'; entry: JournalEntry }; // seq order, every entry the store keeps
+
+export interface ImportOptions { /** Replace a non-empty list's tasks; without it a non-empty list is refused (CONFLICT). */ force?: boolean; actor?: string }
+export interface ImportReport { tasks: number; entries: number; highestId: number }
 
 export interface TaskStore {
   /** The list id as given (not sanitized). */
@@ -299,4 +313,9 @@ export interface TaskStore {
 
   watch(opts?: WatchOptions): AsyncIterable<Change>;
   close(): Promise<void>;
+
+  /** The whole list as records: first `list`, then every task, then the history. Streams; constant memory per record. */
+  exportList(): AsyncIterable<ExportRecord>;
+  /** Writes exported records into this list, keeping ids, edges, metadata, history and the id high-water mark; all or nothing. */
+  importList(records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>, opts?: ImportOptions): Promise<ImportReport>;
 }
