@@ -144,17 +144,11 @@ export async function commitChange(
     await updateCriticalPaths(tx, list, [...graphIds.filter((id) => !deleted.includes(id)), ...formerBlockers]);
   }
 
-  // Last: the list row (seq), the journal, the notification.
-  const seqRow = await tx.query<{ seq: string }>(
-    'UPDATE tasklane_lists SET seq = seq + $2, updated_at = $3 WHERE id = $1 RETURNING seq::text',
-    [list, changes.length, now],
-  );
-  const last = Number(seqRow[0]?.seq);
-  const first = last - changes.length + 1;
-  const entries: JournalEntry[] = tasks.map((task, i) => {
+  // Last, in one statement (the list row is held from here to COMMIT, so as briefly as can be):
+  // the seqs from the list row, the journal entries numbered with them, the notification.
+  const bodies = tasks.map((task, i) => {
     const kind = (changes[i] as NewChange).kind;
-    return {
-      seq: first + i,
+    const entry: Omit<JournalEntry, 'seq'> = {
       at: now,
       kind,
       taskId: task.id,
@@ -162,11 +156,29 @@ export async function commitChange(
       pid: process.pid,
       ...(kind === 'heartbeat' ? { fields: heartbeatFields(task) } : { task }),
     };
+    return { entry, text: JSON.stringify(entry).slice(1) };
   });
-  await insertEntries(tx, list, entries);
-  if (!opts.noNotify) {
-    await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ list, seq: last })]);
-  }
+  const seqRow = await tx.query<{ seq: string }>(
+    `WITH s AS (UPDATE tasklane_lists SET seq = seq + $2, updated_at = $3 WHERE id = $1 RETURNING seq),
+     j AS (INSERT INTO tasklane_journal (list, seq, task_id, kind, entry)
+       SELECT $1, s.seq - $2 + e.n, e.task_id, e.kind, ('{"seq":' || (s.seq - $2 + e.n) || ',' || e.body)::json
+       FROM s, unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS e (task_id, kind, body, n))
+     SELECT s.seq::text AS seq,
+       CASE WHEN $7 THEN pg_notify($8, '{"list":' || to_json($1::text)::text || ',"seq":' || s.seq || '}') END
+     FROM s`,
+    [
+      list,
+      changes.length,
+      now,
+      bodies.map((b) => b.entry.taskId),
+      bodies.map((b) => b.entry.kind),
+      bodies.map((b) => b.text),
+      opts.noNotify !== true,
+      NOTIFY_CHANNEL,
+    ],
+  );
+  const first = Number(seqRow[0]?.seq) - changes.length + 1;
+  const entries = bodies.map((b, i) => ({ seq: first + i, ...b.entry }) as JournalEntry);
   return { tasks, entries };
 }
 

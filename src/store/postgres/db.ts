@@ -53,6 +53,10 @@ export class Db implements Queryable {
         allowExitOnIdle: true,
       });
       this.pool.on('error', () => {});
+      // A connection the server ends while it is checked out (pg_terminate_backend, a failover)
+      // emits 'error' on its client: the query in flight fails and is handled; the event must not
+      // crash the process.
+      this.pool.on('connect', (client) => client.on('error', () => {}));
     }
     return this.pool;
   }
