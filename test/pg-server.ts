@@ -96,6 +96,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   // A test process that dies without stop() must not leave the server running.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
   const url = (db: string): string => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`;

@@ -552,15 +552,30 @@ export class PostgresStore implements TaskStore {
     return this.write(async (tx) => {
       const now = new Date();
       // The first candidate in the claim order that no other transaction is taking right now.
-      const rows = await tx.query<{ doc: Task }>(
+      // Usually no task is assigned to the claimer and no lease has run out: then the first ready
+      // task for anyone, straight from the ready index. Otherwise the whole order: the claimer's
+      // own first, then priority, critical path, id, expired leases among them.
+      const fast = await tx.query<{ doc: Task }>(
         `SELECT doc FROM tasklane_tasks
-         WHERE list = $1 AND open_blockers = 0 AND NOT failed AND (
-           (status = 'pending' AND (owner IS NULL OR owner = '' OR owner = $2))
-           OR (status = 'in_progress' AND lease_expires <= $3))
-         ORDER BY (status = 'pending' AND owner IS NOT DISTINCT FROM $2) DESC, priority DESC, cp DESC, ${ORDER_BY_ID}
+         WHERE list = $1 AND open_blockers = 0 AND NOT failed AND status = 'pending' AND (owner IS NULL OR owner = '')
+           AND NOT EXISTS (SELECT 1 FROM tasklane_tasks WHERE list = $1 AND status = 'pending' AND owner = $2)
+           AND NOT EXISTS (SELECT 1 FROM tasklane_tasks WHERE list = $1 AND lease_expires <= $3 AND status = 'in_progress')
+         ORDER BY priority DESC, cp DESC, ${ORDER_BY_ID}
          LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [this.listId, input.owner, now.toISOString()],
       );
+      const rows =
+        fast.length > 0
+          ? fast
+          : await tx.query<{ doc: Task }>(
+              `SELECT doc FROM tasklane_tasks
+               WHERE list = $1 AND open_blockers = 0 AND NOT failed AND status <> 'completed' AND (
+                 (status = 'pending' AND (owner IS NULL OR owner = '' OR owner = $2))
+                 OR (status = 'in_progress' AND lease_expires <= $3))
+               ORDER BY (status = 'pending' AND owner IS NOT DISTINCT FROM $2) DESC, priority DESC, cp DESC, ${ORDER_BY_ID}
+               LIMIT 1 FOR UPDATE SKIP LOCKED`,
+              [this.listId, input.owner, now.toISOString()],
+            );
       const row = rows[0];
       if (row === undefined) return null;
       const task = normalizeRevision(row.doc);

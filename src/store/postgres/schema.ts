@@ -52,9 +52,12 @@ CREATE TABLE tasklane_tasks (
   id_num numeric,
   PRIMARY KEY (list, id)
 );
--- The claim queue's candidates: unfinished, not failed, every blocker completed.
-CREATE INDEX tasklane_tasks_claimable ON tasklane_tasks (list, priority DESC, cp DESC, id_num, id)
-  WHERE open_blockers = 0 AND NOT failed AND status <> 'completed';
+-- The claim queue: ready tasks waiting for anyone, in claim order (priority, critical path, id),
+-- so a claim reads the first entries only; tasks assigned to someone, and leases (expired ones are
+-- claimable), each by their own index.
+CREATE INDEX tasklane_tasks_ready ON tasklane_tasks (list, priority DESC, cp DESC, id_num, id COLLATE "C")
+  WHERE open_blockers = 0 AND NOT failed AND status = 'pending';
+CREATE INDEX tasklane_tasks_assigned ON tasklane_tasks (list, owner) WHERE status = 'pending' AND owner IS NOT NULL;
 CREATE INDEX tasklane_tasks_leases ON tasklane_tasks (list, lease_expires) WHERE lease_expires IS NOT NULL;
 CREATE TABLE tasklane_edges (
   list text NOT NULL,
