@@ -35,7 +35,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (bin === undefined) {
     throw new Error(
-      'PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (install Debian\'s postgresql package; scripts/test.sh does)',
+      "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (install Debian's postgresql package; scripts/test.sh does)",
     );
   }
   const asRoot = process.getuid?.() === 0;

@@ -129,7 +129,9 @@ describe('PostgreSQL store, many processes', () => {
     assert.equal(stats.byState.in_progress, count);
     const claims = (await journal(store)).filter((e) => e.kind === 'claimed');
     assert.equal(claims.length, count, 'one claim journaled per task');
-    console.log(`# 16 processes: ${count} claims in ${last - first} ms (${Math.round((count * 1000) / (last - first))} claims/s)`);
+    console.log(
+      `# 16 processes: ${count} claims in ${last - first} ms (${Math.round((count * 1000) / (last - first))} claims/s)`,
+    );
   });
 
   it('connections terminated in the middle of claims (pg_terminate_backend) lose no task and double-claim none', async () => {
@@ -205,7 +207,10 @@ describe('PostgreSQL store, many processes', () => {
   it('two processes adding edges that together close a cycle: exactly one is refused', async () => {
     const pairs = 12;
     const store = await filledList(pairs * 2);
-    const [one, two] = (await startReady(2, 'pg-worker', () => ['edge', store.descriptor, 'work'])) as [Fixture, Fixture];
+    const [one, two] = (await startReady(2, 'pg-worker', () => ['edge', store.descriptor, 'work'])) as [
+      Fixture,
+      Fixture,
+    ];
     for (let p = 0; p < pairs; p++) {
       const [a, b] = [String(2 * p + 1), String(2 * p + 2)];
       one.send(`${a} ${b}`);

@@ -66,9 +66,13 @@ export function parseStoreDescriptor(text: string, cwd: string, where: string): 
       );
     }
     if (url.pathname.replace(/^\//, '') === '' && !url.searchParams.has('host')) {
-      throw new TasklaneError('USAGE', `${where}: a ${scheme}:// URL must name the database (${scheme}://host/database)`, {
-        field: where,
-      });
+      throw new TasklaneError(
+        'USAGE',
+        `${where}: a ${scheme}:// URL must name the database (${scheme}://host/database)`,
+        {
+          field: where,
+        },
+      );
     }
     return { kind: 'postgres', url: text };
   }

@@ -250,11 +250,18 @@ export interface ListSummary {
 /** One line of an export: the list's tasks, its history, and its id high-water mark. */
 export type ExportRecord =
   | { type: 'list'; list: string; version: 1; highestId: number; exportedAt: string }
-  | { type: 'task'; task: Task }            // exactly as stored (Tasklane's fields in metadata.tasklane), id order
+  | { type: 'task'; task: Task } // exactly as stored (Tasklane's fields in metadata.tasklane), id order
   | { type: 'journal'; entry: JournalEntry }; // seq order, every entry the store keeps
 
-export interface ImportOptions { /** Replace a non-empty list's tasks; without it a non-empty list is refused (CONFLICT). */ force?: boolean; actor?: string }
-export interface ImportReport { tasks: number; entries: number; highestId: number }
+export interface ImportOptions {
+  /** Replace a non-empty list's tasks; without it a non-empty list is refused (CONFLICT). */ force?: boolean;
+  actor?: string;
+}
+export interface ImportReport {
+  tasks: number;
+  entries: number;
+  highestId: number;
+}
 
 export interface TaskStore {
   /** The list id as given (not sanitized). */
@@ -317,5 +324,8 @@ export interface TaskStore {
   /** The whole list as records: first `list`, then every task, then the history. Streams; constant memory per record. */
   exportList(): AsyncIterable<ExportRecord>;
   /** Writes exported records into this list, keeping ids, edges, metadata, history and the id high-water mark; all or nothing. */
-  importList(records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>, opts?: ImportOptions): Promise<ImportReport>;
+  importList(
+    records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
+    opts?: ImportOptions,
+  ): Promise<ImportReport>;
 }

@@ -6,6 +6,9 @@ import type { ExportRecord, ImportOptions, ImportReport } from '../types.js';
 declare module './file-store.js' {
   interface FileStore {
     exportList(): AsyncIterable<ExportRecord>;
-    importList(records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>, opts?: ImportOptions): Promise<ImportReport>;
+    importList(
+      records: AsyncIterable<ExportRecord> | Iterable<ExportRecord>,
+      opts?: ImportOptions,
+    ): Promise<ImportReport>;
   }
 }

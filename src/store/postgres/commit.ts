@@ -107,8 +107,14 @@ export async function commitChange(
     const blocked: string[] = [];
     for (const t of kept) {
       if (!graphIds.includes(t.id)) continue;
-      for (const b of t.blockedBy) blockers.push(b), blocked.push(t.id);
-      for (const b of t.blocks) blockers.push(t.id), blocked.push(b);
+      for (const b of t.blockedBy) {
+        blockers.push(b);
+        blocked.push(t.id);
+      }
+      for (const b of t.blocks) {
+        blockers.push(t.id);
+        blocked.push(b);
+      }
     }
     if (blockers.length > 0) {
       await tx.query(

@@ -1,10 +1,4 @@
-import {
-  criticalPaths,
-  findCycles,
-  missingReferences,
-  oneSidedEdges,
-  type Task,
-} from '../../model/index.js';
+import { criticalPaths, findCycles, missingReferences, oneSidedEdges, type Task } from '../../model/index.js';
 import type { DoctorOptions, DoctorProblem, DoctorReport } from '../types.js';
 import { type NewChange, rowOf, updateCriticalPaths } from './commit.js';
 import type { Db, Queryable, Tx } from './db.js';
@@ -122,7 +116,8 @@ async function check(host: DoctorHost, q: Queryable, fix: boolean, actor: string
     for (const b of t.blocks) if (byId.has(b)) want.add(`${t.id}\n${b}`);
   }
   const edgesDiffer = [...want].some((k) => !have.has(k)) || [...have].some((k) => !want.has(k));
-  if (edgesDiffer) stale.push({ kind: 'stale-index', message: 'the edge rows differ from the tasks\' blocks and blockedBy' });
+  if (edgesDiffer)
+    stale.push({ kind: 'stale-index', message: "the edge rows differ from the tasks' blocks and blockedBy" });
   const paths = criticalPaths(byId);
   for (const r of rows) {
     const t = r.doc;
@@ -134,14 +129,23 @@ async function check(host: DoctorHost, q: Queryable, fix: boolean, actor: string
     const wrong: string[] = [];
     if (r.status !== d.status || (r.owner ?? null) !== d.owner || r.failed !== d.failed) wrong.push('status/owner');
     const lease =
-      r.lease_expires === null ? null : r.lease_expires instanceof Date ? r.lease_expires.getTime() : Number(r.lease_expires);
-    const leaseWant = d.leaseExpires === null ? null : d.leaseExpires === '-infinity' ? -Infinity : Date.parse(d.leaseExpires);
+      r.lease_expires === null
+        ? null
+        : r.lease_expires instanceof Date
+          ? r.lease_expires.getTime()
+          : Number(r.lease_expires);
+    const leaseWant =
+      d.leaseExpires === null ? null : d.leaseExpires === '-infinity' ? -Infinity : Date.parse(d.leaseExpires);
     if (lease !== leaseWant) wrong.push('lease expiry');
     if (r.priority !== d.priority || r.weight !== d.weight) wrong.push('priority/weight');
     if (r.open_blockers !== open) wrong.push(`unfinished blockers ${r.open_blockers}, not ${open}`);
     if (!onCycle.has(t.id) && Math.abs(r.cp - (paths.get(t.id) ?? 0)) > 1e-9) wrong.push('critical path');
     if (wrong.length > 0) {
-      stale.push({ kind: 'stale-index', message: `#${t.id}: its row's ${wrong.join(', ')} out of step with the task`, task: t.id });
+      stale.push({
+        kind: 'stale-index',
+        message: `#${t.id}: its row's ${wrong.join(', ')} out of step with the task`,
+        task: t.id,
+      });
     }
   }
   for (const p of stale) {
@@ -174,7 +178,10 @@ async function rebuildDerived(tx: Queryable, list: string): Promise<void> {
   const blocked: string[] = [];
   const seen = new Set<string>();
   for (const t of tasks) {
-    for (const [a, b] of [...t.blockedBy.map((x) => [x, t.id]), ...t.blocks.map((x) => [t.id, x])] as [string, string][]) {
+    for (const [a, b] of [...t.blockedBy.map((x) => [x, t.id]), ...t.blocks.map((x) => [t.id, x])] as [
+      string,
+      string,
+    ][]) {
       if (!byId.has(a) || !byId.has(b) || seen.has(`${a}\n${b}`)) continue;
       seen.add(`${a}\n${b}`);
       blockers.push(a);
@@ -212,5 +219,9 @@ async function rebuildDerived(tx: Queryable, list: string): Promise<void> {
   );
   // Critical paths from scratch: every task at its weight (-1 forces a write), then upwards from all.
   await tx.query('UPDATE tasklane_tasks SET cp = -1 WHERE list = $1', [list]);
-  await updateCriticalPaths(tx, list, tasks.map((t) => t.id));
+  await updateCriticalPaths(
+    tx,
+    list,
+    tasks.map((t) => t.id),
+  );
 }

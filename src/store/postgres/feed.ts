@@ -31,9 +31,7 @@ export interface FeedHost {
 export function watchList(host: FeedHost, opts: WatchOptions & { signal: AbortSignal }): AsyncIterable<Change> {
   // The cursor of a feed without `since` is taken at the call, not at the first read.
   const start: Promise<number> =
-    opts.since !== undefined
-      ? Promise.resolve(opts.since)
-      : host.ready().then(async (db) => currentSeq(db, host.list));
+    opts.since !== undefined ? Promise.resolve(opts.since) : host.ready().then(async (db) => currentSeq(db, host.list));
   start.catch(() => {});
   return {
     [Symbol.asyncIterator]: () => follow(host, opts, start),

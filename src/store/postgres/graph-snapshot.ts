@@ -71,7 +71,9 @@ export function edgeChanges(taskId: string, patch: UpdateInput, assertId: (id: u
 export function applyEdges(byId: ReadonlyMap<string, Task>, taskId: string, edges: EdgeChange[]): Map<string, Task> {
   const out = new Map(byId);
   const edit = (id: string, field: 'blocks' | 'blockedBy', other: string, add: boolean): void => {
-    const t = out.get(id) ?? (add ? { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] } : undefined);
+    const t =
+      out.get(id) ??
+      (add ? { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] } : undefined);
     if (t === undefined) return;
     const has = t[field].includes(other);
     if (add && !has) out.set(id, { ...t, [field]: [...t[field], other] });

@@ -180,9 +180,10 @@ export class PostgresStore implements TaskStore {
 
   private async readAll(q?: Queryable): Promise<Map<string, Task>> {
     const db = q ?? (await this.schema());
-    const rows = await db.query<{ doc: Task }>(`SELECT doc FROM tasklane_tasks WHERE list = $1 ORDER BY ${ORDER_BY_ID}`, [
-      this.listId,
-    ]);
+    const rows = await db.query<{ doc: Task }>(
+      `SELECT doc FROM tasklane_tasks WHERE list = $1 ORDER BY ${ORDER_BY_ID}`,
+      [this.listId],
+    );
     return new Map(rows.map((r) => [r.doc.id, normalizeRevision(r.doc)]));
   }
 
@@ -321,7 +322,10 @@ export class PostgresStore implements TaskStore {
         [this.listId],
       );
       const id = String(idRow[0]?.id);
-      const locked = await this.lock(tx, others.filter((o) => o !== id));
+      const locked = await this.lock(
+        tx,
+        others.filter((o) => o !== id),
+      );
       for (const [field, ids] of [
         ['blockedBy', blockedBy],
         ['blocks', blocks],

@@ -93,7 +93,8 @@ export async function importRecords(
     if (n === 1) {
       if (r.type !== 'list') throw bad(`${where}: the first record must be the list record, got ${r.type}`);
       if (r.version !== 1) throw bad(`${where}: export version ${String(r.version)} is not supported (1 is)`);
-      if (!Number.isSafeInteger(r.highestId) || r.highestId < 0) throw bad(`${where}: highestId must be a whole number`);
+      if (!Number.isSafeInteger(r.highestId) || r.highestId < 0)
+        throw bad(`${where}: highestId must be a whole number`);
       head = r;
       continue;
     }
@@ -123,7 +124,8 @@ export async function importRecords(
     }
   }
   const oneSided = oneSidedEdges(tasks)[0];
-  if (oneSided !== undefined) throw bad(`#${oneSided.blocker} blocks #${oneSided.blocked} on one of the two tasks only`);
+  if (oneSided !== undefined)
+    throw bad(`#${oneSided.blocker} blocks #${oneSided.blocked} on one of the two tasks only`);
   const cycle = findCycles(tasks)[0];
   if (cycle !== undefined) throw bad(`the tasks block each other in a ring: ${cycle.join(' -> ')}`);
   const numeric = [...tasks.keys()].filter((id) => /^[1-9][0-9]*$/.test(id)).map(Number);
@@ -153,7 +155,12 @@ export async function importRecords(
     for (let i = 0; i < ordered.length; i += PAGE) await upsertTasks(tx, host.list, ordered.slice(i, i + PAGE));
     const blockers: string[] = [];
     const blocked: string[] = [];
-    for (const t of ordered) for (const b of t.blockedBy) blockers.push(b), blocked.push(t.id);
+    for (const t of ordered) {
+      for (const b of t.blockedBy) {
+        blockers.push(b);
+        blocked.push(t.id);
+      }
+    }
     await tx.query(
       'INSERT INTO tasklane_edges (list, blocker, blocked) SELECT $1, * FROM unnest($2::text[], $3::text[])',
       [host.list, blockers, blocked],
@@ -165,7 +172,11 @@ export async function importRecords(
       [host.list],
     );
     await tx.query('UPDATE tasklane_tasks SET cp = -1 WHERE list = $1', [host.list]);
-    await updateCriticalPaths(tx, host.list, ordered.map((t) => t.id));
+    await updateCriticalPaths(
+      tx,
+      host.list,
+      ordered.map((t) => t.id),
+    );
     for (let i = 0; i < entries.length; i += PAGE) await insertEntries(tx, host.list, entries.slice(i, i + PAGE));
     // The seq continues from the history imported (or from where this list was, if that is higher:
     // a watcher's cursor must never see seqs go down).
@@ -175,7 +186,10 @@ export async function importRecords(
     );
     await tx.query('UPDATE tasklane_ids SET last_id = GREATEST(last_id, $2) WHERE list = $1', [host.list, highestId]);
     if (!host.noNotify) {
-      await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ list: host.list, seq: Number(seq[0]?.seq) })]);
+      await tx.query('SELECT pg_notify($1, $2)', [
+        NOTIFY_CHANNEL,
+        JSON.stringify({ list: host.list, seq: Number(seq[0]?.seq) }),
+      ]);
     }
   });
   return { tasks: tasks.size, entries: entries.length, highestId };
