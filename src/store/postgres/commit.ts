@@ -11,7 +11,7 @@ import {
   withTasklaneFields,
 } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
-import type { Queryable, Tx } from './db.js';
+import { literal, type Queryable, type Tx } from './db.js';
 
 // Writing one change of a list (one or several tasks) inside the caller's transaction, whose rows
 // the caller has locked: the task rows with their derived columns, the edges, the unfinished-
@@ -77,14 +77,17 @@ export interface CommitOptions {
   keepAsIs?: boolean;
 }
 
-/** Writes the change; returns the tasks as stored (deleted ones as they were) and the journal entries. */
+/**
+ * Writes the change; returns the tasks as stored (deleted ones as they were). The journal entries,
+ * the seq and the NOTIFY go with COMMIT (Tx.commitWith): one change per transaction.
+ */
 export async function commitChange(
   tx: Tx,
   list: string,
   changes: NewChange[],
   opts: CommitOptions = {},
-): Promise<{ tasks: Task[]; entries: JournalEntry[] }> {
-  if (changes.length === 0) return { tasks: [], entries: [] };
+): Promise<{ tasks: Task[] }> {
+  if (changes.length === 0) return { tasks: [] };
   const now = new Date().toISOString();
   const tasks = changes.map((c) => (c.kind === 'deleted' || opts.keepAsIs ? c.task : sealed(c.kind, c.task, now)));
 
@@ -164,28 +167,23 @@ export async function commitChange(
     };
     return { entry, text: JSON.stringify(entry).slice(1) };
   });
-  const seqRow = await tx.query<{ seq: string }>(
-    `WITH s AS (UPDATE tasklane_lists SET seq = seq + $2, updated_at = $3 WHERE id = $1 RETURNING seq),
+  const text = (values: string[]): string => `ARRAY[${values.map(literal).join(',')}]::text[]`;
+  const name = literal(list);
+  tx.commitWith(
+    `WITH s AS (UPDATE tasklane_lists SET seq = seq + ${changes.length}, updated_at = ${literal(now)}
+       WHERE id = ${name} RETURNING seq),
      j AS (INSERT INTO tasklane_journal (list, seq, task_id, kind, entry)
-       SELECT $1, s.seq - $2 + e.n, e.task_id, e.kind, ('{"seq":' || (s.seq - $2 + e.n) || ',' || e.body)::json
-       FROM s, unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS e (task_id, kind, body, n))
-     SELECT s.seq::text AS seq,
-       CASE WHEN $7 THEN pg_notify($8, '{"list":' || to_json($1::text)::text || ',"seq":' || s.seq || '}') END
-     FROM s`,
-    [
-      list,
-      changes.length,
-      now,
-      bodies.map((b) => b.entry.taskId),
-      bodies.map((b) => b.entry.kind),
-      bodies.map((b) => b.text),
-      opts.noNotify !== true,
-      NOTIFY_CHANNEL,
-    ],
+       SELECT ${name}, s.seq - ${changes.length} + e.n, e.task_id, e.kind,
+         ('{"seq":' || (s.seq - ${changes.length} + e.n) || ',' || e.body)::json
+       FROM s, unnest(${text(bodies.map((b) => b.entry.taskId))}, ${text(bodies.map((b) => b.entry.kind))},
+         ${text(bodies.map((b) => b.text))}) WITH ORDINALITY AS e (task_id, kind, body, n))
+     SELECT ${
+       opts.noNotify === true
+         ? '1'
+         : `pg_notify(${literal(NOTIFY_CHANNEL)}, '{"list":' || to_json(${name}::text)::text || ',"seq":' || s.seq || '}')`
+     } FROM s`,
   );
-  const first = Number(seqRow[0]?.seq) - changes.length + 1;
-  const entries = bodies.map((b, i) => ({ seq: first + i, ...b.entry }) as JournalEntry);
-  return { tasks, entries };
+  return { tasks };
 }
 
 export async function insertEntries(tx: Queryable, list: string, entries: JournalEntry[]): Promise<void> {

@@ -12,6 +12,17 @@ export interface Queryable {
 export interface Tx extends Queryable {
   /** Called once the transaction has committed (e.g. to remember a seq); never on rollback. */
   afterCommit(fn: () => void): void;
+  /**
+   * A last statement sent with COMMIT in one round trip (simple protocol: no parameters, values
+   * as literals, see `literal`). What a change locks last (the list row) is then held only while
+   * the server runs that statement and commits, not while the client wakes up to send COMMIT.
+   */
+  commitWith(sql: string): void;
+}
+
+/** A string as an SQL literal (standard_conforming_strings, on by default since PostgreSQL 9.1). */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /** SQLSTATEs after which the whole transaction is safely run again: nothing of it was committed. */
@@ -100,15 +111,20 @@ export class Db implements Queryable {
       let committing = false;
       let broken: unknown;
       const after: (() => void)[] = [];
+      let last: string | undefined;
       try {
         await client.query('BEGIN');
         const tx: Tx = {
           query: async (sql, params = []) => (await client.query(sql, params)).rows,
           afterCommit: (f) => after.push(f),
+          commitWith: (sql) => {
+            if (last !== undefined) throw new Error('one change per transaction: commitWith was already called');
+            last = sql;
+          },
         };
         const value = await fn(tx);
         committing = true;
-        await client.query('COMMIT');
+        await client.query(last === undefined ? 'COMMIT' : `${last};\nCOMMIT`);
         for (const f of after) f();
         return value;
       } catch (err) {
