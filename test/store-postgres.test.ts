@@ -96,6 +96,115 @@ async function journal(store: TaskStore): Promise<JournalEntry[]> {
   }
 }
 
+describe('PostgreSQL store, its own machinery', () => {
+  it('migrates once when many stores open a fresh database at the same moment', async () => {
+    const url = await freshStoreUrl();
+    const stores = Array.from({ length: 8 }, (_, i) => open(url, `l${i}`));
+    await Promise.all(stores.map((s) => s.create({ subject: 'first' })));
+    for (const s of stores) assert.equal((await s.get('1')).subject, 'first');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const rows = await client.query('SELECT id FROM tasklane_migrations ORDER BY id');
+    await client.end();
+    assert.deepEqual(
+      rows.rows.map((r: { id: number }) => r.id),
+      [1],
+    );
+  });
+
+  it('exports a list and imports it into another: the same records again (exportedAt aside)', async () => {
+    const store = open(await freshStoreUrl(), 'from');
+    const a = await store.create({ subject: 'A', metadata: { zeta: 1, alpha: { b: 2, a: 1 } } });
+    const b = await store.create({ subject: 'B', blockedBy: [a.id], priority: 2 });
+    await store.create({ subject: 'C', blocks: [b.id] });
+    const claim = await store.claim({ owner: 'w', taskId: a.id });
+    await store.heartbeat(a.id, { owner: 'w', token: claim?.token });
+    await store.complete(a.id, { owner: 'w', result: 'done' });
+    await store.delete('3');
+    const lines = async (s: TaskStore): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const r of s.exportList()) out.push(JSON.stringify(r.type === 'list' ? { ...r, exportedAt: '' } : r));
+      return out;
+    };
+    const exported = await lines(store);
+    const into = open(store.descriptor, 'into');
+    const records: ExportRecord[] = [];
+    for await (const r of store.exportList()) records.push(r.type === 'list' ? { ...r, list: 'into' } : r);
+    const report = await into.importList(records);
+    assert.deepEqual(report, { tasks: 2, entries: exported.length - 3, highestId: 3 });
+    assert.deepEqual((await lines(into)).slice(1), exported.slice(1), 'tasks and history byte for byte');
+    assert.equal((await into.create({ subject: 'D' })).id, '4', 'ids continue past the high-water mark');
+    await assert.rejects(into.importList(records), (err: unknown) => isTasklaneError(err, 'CONFLICT'));
+    assert.deepEqual((await into.doctor()).problems, []);
+    assert.deepEqual(
+      (await into.ready()).map((t) => t.id),
+      ['2', '4'],
+    );
+  });
+
+  it('doctor finds a derived column out of step with the tasks, and --fix recomputes it', async () => {
+    const store = open(await freshStoreUrl(), 'doc');
+    const a = await store.create({ subject: 'A' });
+    await store.create({ subject: 'B', blockedBy: [a.id] });
+    const client = new pg.Client({ connectionString: store.descriptor });
+    await client.connect();
+    await client.query("UPDATE tasklane_tasks SET open_blockers = 0, cp = 7 WHERE id = '2'");
+    await client.end();
+    const report = await store.doctor();
+    assert.deepEqual(
+      report.problems.map((p) => [p.kind, p.task]),
+      [['stale-index', '2']],
+    );
+    assert.equal(report.consistent, false);
+    const fixed = await store.doctor({ fix: true });
+    assert.equal(fixed.consistent, true);
+    assert.deepEqual((await store.doctor()).problems, []);
+    assert.equal((await store.claim({ owner: 'w' }))?.task.id, a.id);
+    assert.equal(await store.claim({ owner: 'w' }), null, 'B waits for A again');
+  });
+
+  it('watch reconnects its LISTEN connection when the server ends it, and misses nothing meanwhile', async () => {
+    const store = open(await freshStoreUrl(), 'feed');
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    const listeners = async (): Promise<number[]> =>
+      (
+        await admin.query(
+          "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN tasklane' AND pid <> pg_backend_pid()",
+        )
+      ).rows.map((r: { pid: number }) => r.pid);
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const feed = (async () => {
+      for await (const c of store.watch({ since: 0, signal: controller.signal })) {
+        seen.push(c.taskId);
+        if (seen.length === 3) break;
+      }
+    })();
+    try {
+      await store.create({ subject: 'before' });
+      await waitFor(() => seen.length === 1, 5000);
+      const [first] = await listeners();
+      assert.ok(first !== undefined, 'the feed listens');
+      await admin.query('SELECT pg_terminate_backend($1)', [first]);
+      await store.create({ subject: 'while reconnecting' });
+      let again: number[] = [];
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+        again = (await listeners()).filter((pid) => pid !== first);
+        if (again.length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(again.length, 1, 'listening again on a new connection');
+      await store.create({ subject: 'after' });
+      await feed;
+      assert.deepEqual(seen, ['1', '2', '3']);
+    } finally {
+      controller.abort();
+      await admin.end();
+    }
+  });
+});
+
 describe('PostgreSQL store, many processes', () => {
   it('16 worker processes claim 2,000 tasks, each exactly once, each worker in the claim order', async () => {
     const count = 2000;

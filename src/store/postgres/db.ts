@@ -10,8 +10,6 @@ export interface Queryable {
 }
 
 export interface Tx extends Queryable {
-  /** Called once the transaction has committed (e.g. to remember a seq); never on rollback. */
-  afterCommit(fn: () => void): void;
   /**
    * A last statement sent with COMMIT in one round trip (simple protocol: no parameters, values
    * as literals, see `literal`). What a change locks last (the list row) is then held only while
@@ -110,13 +108,11 @@ export class Db implements Queryable {
       }
       let committing = false;
       let broken: unknown;
-      const after: (() => void)[] = [];
       let last: string | undefined;
       try {
         await client.query('BEGIN');
         const tx: Tx = {
           query: async (sql, params = []) => (await client.query(sql, params)).rows,
-          afterCommit: (f) => after.push(f),
           commitWith: (sql) => {
             if (last !== undefined) throw new Error('one change per transaction: commitWith was already called');
             last = sql;
@@ -125,7 +121,6 @@ export class Db implements Queryable {
         const value = await fn(tx);
         committing = true;
         await client.query(last === undefined ? 'COMMIT' : `${last};\nCOMMIT`);
-        for (const f of after) f();
         return value;
       } catch (err) {
         const lost = isConnectionLost(err);
