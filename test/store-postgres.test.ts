@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isTasklaneError, type Task } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
+import { SCHEMA_VERSION } from '../src/store/postgres/schema.js';
 import type { ExportRecord, JournalEntry, TaskStore } from '../src/store/types.js';
 import { allExited, type Fixture, goAll, start, startReady } from './fixtures/store/procs.js';
 import { type PostgresServer, startPostgres } from './pg-server.js';
@@ -108,7 +109,8 @@ describe('PostgreSQL store, its own machinery', () => {
     await client.end();
     assert.deepEqual(
       rows.rows.map((r: { id: number }) => r.id),
-      [1],
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+      'each migration applied once',
     );
   });
 

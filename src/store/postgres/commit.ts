@@ -168,20 +168,9 @@ export async function commitChange(
     return { entry, text: JSON.stringify(entry).slice(1) };
   });
   const text = (values: string[]): string => `ARRAY[${values.map(literal).join(',')}]::text[]`;
-  const name = literal(list);
   tx.commitWith(
-    `WITH s AS (UPDATE tasklane_lists SET seq = seq + ${changes.length}, updated_at = ${literal(now)}
-       WHERE id = ${name} RETURNING seq),
-     j AS (INSERT INTO tasklane_journal (list, seq, task_id, kind, entry)
-       SELECT ${name}, s.seq - ${changes.length} + e.n, e.task_id, e.kind,
-         ('{"seq":' || (s.seq - ${changes.length} + e.n) || ',' || e.body)::json
-       FROM s, unnest(${text(bodies.map((b) => b.entry.taskId))}, ${text(bodies.map((b) => b.entry.kind))},
-         ${text(bodies.map((b) => b.text))}) WITH ORDINALITY AS e (task_id, kind, body, n))
-     SELECT ${
-       opts.noNotify === true
-         ? '1'
-         : `pg_notify(${literal(NOTIFY_CHANNEL)}, '{"list":' || to_json(${name}::text)::text || ',"seq":' || s.seq || '}')`
-     } FROM s`,
+    `SELECT tasklane_append(${literal(list)}, ${literal(now)}, ${text(bodies.map((b) => b.entry.taskId))},
+       ${text(bodies.map((b) => b.entry.kind))}, ${text(bodies.map((b) => b.text))}, ${opts.noNotify === true ? 'false' : 'true'})`,
   );
   return { tasks };
 }
@@ -224,6 +213,7 @@ export async function upsertTasks(tx: Queryable, list: string, tasks: Task[]): P
       rows.map(({ r }) => r.weight),
       rows.map(({ r }) => r.idNum),
     ],
+    'tasklane_upsert',
   );
 }
 

@@ -6,7 +6,16 @@ import { redactUrl } from '../descriptor.js';
 // `Tx` interfaces below (as pg-boss keeps its driver behind one module).
 
 export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** With `name`, a prepared statement (parsed and planned once per connection): for the hot paths. */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]>;
+}
+
+function statement(text: string, values: unknown[], name: string | undefined) {
+  return name === undefined ? { text, values } : { name, text, values };
 }
 
 export interface Tx extends Queryable {
@@ -73,10 +82,11 @@ export class Db implements Queryable {
   async query<R extends Record<string, unknown> = Record<string, unknown>>(
     sql: string,
     params: unknown[] = [],
+    name?: string,
   ): Promise<R[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await (await this.connections()).query(sql, params);
+        const result = await (await this.connections()).query(statement(sql, params, name));
         return result.rows as R[];
       } catch (err) {
         // A read (or a single-statement write, which commits as one) on a connection that was cut
@@ -112,7 +122,7 @@ export class Db implements Queryable {
       try {
         await client.query('BEGIN');
         const tx: Tx = {
-          query: async (sql, params = []) => (await client.query(sql, params)).rows,
+          query: async (sql, params = [], name) => (await client.query(statement(sql, params, name))).rows,
           commitWith: (sql) => {
             if (last !== undefined) throw new Error('one change per transaction: commitWith was already called');
             last = sql;

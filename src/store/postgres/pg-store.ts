@@ -202,6 +202,7 @@ export class PostgresStore implements TaskStore {
     const rows = await q.query<{ doc: Task }>(
       'SELECT doc FROM tasklane_tasks WHERE list = $1 AND id = ANY($2::text[])',
       [this.listId, ids],
+      'tasklane_read',
     );
     return new Map(rows.map((r) => [r.doc.id, normalizeRevision(r.doc)]));
   }
@@ -577,6 +578,7 @@ export class PostgresStore implements TaskStore {
          ORDER BY priority DESC, cp DESC, ${ORDER_BY_ID}
          LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [this.listId, input.owner, now.toISOString()],
+        'tasklane_claim_ready',
       );
       const rows =
         fast.length > 0
@@ -589,6 +591,7 @@ export class PostgresStore implements TaskStore {
                ORDER BY (status = 'pending' AND owner IS NOT DISTINCT FROM $2) DESC, priority DESC, cp DESC, ${ORDER_BY_ID}
                LIMIT 1 FOR UPDATE SKIP LOCKED`,
               [this.listId, input.owner, now.toISOString()],
+              'tasklane_claim_any',
             );
       const row = rows[0];
       if (row === undefined) return null;

@@ -77,6 +77,29 @@ CREATE TABLE tasklane_journal (
 CREATE INDEX tasklane_journal_task ON tasklane_journal (list, task_id, seq);
 `,
   },
+  {
+    id: 2,
+    name: 'tasklane_append: the last step of a change',
+    // A function, so its statements are planned once per connection (a statement sent as text
+    // with COMMIT is planned anew each time), and the call sent with COMMIT stays trivial.
+    sql: `
+CREATE FUNCTION tasklane_append(p_list text, p_at timestamptz, p_ids text[], p_kinds text[], p_bodies text[],
+                                p_notify boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  n integer := cardinality(p_ids);
+  last bigint;
+BEGIN
+  UPDATE tasklane_lists SET seq = seq + n, updated_at = p_at WHERE id = p_list RETURNING seq INTO last;
+  INSERT INTO tasklane_journal (list, seq, task_id, kind, entry)
+    SELECT p_list, last - n + e.i, e.task_id, e.kind, ('{"seq":' || (last - n + e.i) || ',' || e.body)::json
+    FROM unnest(p_ids, p_kinds, p_bodies) WITH ORDINALITY AS e (task_id, kind, body, i);
+  IF p_notify THEN
+    PERFORM pg_notify('tasklane', '{"list":' || to_json(p_list)::text || ',"seq":' || last || '}');
+  END IF;
+  RETURN last;
+END $$;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
