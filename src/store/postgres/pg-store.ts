@@ -86,10 +86,12 @@ import { exportRecords, importRecords } from './transfer.js';
 //      gap), and one small `pg_notify('tasklane', '{"list":…,"seq":…}')`, in one statement sent
 //      with COMMIT (one round trip: the list row is held only while the server runs it and commits).
 // What that costs: the changes of one list commit one after another (each holds the list row
-// through its WAL flush, so they cannot share one), so a list's write rate is bounded by the
-// disk's flush time (about 2.6 ms here: a few hundred changes a second); different lists do not
-// wait for each other. The price of seqs that follow commit order with no gap, which the journal
-// contract and every reader's cursor rely on.
+// through its commit), the price of seqs that follow commit order with no gap, which the journal
+// contract and every reader's cursor rely on; different lists do not wait for each other. Measured
+// on the 2 shared cores this was written on (other work running): one process claims in about
+// 3.8 ms; 16 processes claim 190-270 a second, the same with synchronous_commit off, so there the
+// CPU, not the WAL flush, was the bound. Hot statements are prepared (named), and the last step is
+// the function tasklane_append (schema.ts), planned once per connection.
 // Claims: `FOR UPDATE SKIP LOCKED LIMIT 1` over the candidates (no open blocker, not failed,
 // pending and unowned or the claimer's, or held on a lease that ran out) in the model's claim
 // order: the claimer's own first, then priority, critical path (the maintained `cp` column,
