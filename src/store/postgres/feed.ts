@@ -1,7 +1,7 @@
 import { revisionOf, sealRevision, type Task, tasklaneFields, withTasklaneFields } from '../../model/index.js';
 import type { Change, JournalEntry, WatchOptions } from '../types.js';
 import { NOTIFY_CHANNEL } from './commit.js';
-import type { Db, Queryable, Session } from './db.js';
+import { type Db, isConnectionLost, type Queryable, type Session } from './db.js';
 
 // The change feed of a PostgreSQL list. The journal table is the feed: a reader keeps a cursor
 // (the last seq it delivered) and reads `seq > cursor` in order, so it never misses nor repeats a
@@ -105,16 +105,34 @@ async function* follow(
       if (dirty) {
         dirty = false;
         for (;;) {
-          const rows = await db.query<{ entry: JournalEntry }>(
-            'SELECT entry FROM tasklane_journal WHERE list = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-            [host.list, cursor, PAGE],
-          );
-          for (const { entry } of rows) {
-            const change = await toChange(db, host.list, entry, known);
-            cursor = entry.seq;
-            if (change !== undefined) yield change;
+          let changes: Change[];
+          let rows: { entry: JournalEntry }[];
+          try {
+            rows = await db.query<{ entry: JournalEntry }>(
+              'SELECT entry FROM tasklane_journal WHERE list = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+              [host.list, cursor, PAGE],
+            );
+            changes = [];
+            for (const { entry } of rows) {
+              const change = await toChange(db, host.list, entry, known);
+              if (change !== undefined) changes.push(change);
+            }
+          } catch (err) {
+            if (signal.aborted) return;
+            // The database is out of reach (a restart, a failover, the network): read again from
+            // the cursor after a pause, as a lost LISTEN connection does.
+            if (!isConnectionLost((err as { cause?: unknown }).cause ?? err)) throw err;
+            dirty = true;
+            await sleepUnless(signal, reconnectDelay);
+            reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+            break;
+          }
+          for (const change of changes) {
+            yield change;
+            cursor = change.seq;
             if (signal.aborted) return;
           }
+          if (rows.length > 0) cursor = Math.max(cursor, (rows.at(-1) as { entry: JournalEntry }).entry.seq);
           if (rows.length < PAGE) break;
         }
       }
@@ -176,4 +194,16 @@ function mentions(payload: string, list: string): boolean {
   } catch {
     return true;
   }
+}
+
+function sleepUnless(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
