@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isTasklaneError, type Task } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
 import { SCHEMA_VERSION } from '../src/store/postgres/schema.js';
 import type { ExportRecord, JournalEntry, TaskStore } from '../src/store/types.js';
+import { run as cli } from './cli-run.js';
 import { allExited, type Fixture, goAll, start, startReady } from './fixtures/store/procs.js';
+import { tempDir } from './helpers.js';
 import { type PostgresServer, startPostgres } from './pg-server.js';
 import { runStoreContract } from './store-contract.js';
 
@@ -204,6 +208,39 @@ describe('PostgreSQL store, its own machinery', () => {
       controller.abort();
       await admin.end();
     }
+  });
+});
+
+describe('PostgreSQL store, from the CLI', () => {
+  it('creates, runs with the simulated agent and shows history on a postgres:// store, artifacts kept locally', async () => {
+    const url = await freshStoreUrl();
+    const state = tempDir('tasklane-state-');
+    const env = { TASKLANE_STORE: url, TASKLANE_LIST: 'team', XDG_STATE_HOME: state };
+    const ok = (args: string[]) => {
+      const r = cli(args, { env });
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    ok(['create', 'First', '--meta', 'sim={"ms":20}']);
+    ok(['create', 'Second', '--blocked-by', '1', '--meta', 'sim={"ms":20}']);
+    const report = ok(['run', '--preset', 'sim', '-j', '2', '--json']).json();
+    assert.deepEqual(
+      report.tasks.map((t: { id: string; status: string }) => [t.id, t.status]),
+      [
+        ['1', 'completed'],
+        ['2', 'completed'],
+      ],
+    );
+    const store = open(url, 'team');
+    assert.deepEqual(
+      (await store.list({ status: ['completed'] })).map((t) => t.id),
+      ['1', '2'],
+    );
+    const kept = readdirSync(join(state, 'tasklane'));
+    assert.equal(kept.length, 1, 'the run kept its artifacts under XDG_STATE_HOME/tasklane');
+    assert.match(kept[0] as string, /^127-0-0-1-\d+-store_postgres_test$/);
+    const kinds = (await store.history()).map((e) => `${e.kind}:${e.taskId}`);
+    assert.deepEqual(kinds.slice(-4), ['claimed:1', 'completed:1', 'claimed:2', 'completed:2']);
   });
 });
 
