@@ -78,7 +78,7 @@ describe('store descriptor', () => {
     assert.deepEqual(readdirSync(b), []);
   });
 
-  it('opens postgres:// as the PostgreSQL store, and never echoes the URL\'s password when it cannot connect', () => {
+  it("opens postgres:// as the PostgreSQL store, and never echoes the URL's password when it cannot connect", () => {
     for (const [args, env, scheme] of [
       [['--store', 'postgres://alice:s3cret@127.0.0.1:1/tasks'], {}, 'postgres'],
       [[], { TASKLANE_STORE: 'postgresql://alice:s3cret@127.0.0.1:1/tasks' }, 'postgresql'],
