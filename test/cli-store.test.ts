@@ -78,16 +78,20 @@ describe('store descriptor', () => {
     assert.deepEqual(readdirSync(b), []);
   });
 
-  it('refuses postgres:// with a clear "not supported yet", without echoing the URL', () => {
-    for (const [args, env, origin] of [
-      [['--store', 'postgres://alice:s3cret@db.example/tasks'], {}, '--store'],
-      [[], { TASKLANE_STORE: 'postgresql://alice:s3cret@db.example/tasks' }, 'TASKLANE_STORE'],
+  it("opens postgres:// as the PostgreSQL store, and never echoes the URL's password when it cannot connect", () => {
+    for (const [args, env, scheme] of [
+      [['--store', 'postgres://alice:s3cret@127.0.0.1:1/tasks'], {}, 'postgres'],
+      [[], { TASKLANE_STORE: 'postgresql://alice:s3cret@127.0.0.1:1/tasks' }, 'postgresql'],
     ] as const) {
       const r = run([...args, 'list'], { env });
-      assert.equal(r.status, 2, explain(r));
-      assert.match(r.stderr, new RegExp(`${origin}: postgres(ql)?:// stores are not supported yet`));
+      assert.notEqual(r.status, 0, explain(r));
+      assert.match(r.stderr, new RegExp(`PostgreSQL at ${scheme}://alice:\\*\\*\\*@127\\.0\\.0\\.1:1/tasks`));
       assert.doesNotMatch(r.stderr, /s3cret/, 'a database URL may hold a password');
     }
+    const nameless = run(['--store', 'postgres://alice:s3cret@127.0.0.1:1', 'list']);
+    assert.equal(nameless.status, 2, explain(nameless));
+    assert.match(nameless.stderr, /must name the database/);
+    assert.doesNotMatch(nameless.stderr, /s3cret/);
     const other = run(['--store', 'redis://x', 'list']);
     assert.equal(other.status, 2, explain(other));
     assert.match(other.stderr, /unknown store scheme redis:\/\//);

@@ -1,12 +1,5 @@
 import dagre from '@dagrejs/dagre';
-import {
-  criticalPath,
-  criticalPaths,
-  dependencyEdges,
-  stateOf,
-  type TaskIndex,
-  type TaskState,
-} from '../model/index.js';
+import { criticalPath, criticalPaths, dependencyEdges, stateOf, type TaskIndex } from '../model/index.js';
 
 // The dependency graph laid out on the server (dagre), so the browser only draws boxes and lines.
 // Edges run blocker -> blocked, left to right. The layout depends only on the ids and edges, so

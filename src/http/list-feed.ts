@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { revisionOf, type Task, type TaskJson, taskJson } from '../model/index.js';
-import type { Change, ChangeKind, TaskStore } from '../store/types.js';
+import type { Change, TaskStore } from '../store/types.js';
 import type { Client, SseMessage } from './sse-client.js';
 
 // One list's change feed for the board: the store's watch, the list's tasks as of the last

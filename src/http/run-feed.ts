@@ -1,4 +1,4 @@
-import type { EngineEvent, FinishOutcome } from '../engine/events.js';
+import type { EngineEvent } from '../engine/events.js';
 
 // What `tasklane run --board` shows beside the list: the executor's events, forwarded to the
 // list's tabs as `event: run` messages (no id: they are not changes and are not replayed) and

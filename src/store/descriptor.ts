@@ -6,10 +6,10 @@ import { TasklaneError } from '../model/errors.js';
 // `--store`, `TASKLANE_STORE`, and what the executor hands to the agents it starts.
 //   /path/to/root, ./root    a directory that holds one directory per list (the file store)
 //   file:///path/to/root      the same, as a URL
-//   postgres://…              the PostgreSQL store (a later issue): refused with a clear error
+//   postgres://…, postgresql://…   the PostgreSQL store (src/store/postgres/), the URL kept as given
 // A descriptor may hold credentials (a database URL), so errors name its scheme, never the text.
 
-export type StoreDescriptor = { kind: 'file'; root: string };
+export type StoreDescriptor = { kind: 'file'; root: string } | { kind: 'postgres'; url: string };
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
 
@@ -54,22 +54,50 @@ export function parseStoreDescriptor(text: string, cwd: string, where: string): 
     return { kind: 'file', root: path };
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
-    throw new TasklaneError(
-      'USAGE',
-      `${where}: ${scheme}:// stores are not supported yet (the PostgreSQL store comes in a later version); use a directory path or a file:// URL`,
-      { field: where },
-    );
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      // The URL error quotes the input: left out, it may hold a password.
+      throw new TasklaneError(
+        'USAGE',
+        `${where}: not a usable ${scheme}:// URL; write ${scheme}://user:password@host:port/database`,
+        { field: where },
+      );
+    }
+    if (url.pathname.replace(/^\//, '') === '' && !url.searchParams.has('host')) {
+      throw new TasklaneError(
+        'USAGE',
+        `${where}: a ${scheme}:// URL must name the database (${scheme}://host/database)`,
+        {
+          field: where,
+        },
+      );
+    }
+    return { kind: 'postgres', url: text };
   }
   throw new TasklaneError(
     'USAGE',
-    `${where}: unknown store scheme ${scheme}://; use a directory path or a file:// URL`,
+    `${where}: unknown store scheme ${scheme}://; use a directory path, a file:// URL or a postgres:// URL`,
     { field: where },
   );
 }
 
 /** The descriptor that opens the same store again from any working directory: an absolute path for the file store. */
 export function formatStoreDescriptor(d: StoreDescriptor): string {
-  return d.root;
+  return d.kind === 'file' ? d.root : d.url;
+}
+
+/** A postgres:// URL fit to show: the password replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    for (const key of ['password', 'sslpassword']) if (u.searchParams.has(key)) u.searchParams.set(key, '***');
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
 }
 
 /**

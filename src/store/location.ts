@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { listDirName, TasklaneError } from '../model/index.js';
-import { formatStoreDescriptor, parseStoreDescriptor } from './descriptor.js';
+import { formatStoreDescriptor, parseStoreDescriptor, redactUrl, type StoreDescriptor } from './descriptor.js';
+import { postgresArtifactsDir } from './postgres/artifacts.js';
 
 // Where lists live and which list is meant, resolved the same way by every surface.
 //
@@ -48,6 +49,11 @@ export interface Location {
   artifactsDir: string;
   /** The directory holding `.tasklane` when the root is a `tasklane init` project's: plan paths are relative to it. */
   projectDir?: string;
+  /**
+   * A PostgreSQL store's URL as given (postgres://…); root and listDir then hold it with the
+   * password masked, for messages, and artifactsDir a local directory (postgres/artifacts.ts).
+   */
+  database?: string;
 }
 
 /** Walks up from cwd looking for a `.tasklane/tasks` directory made by `tasklane init`, as git finds `.git`. */
@@ -83,7 +89,13 @@ export function resolveLocation(input: LocationInput = {}): Location {
   let root: string;
   let rootSource: Location['rootSource'];
   let projectDir: string | undefined;
-  const fromFile = (text: string, where: string): string => parseStoreDescriptor(text, cwd, where).root;
+  let database: string | undefined;
+  const fromFile = (text: string, where: string): string => {
+    const d: StoreDescriptor = parseStoreDescriptor(text, cwd, where);
+    if (d.kind === 'file') return d.root;
+    database = d.url;
+    return redactUrl(d.url);
+  };
   if (nonEmpty(input.store)) [root, rootSource] = [fromFile(input.store, '--store'), 'flag'];
   else if (nonEmpty(input.dir)) [root, rootSource] = [resolve(cwd, input.dir), 'flag'];
   else if (nonEmpty(env.TASKLANE_STORE))
@@ -106,6 +118,18 @@ export function resolveLocation(input: LocationInput = {}): Location {
   else [list, listSource] = [DEFAULT_LIST, 'default'];
 
   const name = listDirName(list);
+  if (database !== undefined) {
+    return {
+      root,
+      rootSource,
+      descriptor: database,
+      list,
+      listSource,
+      listDir: `${root} list ${JSON.stringify(list)}`,
+      artifactsDir: postgresArtifactsDir(database, list, env),
+      database,
+    };
+  }
   return {
     root,
     rootSource,

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TasklaneError } from '../model/errors.js';
 import { writeFileDurable } from './file/durable.js';
 import { type Location, type LocationInput, PROJECT_DIR, resolveLocation, STATE_DIR } from './location.js';
 
@@ -38,6 +39,13 @@ export function initList(input: LocationInput & { cwd: string }): InitResult {
   const explicit = [input.store, input.dir].some((v) => v !== undefined && v !== '');
   const projectRoot = join(input.cwd, PROJECT_DIR, 'tasks');
   const location = resolveLocation(explicit ? input : { ...input, dir: projectRoot });
+  if (location.database !== undefined) {
+    throw new TasklaneError(
+      'USAGE',
+      'init makes a list directory; a PostgreSQL store needs none (its tables are made on first use): use --store postgres://… with any command',
+      { field: '--store' },
+    );
+  }
   const created = !existsSync(location.listDir);
   mkdirSync(location.listDir, { recursive: true });
   if (explicit) return { location, created };

@@ -200,7 +200,12 @@ export type DoctorProblemKind =
   /** A write's temp file left by a process that died. */
   | 'temp-file'
   /** A lock left by a process that died, or stale by age. */
-  | 'stale-lock';
+  | 'stale-lock'
+  /**
+   * PostgreSQL: a row's derived columns (unfinished-blocker count, critical path, an edge row)
+   * out of step with the task documents; `fix` recomputes them from the documents.
+   */
+  | 'stale-index';
 
 export interface DoctorProblem {
   kind: DoctorProblemKind;

@@ -15,6 +15,8 @@ Checks the list for what a crash or another program can leave behind:
   cycle              tasks that block each other in a ring (with the path)
   temp-file          a write's temp file (.<id>.json.tmp-PID-N) whose process is gone
   stale-lock         a lock whose Tasklane holder is gone, or with no live holder untouched 10 s
+  stale-index        (PostgreSQL) a row's derived columns (unfinished-blocker count, critical
+                     path, edge rows) out of step with the tasks; --fix recomputes them
 
 Cycle checks (dep add, create with blockers) count an edge written on either task, and refuse
 to run while a task file is invalid. Readiness follows the blocked task's blockedBy alone, as

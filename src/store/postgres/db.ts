@@ -1,0 +1,236 @@
+import type pg from 'pg';
+import { TasklaneError } from '../../model/errors.js';
+import { redactUrl } from '../descriptor.js';
+
+// The one module that imports `pg`: the rest of the PostgreSQL store talks to the small `Db` and
+// `Tx` interfaces below (as pg-boss keeps its driver behind one module).
+
+export interface Queryable {
+  /** With `name`, a prepared statement (parsed and planned once per connection): for the hot paths. */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]>;
+}
+
+function statement(text: string, values: unknown[], name: string | undefined) {
+  return name === undefined ? { text, values } : { name, text, values };
+}
+
+export interface Tx extends Queryable {
+  /**
+   * A last statement sent with COMMIT in one round trip (simple protocol: no parameters, values
+   * as literals, see `literal`). What a change locks last (the list row) is then held only while
+   * the server runs that statement and commits, not while the client wakes up to send COMMIT.
+   */
+  commitWith(sql: string): void;
+}
+
+/** A string as an SQL literal (standard_conforming_strings, on by default since PostgreSQL 9.1). */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** SQLSTATEs after which the whole transaction is safely run again: nothing of it was committed. */
+const RETRYABLE = new Set([
+  '40P01', // deadlock detected: locks taken in a different order by two transactions
+  '40001', // serialization failure
+  '55P03', // lock not available
+]);
+/** SQLSTATEs of a connection the server ended (pg_terminate_backend, a restart, a failover). */
+const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+const TX_ATTEMPTS = 8;
+
+export interface DbOptions {
+  /** Largest number of pooled connections (default 4: a CLI command needs one, the executor a few). */
+  max?: number;
+}
+
+export class Db implements Queryable {
+  readonly url: string;
+  private pool: pg.Pool | undefined;
+  private readonly options: DbOptions;
+
+  constructor(url: string, options: DbOptions = {}) {
+    this.url = url;
+    this.options = options;
+  }
+
+  /** The pool, made on first use: opening a store connects to nothing (and loads no driver). */
+  private async connections(): Promise<pg.Pool> {
+    if (this.pool === undefined) {
+      const { default: driver } = await import('pg');
+      if (this.pool !== undefined) return this.pool; // made by a concurrent first call meanwhile
+      this.pool = new driver.Pool({
+        connectionString: this.url,
+        max: this.options.max ?? 4,
+        idleTimeoutMillis: 10_000,
+        // An idle connection the server drops must not crash the process; the next query reconnects.
+        allowExitOnIdle: true,
+      });
+      this.pool.on('error', () => {});
+      // A connection the server ends while it is checked out (pg_terminate_backend, a failover)
+      // emits 'error' on its client: the query in flight fails and is handled; the event must not
+      // crash the process.
+      this.pool.on('connect', (client) => client.on('error', () => {}));
+    }
+    return this.pool;
+  }
+
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    name?: string,
+  ): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await (await this.connections()).query(statement(sql, params, name));
+        return result.rows as R[];
+      } catch (err) {
+        // A read (or a single-statement write, which commits as one) on a connection that was cut
+        // before it answered: run it once more on a fresh connection.
+        if (attempt < 3 && isConnectionLost(err)) continue;
+        throw asStoreError(err, this.url);
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED; row locks do the isolating). A deadlock, a
+   * serialization failure, or a connection lost before COMMIT was sent runs it again from the
+   * start, up to TX_ATTEMPTS times with jittered backoff: nothing of the failed attempt was
+   * committed. A connection lost during COMMIT cannot tell whether it committed: that is an IO
+   * error saying so (a claim so lost is held on its lease, which runs out; nothing is taken twice).
+   */
+  async tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await (await this.connections()).connect();
+      } catch (err) {
+        if (attempt < TX_ATTEMPTS && isConnectionLost(err)) {
+          await backoff(attempt);
+          continue;
+        }
+        throw asStoreError(err, this.url);
+      }
+      let committing = false;
+      let broken: unknown;
+      let last: string | undefined;
+      try {
+        await client.query('BEGIN');
+        const tx: Tx = {
+          query: async (sql, params = [], name) => (await client.query(statement(sql, params, name))).rows,
+          commitWith: (sql) => {
+            if (last !== undefined) throw new Error('one change per transaction: commitWith was already called');
+            last = sql;
+          },
+        };
+        const value = await fn(tx);
+        committing = true;
+        await client.query(last === undefined ? 'COMMIT' : `${last};\nCOMMIT`);
+        return value;
+      } catch (err) {
+        const lost = isConnectionLost(err);
+        if (lost) broken = err;
+        else await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+        if (committing && lost) {
+          throw new TasklaneError(
+            'IO',
+            `the connection to ${redactUrl(this.url)} was lost while committing; the change may or may not have been made`,
+            { cause: err },
+          );
+        }
+        const code = sqlState(err);
+        if (attempt < TX_ATTEMPTS && (lost || (code !== undefined && RETRYABLE.has(code)))) {
+          await backoff(attempt);
+          continue;
+        }
+        throw asStoreError(err, this.url);
+      } finally {
+        client.release(broken === undefined ? undefined : (broken as Error));
+      }
+    }
+  }
+
+  /**
+   * A connection of its own, outside the pool, for LISTEN: a notification arrives on the session
+   * that listens, so it cannot be a pooled connection handed to other queries.
+   */
+  async session(onNotify: (payload: string) => void, onEnd: (err?: Error) => void): Promise<Session> {
+    const { default: driver } = await import('pg');
+    const client = new driver.Client({ connectionString: this.url });
+    let ended = false;
+    const end = (err?: Error): void => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
+    client.on('notification', (n) => onNotify(n.payload ?? ''));
+    client.on('error', (err) => end(err));
+    client.on('end', () => end());
+    try {
+      await client.connect();
+    } catch (err) {
+      ended = true;
+      client.end().catch(() => {});
+      throw asStoreError(err, this.url);
+    }
+    return {
+      query: async (sql, params = []) => (await client.query(sql, params)).rows,
+      close: async () => {
+        ended = true;
+        await client.end().catch(() => {});
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end();
+  }
+}
+
+export interface Session extends Queryable {
+  close(): Promise<void>;
+}
+
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export function isConnectionLost(err: unknown): boolean {
+  const code = sqlState(err);
+  if (code !== undefined) return CONNECTION_LOST.has(code);
+  const message = err instanceof Error ? err.message : '';
+  const errno = (err as { code?: unknown } | null)?.code;
+  return (
+    errno === 'ECONNRESET' ||
+    errno === 'ECONNREFUSED' ||
+    errno === 'EPIPE' ||
+    /Connection terminated|terminating connection|Client was closed|Client has encountered a connection error/i.test(
+      message,
+    )
+  );
+}
+
+/** A driver error as a TasklaneError (kept as is when it already is one), never quoting the URL's password. */
+function asStoreError(err: unknown, url: string): Error {
+  if (err instanceof TasklaneError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = sqlState(err);
+  return new TasklaneError(
+    'IO',
+    `PostgreSQL at ${redactUrl(url)}: ${message.split(url).join(redactUrl(url))}${code === undefined ? '' : ` (SQLSTATE ${code})`}`,
+    { cause: err },
+  );
+}
+
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random());
+  return new Promise((r) => setTimeout(r, ms));
+}
