@@ -38,7 +38,8 @@ JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total"
     ctx.args.expectPositionals(0, 0, '');
     const store = ctx.store();
     const lists = await store.lists();
-    const current = listDirName(store.listId);
+    // The current list as lists() names it: the id as given (PostgreSQL), else its directory name (files).
+    const current = lists.some((l) => l.id === store.listId) ? store.listId : listDirName(store.listId);
     if (ctx.json) {
       printJson(io, { store: store.descriptor, current, lists });
       return EXIT.OK;
