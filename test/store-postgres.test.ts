@@ -241,6 +241,13 @@ describe('PostgreSQL store, from the CLI', () => {
     assert.match(kept[0] as string, /^127-0-0-1-\d+-store_postgres_test$/);
     const kinds = (await store.history()).map((e) => `${e.kind}:${e.taskId}`);
     assert.deepEqual(kinds.slice(-4), ['claimed:1', 'completed:1', 'claimed:2', 'completed:2']);
+
+    // A list id with characters a directory name could not keep: lists names it, and marks it current.
+    const odd = { ...env, TASKLANE_LIST: 'team a.b' };
+    assert.equal(cli(['create', 'Odd'], { env: odd }).status, 0);
+    const lists = cli(['lists', '--json'], { env: odd }).json();
+    assert.equal(lists.current, 'team a.b');
+    assert.ok(lists.lists.some((l: { id: string }) => l.id === 'team a.b'), JSON.stringify(lists));
   });
 });
 
