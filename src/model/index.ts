@@ -4,6 +4,7 @@ export * from './edges.js';
 export * from './errors.js';
 export * from './graph.js';
 export * from './ids.js';
+export * from './input-checks.js';
 export * from './limits.js';
 export * from './move.js';
 export * from './revision.js';

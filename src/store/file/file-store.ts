@@ -4,15 +4,13 @@ import {
   assertNoCycle,
   assertTaskId,
   checkDurationMs,
-  checkEstimate,
-  checkLabels,
+  checkExpectedRevision,
   checkMetadata,
+  checkNewTask,
   checkOwner,
-  checkPriority,
   checkStoredTask,
-  checkSubject,
+  checkTaskPatch,
   checkText,
-  checkVerify,
   claimQueue,
   claimTask,
   compareIds,
@@ -33,7 +31,6 @@ import {
   reapTask,
   releaseTask,
   retryTask,
-  revisionOf,
   sealRevision,
   serializeTask,
   stateOf,
@@ -213,15 +210,7 @@ export class FileStore implements TaskStore {
   // ---- writing ----
 
   async create(input: CreateInput, opts: UpdateOptions = {}): Promise<Task> {
-    checkSubject(input.subject);
-    checkText('description', input.description);
-    checkText('activeForm', input.activeForm);
-    if (input.owner !== undefined) checkOwner(input.owner);
-    checkPriority(input.priority);
-    checkLabels(input.labels);
-    checkEstimate(input.estimate);
-    checkVerify(input.verify);
-    checkMetadata(input.metadata);
+    checkNewTask(input);
     const blockedBy = unique((input.blockedBy ?? []).map((id) => assertTaskId(id, 'blockedBy')));
     const blocks = unique((input.blocks ?? []).map((id) => assertTaskId(id, 'blocks')));
 
@@ -328,22 +317,7 @@ export class FileStore implements TaskStore {
 
   async update(id: string, patch: UpdateInput, opts: UpdateOptions = {}): Promise<Task> {
     const taskId = assertTaskId(id);
-    if (patch.subject !== undefined) checkSubject(patch.subject);
-    checkText('description', patch.description);
-    checkText('activeForm', patch.activeForm);
-    if (patch.owner !== undefined && patch.owner !== null) checkOwner(patch.owner);
-    if (patch.status !== undefined && !['pending', 'in_progress', 'completed'].includes(patch.status)) {
-      throw new TasklaneError(
-        'INVALID_INPUT',
-        `status must be one of pending, in_progress, completed; got ${JSON.stringify(patch.status)}`,
-        { field: 'status', task: taskId },
-      );
-    }
-    checkPriority(patch.priority);
-    checkLabels(patch.labels);
-    checkEstimate(patch.estimate);
-    if (patch.verify !== null) checkVerify(patch.verify);
-    if (patch.metadata !== undefined) checkMetadata(patch.metadata);
+    checkTaskPatch(taskId, patch);
     const edges = edgeChanges(taskId, patch);
 
     if (edges.length === 0) {
@@ -1015,13 +989,7 @@ export class FileStore implements TaskStore {
   }
 
   private checkRevision(task: Task, opts: UpdateOptions): void {
-    if (opts.expectedRev !== undefined && revisionOf(task) !== opts.expectedRev) {
-      throw new TasklaneError(
-        'CONFLICT',
-        `task ${task.id} changed: it is at revision ${revisionOf(task)}, the update expected ${opts.expectedRev}`,
-        { task: task.id, list: this.listId },
-      );
-    }
+    checkExpectedRevision(task, opts.expectedRev, this.listId);
   }
 
   /**
