@@ -69,6 +69,8 @@ export function run(args: string[], opts: RunOptions = {}): Run {
 }
 
 export interface SpawnedRun {
+  /** The process's pid (what its journal entries carry). */
+  pid: number | undefined;
   status: number | null;
   signal: NodeJS.Signals | null;
   /** From spawn to exit. */
@@ -103,7 +105,7 @@ export function spawnCli(
     child.on('error', reject);
     child.on('close', (status, signal) => {
       if (timer !== undefined) clearTimeout(timer);
-      resolve({ status, signal, ms: Date.now() - started, stdout, stderr });
+      resolve({ pid: child.pid, status, signal, ms: Date.now() - started, stdout, stderr });
     });
   });
 }
