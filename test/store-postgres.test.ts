@@ -247,7 +247,10 @@ describe('PostgreSQL store, from the CLI', () => {
     assert.equal(cli(['create', 'Odd'], { env: odd }).status, 0);
     const lists = cli(['lists', '--json'], { env: odd }).json();
     assert.equal(lists.current, 'team a.b');
-    assert.ok(lists.lists.some((l: { id: string }) => l.id === 'team a.b'), JSON.stringify(lists));
+    assert.ok(
+      lists.lists.some((l: { id: string }) => l.id === 'team a.b'),
+      JSON.stringify(lists),
+    );
   });
 });
 
