@@ -13,7 +13,7 @@ import {
   TasklaneError,
   tooDeep,
 } from '../model/index.js';
-import type { ChangeKind, ExportRecord, JournalEntry } from './types.js';
+import { CHANGE_KINDS, type ExportRecord, type JournalEntry } from './types.js';
 
 // The export format shared by every store: JSON lines, one record a line (ExportRecord in
 // types.ts). Written by `exportLine` with keys in a fixed order, so exporting a list, importing it
@@ -31,20 +31,6 @@ export const EXPORT_VERSION = 1;
 
 /** The longest line an import reads: the largest task a store keeps, with room for a journal entry around it. */
 export const EXPORT_LINE_LIMIT = LIMITS.taskBytes + 64 * 1024;
-
-const CHANGE_KINDS: readonly ChangeKind[] = [
-  'created',
-  'updated',
-  'claimed',
-  'heartbeat',
-  'released',
-  'completed',
-  'failed',
-  'retried',
-  'deleted',
-  'dependency',
-  'restored',
-];
 
 /** One record as its line: JSON with keys in a fixed order, and a newline. */
 export function exportLine(record: ExportRecord): string {

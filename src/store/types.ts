@@ -104,19 +104,23 @@ export interface HolderInput {
   token?: string;
 }
 
-export type ChangeKind =
-  | 'created'
-  | 'updated'
-  | 'claimed'
+/** Every kind of change, in the order the docs list them (watch --kind, the export's checks). */
+export const CHANGE_KINDS = [
+  'created',
+  'updated',
+  'claimed',
   /** A claim's lease was extended; nothing else changed. */
-  | 'heartbeat'
-  | 'released'
-  | 'completed'
-  | 'failed'
-  | 'retried'
-  | 'deleted'
-  | 'dependency'
-  | 'restored';
+  'heartbeat',
+  'released',
+  'completed',
+  'failed',
+  'retried',
+  'deleted',
+  'dependency',
+  'restored',
+] as const;
+
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 export interface Change {
   kind: ChangeKind;

@@ -1,26 +1,12 @@
 import { formatDuration, tookMs } from '../../model/duration.js';
 import { type Task, tasklaneFields } from '../../model/task.js';
-import type { ChangeKind } from '../../store/types.js';
+import { CHANGE_KINDS, type ChangeKind } from '../../store/types.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { jsonInert } from '../inert-text.js';
 import { oneLine, type Palette, paintState, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { taskJson } from '../task-view.js';
-
-const KINDS: readonly ChangeKind[] = [
-  'created',
-  'updated',
-  'claimed',
-  'heartbeat',
-  'released',
-  'completed',
-  'failed',
-  'retried',
-  'deleted',
-  'dependency',
-  'restored',
-];
 
 export const command: Command = {
   summary: "Stream the list's changes as they happen",
@@ -37,7 +23,7 @@ Options:
                          --json or by history), then go on live: no change missed or repeated
   --kind KIND[,KIND...]  only these kinds (repeatable), or "all". Default: all but heartbeat
                          (a lease renewal, every few seconds per running task). Kinds:
-                         ${KINDS.join(', ')}
+                         ${CHANGE_KINDS.join(', ')}
 
 Text: one line a change: time, kind, task, its state and owner, and its revision.
 
@@ -61,12 +47,12 @@ Examples:
     });
     const since = ctx.args.int('since', { min: 0 });
     ctx.args.expectPositionals(0, 0, '');
-    const chosen = ctx.args.has('kind') ? ctx.args.choices('kind', [...KINDS, 'all'] as const) : undefined;
+    const chosen = ctx.args.has('kind') ? ctx.args.choices('kind', [...CHANGE_KINDS, 'all'] as const) : undefined;
     const kinds = new Set<ChangeKind>(
       chosen === undefined
-        ? KINDS.filter((k) => k !== 'heartbeat')
+        ? CHANGE_KINDS.filter((k) => k !== 'heartbeat')
         : chosen.includes('all')
-          ? KINDS
+          ? CHANGE_KINDS
           : (chosen as ChangeKind[]),
     );
     const store = ctx.store();

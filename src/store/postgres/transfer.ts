@@ -1,13 +1,5 @@
-import {
-  assertTaskId,
-  checkStoredTask,
-  compareIds,
-  findCycles,
-  oneSidedEdges,
-  parseTask,
-  type Task,
-  TasklaneError,
-} from '../../model/index.js';
+import { compareIds, type Task, TasklaneError } from '../../model/index.js';
+import { ImportChecker } from '../export-format.js';
 import type { ExportRecord, ImportOptions, ImportReport, JournalEntry } from '../types.js';
 import { insertEntries, NOTIFY_CHANNEL, updateCriticalPaths, upsertTasks } from './commit.js';
 import type { Db, Tx } from './db.js';
@@ -16,7 +8,7 @@ import { lockEdges } from './graph-snapshot.js';
 // exportList and importList for a PostgreSQL list (the records of ExportRecord in types.ts).
 // Export reads in pages (tasks by id, then journal entries by seq) inside one REPEATABLE READ
 // transaction, so the records are one consistent moment of the list, and memory holds a page.
-// Import checks every record before writing, then writes the tasks as given (revisions and
+// Import checks every record before writing (export-format.ts's ImportChecker, as the file store), then writes the tasks as given (revisions and
 // fingerprints kept: the bytes of a re-export are the same), the journal entries with their seqs,
 // the list's seq (the last entry's) and id high-water mark, all in one transaction.
 
@@ -82,54 +74,18 @@ export async function importRecords(
   opts: ImportOptions,
   host: ImportHost,
 ): Promise<ImportReport> {
-  // Checked whole before anything is written: all or nothing.
-  let head: Extract<ExportRecord, { type: 'list' }> | undefined;
+  // Checked whole before anything is written, by the same checks the file store's import runs
+  // (export-format.ts): all or nothing.
+  const checker = new ImportChecker();
   const tasks = new Map<string, Task>();
   const entries: JournalEntry[] = [];
-  let n = 0;
-  for await (const r of records) {
-    n++;
-    const where = `record ${n}`;
-    if (n === 1) {
-      if (r.type !== 'list') throw bad(`${where}: the first record must be the list record, got ${r.type}`);
-      if (r.version !== 1) throw bad(`${where}: export version ${String(r.version)} is not supported (1 is)`);
-      if (!Number.isSafeInteger(r.highestId) || r.highestId < 0)
-        throw bad(`${where}: highestId must be a whole number`);
-      head = r;
-      continue;
-    }
-    if (r.type === 'list') throw bad(`${where}: a second list record`);
-    if (r.type === 'task') {
-      const task = parseTask(r.task, { task: String((r.task as { id?: unknown })?.id ?? '?') });
-      assertTaskId(task.id);
-      checkStoredTask(task);
-      if (tasks.has(task.id)) throw bad(`${where}: task ${task.id} appears twice`);
-      tasks.set(task.id, r.task);
-    } else if (r.type === 'journal') {
-      const e = r.entry;
-      if (!Number.isSafeInteger(e?.seq) || e.seq < 1 || typeof e.taskId !== 'string' || typeof e.kind !== 'string') {
-        throw bad(`${where}: a journal entry needs seq (a whole number from 1), kind and taskId`);
-      }
-      const prev = entries.at(-1);
-      if (prev !== undefined && e.seq <= prev.seq) throw bad(`${where}: journal seq ${e.seq} does not rise`);
-      entries.push(e);
-    } else {
-      throw bad(`${where}: unknown record type ${JSON.stringify((r as { type?: unknown }).type)}`);
-    }
+  for await (const raw of records) {
+    // Stored as given (its key order is what a re-export gives back); the checker only judges it.
+    checker.check(raw);
+    if (raw.type === 'task') tasks.set(raw.task.id, raw.task);
+    else if (raw.type === 'journal') entries.push(raw.entry);
   }
-  if (head === undefined) throw bad('the export is empty: it has no list record');
-  for (const t of tasks.values()) {
-    for (const other of [...t.blocks, ...t.blockedBy]) {
-      if (!tasks.has(other)) throw bad(`task ${t.id} names #${other}, which is not in the export`);
-    }
-  }
-  const oneSided = oneSidedEdges(tasks)[0];
-  if (oneSided !== undefined)
-    throw bad(`#${oneSided.blocker} blocks #${oneSided.blocked} on one of the two tasks only`);
-  const cycle = findCycles(tasks)[0];
-  if (cycle !== undefined) throw bad(`the tasks block each other in a ring: ${cycle.join(' -> ')}`);
-  const numeric = [...tasks.keys()].filter((id) => /^[1-9][0-9]*$/.test(id)).map(Number);
-  const highestId = Math.max(head.highestId, ...numeric, 0);
+  const { highestId } = checker.finish();
   const lastSeq = entries.at(-1)?.seq ?? 0;
 
   await host.write(async (tx) => {
@@ -193,8 +149,4 @@ export async function importRecords(
     }
   });
   return { tasks: tasks.size, entries: entries.length, highestId };
-}
-
-function bad(message: string): TasklaneError {
-  return new TasklaneError('INVALID_INPUT', `import: ${message}`, { field: 'import' });
 }
