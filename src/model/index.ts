@@ -1,5 +1,6 @@
 export * from './critical-path.js';
 export * from './duration.js';
+export * from './edge-changes.js';
 export * from './edges.js';
 export * from './errors.js';
 export * from './graph.js';

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
+  applyEdges,
   assertNoCycle,
   assertTaskId,
   checkDurationMs,
@@ -17,6 +18,7 @@ import {
   completeTask,
   countByState,
   cycleFor,
+  edgeChanges,
   editTask,
   failTask,
   heartbeatTask,
@@ -1037,55 +1039,6 @@ export class FileStore implements TaskStore {
     this.warned.add(message);
     this.onWarning(message);
   }
-}
-
-type EdgeField = 'addBlocks' | 'addBlockedBy' | 'removeBlocks' | 'removeBlockedBy';
-interface EdgeChange {
-  field: EdgeField;
-  other: string;
-}
-
-/** The edge changes of an update, ids checked; a task never blocks itself. */
-function edgeChanges(taskId: string, patch: UpdateInput): EdgeChange[] {
-  const out: EdgeChange[] = [];
-  for (const field of ['removeBlocks', 'removeBlockedBy', 'addBlocks', 'addBlockedBy'] as const) {
-    const ids = patch[field];
-    if (ids === undefined) continue;
-    if (!Array.isArray(ids)) {
-      throw new TasklaneError('INVALID_INPUT', `${field} must be an array of task ids`, { field, task: taskId });
-    }
-    for (const other of unique(ids.map((x) => assertTaskId(x, field)))) {
-      if (other === taskId && field.startsWith('add')) {
-        throw new TasklaneError('CYCLE', `task ${taskId} cannot block itself (${field} names its own id)`, {
-          task: taskId,
-          field,
-          cycle: [taskId, taskId],
-        });
-      }
-      out.push({ field, other });
-    }
-  }
-  return out;
-}
-
-/** A copy of `byId` with the edge changes applied on both sides (removals first, then additions). */
-function applyEdges(byId: ReadonlyMap<string, Task>, taskId: string, edges: EdgeChange[]): Map<string, Task> {
-  const out = new Map(byId);
-  const edit = (id: string, field: 'blocks' | 'blockedBy', other: string, add: boolean): void => {
-    const t = out.get(id);
-    if (t === undefined) return;
-    const has = t[field].includes(other);
-    if (add && !has) out.set(id, { ...t, [field]: [...t[field], other] });
-    if (!add && has) out.set(id, { ...t, [field]: t[field].filter((x) => x !== other) });
-  };
-  for (const { field, other } of edges) {
-    const add = field.startsWith('add');
-    // "taskId blocks other" for *Blocks, "other blocks taskId" for *BlockedBy.
-    const [blocker, blocked] = field.endsWith('BlockedBy') ? [other, taskId] : [taskId, other];
-    edit(blocker, 'blocks', blocked, add);
-    edit(blocked, 'blockedBy', blocker, add);
-  }
-  return out;
 }
 
 /** Whether `after` waits for a task `before` did not. */

@@ -1,5 +1,4 @@
-import { type Task, TasklaneError } from '../../model/index.js';
-import type { UpdateInput } from '../types.js';
+import type { Task } from '../../model/index.js';
 import type { Queryable } from './db.js';
 
 // The list's dependency graph as the model's cycle check reads it, from the edges table alone:
@@ -36,56 +35,6 @@ export async function graphOf(q: Queryable, list: string): Promise<Map<string, T
     stub(r.blocked).blockedBy.push(r.blocker);
   }
   return byId;
-}
-
-export type EdgeField = 'addBlocks' | 'addBlockedBy' | 'removeBlocks' | 'removeBlockedBy';
-export interface EdgeChange {
-  field: EdgeField;
-  other: string;
-}
-
-/** The edge changes of an update, ids checked; a task never blocks itself. (As the file store reads them.) */
-export function edgeChanges(taskId: string, patch: UpdateInput, assertId: (id: unknown, field: string) => string) {
-  const out: EdgeChange[] = [];
-  for (const field of ['removeBlocks', 'removeBlockedBy', 'addBlocks', 'addBlockedBy'] as const) {
-    const ids = patch[field];
-    if (ids === undefined) continue;
-    if (!Array.isArray(ids)) {
-      throw new TasklaneError('INVALID_INPUT', `${field} must be an array of task ids`, { field, task: taskId });
-    }
-    for (const other of [...new Set(ids.map((x) => assertId(x, field)))]) {
-      if (other === taskId && field.startsWith('add')) {
-        throw new TasklaneError('CYCLE', `task ${taskId} cannot block itself (${field} names its own id)`, {
-          task: taskId,
-          field,
-          cycle: [taskId, taskId],
-        });
-      }
-      out.push({ field, other });
-    }
-  }
-  return out;
-}
-
-/** A copy of `byId` with the edge changes applied on both sides (removals first, then additions). */
-export function applyEdges(byId: ReadonlyMap<string, Task>, taskId: string, edges: EdgeChange[]): Map<string, Task> {
-  const out = new Map(byId);
-  const edit = (id: string, field: 'blocks' | 'blockedBy', other: string, add: boolean): void => {
-    const t =
-      out.get(id) ??
-      (add ? { id, subject: '', description: '', status: 'pending', blocks: [], blockedBy: [] } : undefined);
-    if (t === undefined) return;
-    const has = t[field].includes(other);
-    if (add && !has) out.set(id, { ...t, [field]: [...t[field], other] });
-    if (!add && has) out.set(id, { ...t, [field]: t[field].filter((x) => x !== other) });
-  };
-  for (const { field, other } of edges) {
-    const add = field.startsWith('add');
-    const [blocker, blocked] = field.endsWith('BlockedBy') ? [other, taskId] : [taskId, other];
-    edit(blocker, 'blocks', blocked, add);
-    edit(blocked, 'blockedBy', blocker, add);
-  }
-  return out;
 }
 
 /** FNV-1a, as a signed int4 (an advisory lock key). */

@@ -1,4 +1,5 @@
 import {
+  applyEdges,
   assertNoCycle,
   assertTaskId,
   checkDurationMs,
@@ -14,6 +15,7 @@ import {
   completeTask,
   countByState,
   cycleFor,
+  edgeChanges,
   editTask,
   failTask,
   heartbeatTask,
@@ -67,7 +69,7 @@ import { type CommitOptions, commitChange, type NewChange } from './commit.js';
 import { Db, type Queryable, type Session, type Tx } from './db.js';
 import { runDoctor } from './doctor.js';
 import { watchList } from './feed.js';
-import { applyEdges, edgeChanges, graphOf, lockEdges } from './graph-snapshot.js';
+import { graphOf, lockEdges } from './graph-snapshot.js';
 import { migrate } from './schema.js';
 import { exportRecords, importRecords } from './transfer.js';
 
@@ -365,10 +367,15 @@ export class PostgresStore implements TaskStore {
       );
       if (blocks.length > 0 && blockedBy.length > 0) {
         const graph = await graphOf(tx, this.listId);
-        const proposed = applyEdges(graph, id, [
-          ...blockedBy.map((o) => ({ field: 'addBlockedBy' as const, other: o })),
-          ...blocks.map((o) => ({ field: 'addBlocks' as const, other: o })),
-        ]);
+        const proposed = applyEdges(
+          graph,
+          id,
+          [
+            ...blockedBy.map((o) => ({ field: 'addBlockedBy' as const, other: o })),
+            ...blocks.map((o) => ({ field: 'addBlocks' as const, other: o })),
+          ],
+          { standIns: true },
+        );
         for (const blocker of blockedBy) {
           const cycle = cycleFor(proposed, blocker, id);
           if (cycle !== undefined) {
@@ -399,7 +406,7 @@ export class PostgresStore implements TaskStore {
   async update(id: string, patch: UpdateInput, opts: UpdateOptions = {}): Promise<Task> {
     const taskId = assertTaskId(id);
     checkTaskPatch(taskId, patch);
-    const edges = edgeChanges(taskId, patch, assertTaskId);
+    const edges = edgeChanges(taskId, patch);
     return this.write(async (tx) => {
       const adding = edges.some((e) => e.field.startsWith('add'));
       if (adding) await lockEdges(tx, this.listId);
@@ -418,14 +425,14 @@ export class PostgresStore implements TaskStore {
       if (task === undefined) throw this.notFound(taskId);
       this.checkRevision(task, opts);
       if (adding) {
-        const proposed = applyEdges(await graphOf(tx, this.listId), taskId, edges);
+        const proposed = applyEdges(await graphOf(tx, this.listId), taskId, edges, { standIns: true });
         for (const { field, other } of edges) {
           if (field === 'addBlocks') assertNoCycle(proposed, taskId, other, this.listId);
           if (field === 'addBlockedBy') assertNoCycle(proposed, other, taskId, this.listId);
         }
       }
       const edited = editTask(task, patch, this.moment());
-      const after = applyEdges(new Map([...locked, [taskId, edited.task]]), taskId, edges);
+      const after = applyEdges(new Map([...locked, [taskId, edited.task]]), taskId, edges, { standIns: true });
       const changes: NewChange[] = [{ kind: edited.kind, task: after.get(taskId) as Task, before: task }];
       for (const [otherId, before] of locked) {
         if (otherId === taskId) continue;
