@@ -9,6 +9,7 @@ import {
   oneSidedEdges,
   type Task,
 } from '../../model/index.js';
+import { cycleProblem, missingReferenceProblem, oneSidedEdgeProblem } from '../doctor-problems.js';
 import type { DoctorOptions, DoctorProblem, DoctorReport } from '../types.js';
 import { STALE_MS, tryLock } from './lock.js';
 import { holderAlive, judgeLock, readHolder, thisProcess } from './lock-holder.js';
@@ -59,11 +60,7 @@ async function checkTasks(host: DoctorHost, fix: boolean, actor: string): Promis
   const exists = (id: string): boolean => tasks.has(id) || existsSync(join(host.listDir, taskFileName(id)));
 
   for (const ref of missingReferences(tasks, exists)) {
-    const problem: DoctorProblem = {
-      kind: 'missing-reference',
-      message: `#${ref.task}'s ${ref.field} names #${ref.missing}, which does not exist`,
-      task: ref.task,
-    };
+    const problem = missingReferenceProblem(ref);
     if (fix) {
       await host.editTask(
         ref.task,
@@ -82,15 +79,7 @@ async function checkTasks(host: DoctorHost, fix: boolean, actor: string): Promis
 
   const cycles = findCycles(tasks);
   for (const edge of oneSidedEdges(tasks)) {
-    const [holder, other, field] =
-      edge.heldBy === 'blocker'
-        ? [edge.blocker, edge.blocked, 'blockedBy' as const]
-        : [edge.blocked, edge.blocker, 'blocks' as const];
-    const problem: DoctorProblem = {
-      kind: 'one-sided-edge',
-      message: `#${edge.blocker} blocks #${edge.blocked} according to #${holder} only: #${other}'s ${field} lacks #${holder}`,
-      task: other,
-    };
+    const { problem, holder, other, field } = oneSidedEdgeProblem(edge);
     const cycle = cycleFor(tasks, edge.blocker, edge.blocked);
     if (cycle !== undefined) {
       problem.advice = `completing it would make the cycle ${cycle.join(' -> ')} whole: break the cycle first (tasklane dep rm ${edge.blocker} ${edge.blocked} drops this edge)`;
@@ -110,17 +99,7 @@ async function checkTasks(host: DoctorHost, fix: boolean, actor: string): Promis
     problems.push(problem);
   }
 
-  for (const cycle of cycles) {
-    const last = cycle[cycle.length - 2] as string;
-    const first = cycle[cycle.length - 1] as string;
-    problems.push({
-      kind: 'cycle',
-      message: `tasks block each other in a ring: ${cycle.map((id) => `#${id}`).join(' -> ')}; none of them can ever be ready`,
-      task: cycle[0] as string,
-      cycle,
-      advice: `decide which dependency is wrong and remove it, e.g. tasklane dep rm ${last} ${first}`,
-    });
-  }
+  for (const cycle of cycles) problems.push(cycleProblem(cycle));
   return problems;
 }
 

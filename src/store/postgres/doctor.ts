@@ -1,4 +1,5 @@
 import { criticalPaths, findCycles, missingReferences, oneSidedEdges, type Task } from '../../model/index.js';
+import { cycleProblem, missingReferenceProblem, oneSidedEdgeProblem } from '../doctor-problems.js';
 import type { DoctorOptions, DoctorProblem, DoctorReport } from '../types.js';
 import { type NewChange, rowOf, updateCriticalPaths } from './commit.js';
 import type { Db, Queryable, Tx } from './db.js';
@@ -62,11 +63,7 @@ async function check(host: DoctorHost, q: Queryable, fix: boolean, actor: string
   };
 
   for (const ref of missingReferences(byId)) {
-    const problem: DoctorProblem = {
-      kind: 'missing-reference',
-      message: `#${ref.task}'s ${ref.field} names #${ref.missing}, which does not exist`,
-      task: ref.task,
-    };
+    const problem = missingReferenceProblem(ref);
     if (fix) {
       edit(ref.task, (t) => ({ ...t, [ref.field]: t[ref.field].filter((x) => x !== ref.missing) }));
       problem.fixed = `removed #${ref.missing} from #${ref.task}'s ${ref.field}`;
@@ -76,13 +73,7 @@ async function check(host: DoctorHost, q: Queryable, fix: boolean, actor: string
   const cycles = findCycles(byId);
   const onCycle = new Set(cycles.flat());
   for (const e of oneSidedEdges(byId)) {
-    const [holder, other, field] =
-      e.heldBy === 'blocker' ? [e.blocker, e.blocked, 'blockedBy' as const] : [e.blocked, e.blocker, 'blocks' as const];
-    const problem: DoctorProblem = {
-      kind: 'one-sided-edge',
-      message: `#${e.blocker} blocks #${e.blocked} according to #${holder} only: #${other}'s ${field} lacks #${holder}`,
-      task: other,
-    };
+    const { problem, holder, other, field } = oneSidedEdgeProblem(e);
     if (onCycle.has(e.blocker) && onCycle.has(e.blocked)) {
       problem.advice = `break the cycle first (tasklane dep rm ${e.blocker} ${e.blocked} drops this edge)`;
     } else if (fix) {
@@ -91,17 +82,7 @@ async function check(host: DoctorHost, q: Queryable, fix: boolean, actor: string
     } else problem.advice = 'tasklane doctor --fix writes the missing side';
     problems.push(problem);
   }
-  for (const cycle of cycles) {
-    const last = cycle[cycle.length - 2] as string;
-    const first = cycle[cycle.length - 1] as string;
-    problems.push({
-      kind: 'cycle',
-      message: `tasks block each other in a ring: ${cycle.map((id) => `#${id}`).join(' -> ')}; none of them can ever be ready`,
-      task: cycle[0] as string,
-      cycle,
-      advice: `decide which dependency is wrong and remove it, e.g. tasklane dep rm ${last} ${first}`,
-    });
-  }
+  for (const cycle of cycles) problems.push(cycleProblem(cycle));
 
   // Derived columns, judged against the documents as they stand (before any fix above).
   const stale: DoctorProblem[] = [];
