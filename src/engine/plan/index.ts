@@ -4,4 +4,5 @@ export * from './annotations.js';
 export * from './apply.js';
 export * from './load.js';
 export * from './markdown.js';
+export * from './shape.js';
 export * from './spec.js';

@@ -1,7 +1,8 @@
 import { extname } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { TasklaneError } from '../../model/index.js';
-import { parseMarkdownPlan } from './markdown.js';
+import { ambiguityError, readMarkdownPlan } from './markdown.js';
+import type { ChosenShape, PlanReading } from './shape.js';
 import { type PlanSpec, parsePlanSpec } from './spec.js';
 
 // Reads a plan in any of its formats into a validated PlanSpec.
@@ -29,15 +30,36 @@ export function formatOf(file: string): PlanFormat | undefined {
   }
 }
 
-/** Parses and validates a plan. `file` names the plan in errors; the format defaults to the file's extension, then markdown. */
-export function loadPlan(text: string, file: string, format: PlanFormat = formatOf(file) ?? 'md'): PlanSpec {
+/**
+ * Parses and validates a plan, refusing one the reader would have had to guess at (mixed shapes,
+ * a reference that names nothing) unless `shape` says how to read it. `file` names the plan in
+ * errors; the format defaults to the file's extension, then markdown.
+ */
+export function loadPlan(
+  text: string,
+  file: string,
+  format: PlanFormat = formatOf(file) ?? 'md',
+  shape?: ChosenShape,
+): PlanSpec {
+  const reading = readPlan(text, file, format, shape);
+  if (reading.ambiguities.length > 0 && shape === undefined) throw ambiguityError(reading, file);
+  return reading.spec;
+}
+
+/** A plan's reading: the graph, the shape it was read as, the sections skipped, the ambiguities. */
+export function readPlan(
+  text: string,
+  file: string,
+  format: PlanFormat = formatOf(file) ?? 'md',
+  shape?: ChosenShape,
+): PlanReading {
   switch (format) {
     case 'md':
-      return parseMarkdownPlan(text, file);
+      return readMarkdownPlan(text, file, shape === undefined ? {} : { shape });
     case 'json':
-      return parseJsonPlan(text, file);
+      return { spec: parseJsonPlan(text, file), shape: 'json', skipped: [], ambiguities: [] };
     case 'yaml':
-      return parseYamlPlan(text, file);
+      return { spec: parseYamlPlan(text, file), shape: 'yaml', skipped: [], ambiguities: [] };
   }
 }
 

@@ -1,586 +1,154 @@
 import { TasklaneError } from '../../model/index.js';
-import { closestMatch, KEY_PATTERN, parseDuration, parsePriority, slugify } from './annotations.js';
+import { readDialect } from './dialect.js';
+import { isStepListHeading, notWork, phaseHeading } from './headings.js';
+import { listsOf, readMarkdown, type Section, sectionsOf } from './markdown-tree.js';
+import { type PhaseSection, readPhases } from './phases.js';
+import type { ChosenShape, PlanAmbiguity, PlanReading, PlanShape, SkippedSection } from './shape.js';
 import { checkPlan, type PlanSpec, type PlanTask } from './spec.js';
+import { readSteps, type StepList } from './steps.js';
+import { readFrontMatter } from './todos.js';
 
-// Markdown plan -> PlanSpec. Headings are phases, list items are tasks, nested items are subtasks,
-// and a small annotation syntax adds references, keys, priority, estimate and labels.
-// The syntax and the dependency rules are documented in docs/plans.md; keep the two in step.
+// A markdown plan -> a reading: which shape it has (phases, a step list, front-matter todos, or
+// Tasklane's own dialect of items), the graph that shape means, the sections that are not work,
+// and what the reader would have had to guess. The rules are in docs/plans.md, "Shapes".
 
-interface Phase {
-  name?: string;
-  level: number;
-  line: number;
-  /** `(parallel)`: runs alongside the phase before it (same start; the next phase waits for both). */
-  parallel: boolean;
-  /** `(sequential)`: each top-level item waits for the one before it. */
-  sequential: boolean;
-  items: number[];
+export interface MarkdownOptions {
+  /** --phases / --steps: read the plan as this shape, whatever else it holds. */
+  shape?: ChosenShape;
 }
 
-interface Field {
-  name: string;
-  value: string;
-  line: number;
-}
+export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptions = {}): PlanReading {
+  const doc = readMarkdown(text);
+  const ambiguities: PlanAmbiguity[] = [];
+  const skipped: SkippedSection[] = [];
+  const front = doc.frontMatter === undefined ? {} : readFrontMatter(doc.frontMatter, file, ambiguities);
+  const top = sectionsOf(doc);
 
-interface Item {
-  line: number;
-  /** Column of the list marker; deeper means nested. */
-  indent: number;
-  text: string;
-  done: boolean;
-  parent?: number;
-  children: number[];
-  phase: number;
-  description: { indent: number; text: string }[];
-  fields: Field[];
-  // Filled from the text and fields:
-  subject: string;
-  key?: string;
-  refs: { ref: string; line: number; clause: string }[];
-  priority?: number;
-  estimate?: number;
-  labels: string[];
-  agent?: string;
-  verify?: string;
-}
-
-const FIELD_NAMES = 'depends on|blocked by|after|priority|estimate|labels?|key|agent|verify';
-const REF_FIELDS = new Set(['after', 'depends on', 'blocked by']);
-// A reference is `#key` or a number: `#[\w.-]+|\d+`, never `#[\w.-]+|#?\d+`, where "#1" matched
-// both alternatives and a list failing at its end ("#1 and #1 and ... !") backtracked through 2^n
-// ways (28 references took over a minute). With one way to match each token, matching is linear.
-const REF = String.raw`(?:#[\w.-]+|\d+)`;
-/** References that need no colon: #3, 3, #api, joined by commas or "and". */
-const BARE_REFS = new RegExp(String.raw`^${REF}(?:\s*(?:,|;|and)\s*${REF})*\s*$`, 'i');
-/** "2 and 3", "#a and #b": split on "and" only between references. */
-const AND_REFS = new RegExp(String.raw`^${REF}(?:\s+and\s+${REF})+$`, 'i');
-const FIELD_LINE = new RegExp(`^(${FIELD_NAMES})\\s*:\\s*(.*)$`, 'i');
-const LIST_ITEM = /^( *)([-*+]|\d{1,9}[.)])(?: +(.*))?$/;
-const CHECKBOX = /^\[([ xX])\](?:\s+(.*))?$/;
-// Greedy text, its closing #s cut by closingHashes(): a lazy `(.*?)` before `[ \t]*$` rescanned the
-// trailing blanks at every character (quadratic on a long line).
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/;
-const RULE = /^ {0,3}([-*_])(?: *\1){2,} *$/;
-const FENCE = /^ *(`{3,}|~{3,})/;
-
-export function parseMarkdownPlan(text: string, file: string): PlanSpec {
-  const fail = (line: number, field: string, message: string): never => {
-    throw new TasklaneError('INVALID_INPUT', `${file}:${line}: ${message}`, { file, field });
-  };
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
-  const phases: Phase[] = [{ level: 0, line: 0, parallel: false, sequential: false, items: [] }];
-  const items: Item[] = [];
-  let title: string | undefined;
-  let start = 0;
-
-  // YAML front matter: skipped, except for a title.
-  if (lines[0]?.trim() === '---') {
-    const end = lines.findIndex((l, i) => i > 0 && (l.trim() === '---' || l.trim() === '...'));
-    if (end > 0) {
-      for (const l of lines.slice(1, end)) {
-        const m = /^title:\s*(.+)$/.exec(l.trimEnd());
-        if (m) title = (m[1] as string).replace(/^(['"])(.*)\1$/, '$2');
-      }
-      start = end + 1;
-    }
-  }
-
-  let stack: number[] = [];
-  let topFence: string | undefined;
-  let itemFence: { close: string; owner: number } | undefined;
-
-  const addDescription = (owner: number, indent: number, raw: string) => {
-    (items[owner] as Item).description.push({ indent, text: raw });
-  };
-
-  for (let i = start; i < lines.length; i++) {
-    const n = i + 1;
-    const line = (lines[i] as string).replace(/\t/g, '    ');
-    if (itemFence !== undefined) {
-      addDescription(itemFence.owner, leadingSpaces(line), line);
-      if (line.trim().startsWith(itemFence.close) && /^[`~]+$/.test(line.trim())) itemFence = undefined;
-      continue;
-    }
-    if (topFence !== undefined) {
-      if (line.trim().startsWith(topFence) && /^[`~]+$/.test(line.trim())) topFence = undefined;
-      continue;
-    }
-    if (line.trim() === '') {
-      const top = stack[stack.length - 1];
-      if (top !== undefined && (items[top] as Item).description.length > 0) addDescription(top, 0, '');
-      continue;
-    }
-    if (/^\s*<!--.*-->\s*$/.test(line)) continue;
-    const indent = leadingSpaces(line);
-    const fence = FENCE.exec(line)?.[1];
-
-    const heading = indent === 0 || stack.length === 0 ? HEADING.exec(line) : null;
-    if (heading) {
-      stack = [];
-      let name = closingHashes(heading[2] ?? '').trim();
-      const parallel = /\(\s*parallel\s*\)/i.test(name);
-      const sequential = /\(\s*sequential\s*\)/i.test(name);
-      if (parallel && sequential) fail(n, 'phase', 'a heading cannot be both (parallel) and (sequential)');
-      name = name
-        .replace(/\(\s*(parallel|sequential)\s*\)/gi, '')
-        .replace(/\s+/g, ' ')
-        .trim();
-      phases.push({ name, level: (heading[1] as string).length, line: n, parallel, sequential, items: [] });
-      continue;
-    }
-    if (RULE.test(line) && indent < 4) {
-      stack = [];
-      continue;
-    }
-
-    const list = LIST_ITEM.exec(line);
-    if (list) {
-      while (stack.length > 0 && (items[stack[stack.length - 1] as number] as Item).indent >= indent) stack.pop();
-      const parent = stack[stack.length - 1];
-      let body = (list[3] ?? '').trim();
-      let done = false;
-      const box = CHECKBOX.exec(body);
-      if (box) {
-        done = box[1] !== ' ';
-        body = (box[2] ?? '').trim();
-      }
-      // `- depends on: X` nested under an item is a field of that item, not a subtask.
-      const asField = FIELD_LINE.exec(body);
-      if (asField && parent !== undefined && !box) {
-        (items[parent] as Item).fields.push({
-          name: (asField[1] as string).toLowerCase(),
-          value: asField[2] as string,
-          line: n,
-        });
-        continue;
-      }
-      const phase = phases.length - 1;
-      const index = items.length;
-      const item: Item = {
-        line: n,
-        indent,
-        text: body,
-        done,
-        children: [],
-        phase,
-        description: [],
-        fields: [],
-        subject: '',
-        refs: [],
-        labels: [],
-      };
-      if (parent !== undefined) {
-        item.parent = parent;
-        (items[parent] as Item).children.push(index);
-      } else {
-        (phases[phase] as Phase).items.push(index);
-      }
-      items.push(item);
-      stack.push(index);
-      continue;
-    }
-
-    // Any other line: part of the open item it is indented under, or prose that ends the list.
-    while (stack.length > 0 && (items[stack[stack.length - 1] as number] as Item).indent >= indent) stack.pop();
-    const owner = stack[stack.length - 1];
-    if (owner === undefined || indent === 0) {
-      stack = [];
-      if (fence !== undefined) topFence = fence;
-      continue;
-    }
-    if (fence !== undefined) {
-      itemFence = { close: fence, owner };
-      addDescription(owner, indent, line);
-      continue;
-    }
-    const field = FIELD_LINE.exec(line.trim());
-    if (field) {
-      (items[owner] as Item).fields.push({
-        name: (field[1] as string).toLowerCase(),
-        value: field[2] as string,
-        line: n,
-      });
-      continue;
-    }
-    addDescription(owner, indent, line);
-  }
-
-  // The first level-1 heading with no tasks of its own is the plan's title, not a phase.
-  const firstHeading = phases[1];
-  if (
-    firstHeading !== undefined &&
-    firstHeading.level === 1 &&
-    firstHeading.items.length === 0 &&
-    title === undefined
-  ) {
-    title = firstHeading.name;
-  }
-
-  for (const item of items) readAnnotations(item, fail);
-  assignKeys(items, fail);
-  const resolved = resolveReferences(items, fail);
-  const after = dependencies(items, phases, resolved);
-
-  const tasks: PlanTask[] = items.map((item, index) => {
-    const task: PlanTask = {
-      key: item.key as string,
-      subject: item.subject,
-      after: (after[index] as number[]).map((j) => (items[j] as Item).key as string),
-      line: item.line,
-    };
-    const description = joinDescription(item.description);
-    if (description !== '') task.description = description;
-    const phase = phases[item.phase]?.name;
-    if (phase !== undefined && phase !== '') task.phase = phase;
-    if (item.parent !== undefined) task.parent = (items[item.parent] as Item).key as string;
-    if (item.priority !== undefined) task.priority = item.priority;
-    if (item.labels.length > 0) task.labels = item.labels;
-    if (item.estimate !== undefined) task.estimate = item.estimate;
-    if (item.agent !== undefined) task.agent = item.agent;
-    if (item.verify !== undefined) task.verify = item.verify;
-    if (item.done) task.done = true;
-    return task;
-  });
-  const spec: PlanSpec = { tasks };
-  if (title !== undefined && title !== '') spec.title = title;
-  checkPlan(spec, file);
-  return spec;
-}
-
-type Fail = (line: number, field: string, message: string) => never;
-
-/** Pulls keys, references, priority, estimate, labels and agent out of an item's text and field lines. */
-function readAnnotations(item: Item, fail: Fail): void {
-  let text = item.text;
-  const n = item.line;
-  const setKey = (key: string, line: number) => {
-    if (!KEY_PATTERN.test(key))
-      fail(line, 'key', `key ${JSON.stringify(key)} may hold only letters, digits, '-', '_' and '.'`);
-    if (/^\d+$/.test(key)) fail(line, 'key', `key ${JSON.stringify(key)} is only digits, which reads as a task number`);
-    if (item.key !== undefined && item.key !== key) fail(line, 'key', `task has two keys, ${item.key} and ${key}`);
-    item.key = key;
-  };
-  const applyField = (name: string, value: string, line: number) => {
-    const v = value.trim();
-    switch (name) {
-      case 'after':
-      case 'depends on':
-      case 'blocked by':
-        for (const piece of splitRefs(v)) {
-          const { ref, labels } = splitTrailingLabels(piece);
-          item.labels.push(...labels);
-          if (ref !== '') item.refs.push({ ref, line, clause: `${name}: ${v}` });
-        }
-        break;
-      case 'priority': {
-        const p = parsePriority(v);
-        if (p === undefined)
-          fail(
-            line,
-            'priority',
-            `priority ${JSON.stringify(v)} is not an integer or one of low, normal, high, urgent, critical`,
-          );
-        item.priority = p;
-        break;
-      }
-      case 'estimate': {
-        const e = parseDuration(v);
-        if (e === undefined)
-          fail(line, 'estimate', `estimate ${JSON.stringify(v)} is not a duration such as 30m, 2h, 1h30m or 1d`);
-        item.estimate = e;
-        break;
-      }
-      case 'label':
-      case 'labels':
-        for (const l of v.split(/[,\s]+/)) if (l.replace(/^#/, '') !== '') item.labels.push(l.replace(/^#/, ''));
-        break;
-      case 'key':
-        setKey(v.replace(/^#/, ''), line);
-        break;
-      case 'agent':
-        if (v === '') fail(line, 'agent', 'agent needs a name');
-        item.agent = v;
-        break;
-      case 'verify':
-        if (v === '') fail(line, 'verify', 'verify needs a command');
-        item.verify = v;
-        break;
+  // Sections whose headings say they are not work: nothing under them is read.
+  const notWorkOf = new Map<Section, string>();
+  const markNotWork = (s: Section): void => {
+    for (const sub of s.sections) {
+      const why = notWork(sub.title);
+      if (why !== undefined) notWorkOf.set(sub, why);
+      else markNotWork(sub);
     }
   };
+  markNotWork(top);
 
-  // **bold** is markup, not part of the subject (LLM-written plans bold every item's title).
-  text = text.replace(/\*\*(\S(?:.*?\S)?)\*\*/g, '$1');
-  // {#key} anywhere.
-  text = text.replace(/\{#([^{}\s]*)\}/g, (_, key: string) => {
-    setKey(key, n);
-    return ' ';
-  });
-  // (after: a, b), (after #2), (depends on: X), (priority: high), (estimate: 2h), (key: api), (agent: codex)
-  text = text.replace(
-    new RegExp(`\\(\\s*(${FIELD_NAMES})\\s*(:?)\\s*([^()]*)\\)`, 'gi'),
-    (whole, name: string, colon: string, value: string) => {
-      const field = name.toLowerCase();
-      // Without a colon only bare references count, so prose such as "(after lunch)" stays text.
-      if (colon !== ':' && !(REF_FIELDS.has(field) && BARE_REFS.test(value))) return whole;
-      applyField(field, value, n);
-      return ' ';
-    },
-  );
-  // !high, !2 and ~30m tokens.
-  text = text.replace(/(^|\s)!([A-Za-z]+|[+-]?\d+)(?=\s|$)/g, (whole, pre: string, word: string) => {
-    const p = parsePriority(word);
-    if (p === undefined) return whole;
-    item.priority = p;
-    return pre;
-  });
-  text = text.replace(/(^|\s)~(\d[\d.smhdw]*)(?=\s|$)/gi, (whole, pre: string, value: string) => {
-    const e = parseDuration(value);
-    if (e === undefined) return whole;
-    item.estimate = e;
-    return pre;
-  });
-  const trailingKey = () => {
-    text = text.replace(/(?<!\s)\s*\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]\s*$/, (_, key: string) => {
-      setKey(key, n);
-      return '';
+  // Phase headings, at the shallowest level where any appear; a phase's subsections are its text.
+  let phases: PhaseSection[] = [];
+  const findPhases = (s: Section): void => {
+    for (const sub of s.sections) {
+      if (notWorkOf.has(sub)) continue;
+      const heading = phaseHeading(sub.title);
+      if (heading !== undefined) phases.push({ section: sub, heading });
+      else findPhases(sub);
+    }
+  };
+  findPhases(top);
+  const phaseDepth = Math.min(...phases.map((p) => p.section.depth));
+  phases = phases.filter((p) => p.section.depth === phaseDepth);
+  const phaseSet = new Set(phases.map((p) => p.section));
+
+  // Step lists: a heading such as "Implementation Steps" with a list right under it, outside phases.
+  const steps: StepList[] = [];
+  const findSteps = (s: Section): void => {
+    for (const sub of s.sections) {
+      if (notWorkOf.has(sub) || phaseSet.has(sub)) continue;
+      const list = isStepListHeading(sub.title) ? listsOf(sub)[0] : undefined;
+      if (list !== undefined) steps.push({ section: sub, list });
+      else findSteps(sub);
+    }
+  };
+  findSteps(top);
+
+  let shape: PlanShape;
+  if (opts.shape === 'phases') {
+    if (phases.length === 0) throw none(file, '--phases', 'phase headings such as "## Phase 1: Core"');
+    shape = 'phases';
+  } else if (opts.shape === 'steps') {
+    if (steps.length === 0) throw none(file, '--steps', 'a step list (a list under a heading such as "## Implementation Steps")');
+    shape = 'steps';
+  } else if (front.todos !== undefined) shape = 'todos';
+  else if (phases.length > 0 && steps.length > 0) {
+    const p = phases[0] as PhaseSection;
+    const s = steps[0] as StepList;
+    ambiguities.push({
+      line: s.section.line,
+      message: `the plan has both phases (line ${p.section.line}: ${JSON.stringify(p.section.title)}) and a step list (line ${s.section.line}: ${JSON.stringify(s.section.title)}); say which are the tasks with --phases or --steps`,
     });
+    shape = 'phases';
+  } else if (phases.length > 0) shape = 'phases';
+  else if (steps.length > 0) shape = 'steps';
+  else shape = 'items';
+
+  let spec: PlanSpec;
+  const read = new Set<Section>();
+  if (shape === 'items') {
+    spec = readDialect(doc, top, file, (s) => !notWorkOf.has(s), front.title);
+  } else {
+    let tasks: PlanTask[];
+    if (shape === 'phases') {
+      tasks = readPhases(doc, phases, ambiguities);
+      for (const p of phases) read.add(p.section);
+    } else if (shape === 'steps') {
+      tasks = readSteps(doc, steps, ambiguities);
+      for (const s of steps) read.add(s.section);
+    } else tasks = front.todos ?? [];
+    spec = { tasks };
+    const title = front.title ?? top.sections.find((s) => s.depth === 1 && !read.has(s))?.title;
+    if (title !== undefined && title !== '') spec.title = title.replace(/\*\*|__/g, '');
+    checkPlan(spec, file);
+  }
+
+  // What was not read, one line a section: the non-work ones, and (for a shape) every other
+  // section with content that holds none of the shape's sections.
+  const others: Record<PlanShape, string> = {
+    phases: "not a phase: this plan's tasks are its phases",
+    steps: "not a step list: this plan's tasks are its steps",
+    todos: "this plan's tasks are its front matter's todos",
+    items: '',
+    json: '',
+    yaml: '',
+    agent: '',
   };
-  trailingKey();
-  // A trailing reference clause: "after #2", "after 2 and 3", "after #api", "depends on: A, B", "after: a".
-  // Each candidate costs only its own match (the rest of the line is a slice, tested from its
-  // start), so a line with thousands of "after"s is read in linear time.
-  const clause = /(^|[\s,;—–-])(after|depends on|blocked by)\b\s*(:?)\s*/gi;
-  for (;;) {
-    const m = clause.exec(text);
-    if (!m) break;
-    const [whole, pre, name, colon] = m as unknown as [string, string, string, string];
-    const rest = text.slice(m.index + whole.length);
-    // Only a colon or a reference (#2, 3) can start the clause: test that before splitting labels.
-    const { ref: core, labels } =
-      colon === ':' || /^[#\d]/.test(rest) ? splitTrailingLabels(rest) : { ref: '', labels: [] };
-    if (colon === ':' || BARE_REFS.test(core)) {
-      applyField(name.toLowerCase(), core, n);
-      item.labels.push(...labels);
-      text = text.slice(0, m.index + pre.length);
-      trailingKey();
-      break;
-    }
-    clause.lastIndex = m.index + pre.length + name.length;
-  }
-  // #labels (a letter first, so "#2" stays a task number).
-  text = text.replace(/(^|\s)#([A-Za-z][\w-]*)(?=\s|$)/g, (_, pre: string, label: string) => {
-    item.labels.push(label);
-    return pre;
-  });
-
-  for (const f of item.fields) applyField(f.name, f.value, f.line);
-  item.labels = [...new Set(item.labels)];
-  item.subject = text
-    .replace(/\s+/g, ' ')
-    .replace(/(?<![\s,;:—–-])[\s,;:—–-]+$/, '')
-    .trim();
-  if (item.subject === '') fail(n, 'subject', 'task has an empty subject');
-}
-
-/** "a, b; c" -> [a, b, c]; "2 and 3" -> [2, 3] (only between numbers or #keys: subjects may say "and"). */
-function splitRefs(value: string): string[] {
-  const out: string[] = [];
-  for (const piece of value.split(/[,;]/)) {
-    const p = piece.trim();
-    if (p === '') continue;
-    if (AND_REFS.test(p)) out.push(...p.split(/\s+and\s+/i));
-    else out.push(p.replace(/^and\s+/i, ''));
-  }
-  return out;
-}
-
-/** "Design API #backend" -> ref "Design API", labels [backend]; a lone "#api" stays a key reference. */
-function splitTrailingLabels(piece: string): { ref: string; labels: string[] } {
-  const labels: string[] = [];
-  const ref = piece.trim();
-  // Walks back from the end, one label at a time (a regex per label rescanned the whole text).
-  let end = ref.length;
-  for (;;) {
-    const hash = ref.lastIndexOf('#', end - 1);
-    if (hash <= 0 || !/\s/.test(ref[hash - 1] as string)) break;
-    const label = ref.slice(hash + 1, end);
-    if (!/^[A-Za-z][\w-]*$/.test(label)) break;
-    labels.push(label);
-    end = hash;
-    while (end > 0 && /\s/.test(ref[end - 1] as string)) end--;
-  }
-  return { ref: ref.slice(0, end), labels: labels.reverse() };
-}
-
-/** A heading's text without its optional closing sequence of #s ("## Build ##" -> "Build"). */
-function closingHashes(text: string): string {
-  const trimmed = text.trimEnd();
-  let end = trimmed.length;
-  while (end > 0 && trimmed[end - 1] === '#') end--;
-  if (end === trimmed.length) return trimmed;
-  return end === 0 || trimmed[end - 1] === ' ' || trimmed[end - 1] === '\t' ? trimmed.slice(0, end) : trimmed;
-}
-
-/** Explicit keys as written; every other task gets a key from its subject, made unique with -2, -3... */
-function assignKeys(items: Item[], fail: Fail): void {
-  const taken = new Map<string, number>();
-  for (const item of items) {
-    if (item.key === undefined) continue;
-    const first = taken.get(item.key);
-    if (first !== undefined)
-      fail(item.line, 'key', `duplicate key ${JSON.stringify(item.key)} (first used at line ${first})`);
-    taken.set(item.key, item.line);
-  }
-  items.forEach((item, index) => {
-    if (item.key !== undefined) return;
-    const base = slugify(item.subject) || `task-${index + 1}`;
-    let key = base;
-    for (let k = 2; taken.has(key); k++) key = `${base}-${k}`;
-    item.key = key;
-    taken.set(key, item.line);
-  });
-}
-
-/** Each item's own references as item indices: "#3"/"3" by position, then by key, then by subject. */
-function resolveReferences(items: Item[], fail: Fail): number[][] {
-  const byKey = new Map(items.map((item, i) => [item.key as string, i]));
-  const bySubject = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    const s = normalize(item.subject);
-    bySubject.set(s, [...(bySubject.get(s) ?? []), i]);
-  });
-  return items.map((item, self) => {
-    const out: number[] = [];
-    for (const { ref, line, clause } of item.refs) {
-      let target: number | undefined;
-      const number = /^#?(\d+)$/.exec(ref);
-      if (number) {
-        const k = Number(number[1]);
-        if (k < 1 || k > items.length) {
-          fail(
-            line,
-            'after',
-            `"${clause}": there is no task ${ref}; the plan has ${items.length} tasks, numbered 1 to ${items.length} in document order`,
-          );
-        }
-        target = k - 1;
-      } else {
-        const bare = ref.startsWith('#') ? ref.slice(1) : ref;
-        target = byKey.get(bare);
-        if (target === undefined && !ref.startsWith('#')) {
-          const matches = bySubject.get(normalize(ref)) ?? [];
-          if (matches.length > 1) {
-            const at = matches.map((m) => (items[m] as Item).line).join(', ');
-            fail(
-              line,
-              'after',
-              `"${clause}": ${JSON.stringify(ref)} matches several tasks (lines ${at}); give one a key such as {#name} and refer to that`,
-            );
-          }
-          target = matches[0];
-        }
-        if (target === undefined) {
-          const near = nearest(bare, items);
-          const hint = near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}?)`;
-          fail(line, 'after', `"${clause}": no task has the key or subject ${JSON.stringify(ref)}${hint}`);
-        }
+  const holdsRead = (s: Section): boolean => read.has(s) || s.sections.some(holdsRead);
+  const report = (s: Section): void => {
+    for (const sub of s.sections) {
+      const why = notWorkOf.get(sub);
+      if (why !== undefined) skipped.push({ heading: sub.title, line: sub.line, reason: why });
+      else if (shape === 'items' || holdsRead(sub)) {
+        if (!read.has(sub)) report(sub);
+      } else if (sub.blocks.length > 0 || sub.sections.length > 0) {
+        skipped.push({ heading: sub.title, line: sub.line, reason: others[shape] });
       }
-      if (target === self) fail(line, 'after', `"${clause}": a task cannot depend on itself`);
-      if (!out.includes(target as number)) out.push(target as number);
     }
-    return out;
-  });
-}
-
-/**
- * The `after` list of every item, by the documented rules:
- * - a task with references of its own waits for exactly those;
- * - otherwise a subtask starts when its parent could start (it inherits the parent's start rule);
- * - otherwise a top-level task waits for the previous top-level task in a (sequential) phase, or
- *   for the final tasks of the previous stage (a phase, with any (parallel) phases that follow it);
- * - a task with subtasks keeps only its own references: it already waits for its subtasks,
- *   which carry the start rule.
- */
-function dependencies(items: Item[], phases: Phase[], refs: number[][]): number[][] {
-  const after: number[][] = items.map(() => []);
-  const finals = new Map<number, number[]>();
-  const startMemo = new Map<number, number[]>();
-
-  // Stages: a phase starts a new stage unless it is (parallel), in which case it joins the stage
-  // of the phase before it. Each stage waits for the final tasks of every phase in the stage before.
-  const stageOf = new Map<number, number>();
-  let stage = -1;
-  phases.forEach((phase, p) => {
-    if (phase.items.length === 0) return;
-    if (!phase.parallel || stage < 0) stage++;
-    stageOf.set(p, stage);
-  });
-  const phaseGate = (p: number): number[] => {
-    const previous = (stageOf.get(p) ?? 0) - 1;
-    const gate: number[] = [];
-    for (const [q, s] of stageOf) if (s === previous) gate.push(...(finals.get(q) ?? []));
-    return gate;
   };
-  const startOf = (i: number): number[] => {
-    const memo = startMemo.get(i);
-    if (memo !== undefined) return memo;
-    const item = items[i] as Item;
-    let start: number[];
-    if ((refs[i] as number[]).length > 0) start = refs[i] as number[];
-    else if (item.parent !== undefined) start = startOf(item.parent);
-    else {
-      const phase = phases[item.phase] as Phase;
-      const pos = phase.items.indexOf(i);
-      start = phase.sequential && pos > 0 ? [phase.items[pos - 1] as number] : phaseGate(item.phase);
-    }
-    startMemo.set(i, start);
-    return start;
-  };
-
-  phases.forEach((_phase, p) => {
-    const members = items.map((item, i) => (item.phase === p ? i : -1)).filter((i) => i >= 0);
-    for (const i of members) {
-      const item = items[i] as Item;
-      after[i] = item.children.length > 0 ? [...(refs[i] as number[])] : [...startOf(i)];
-    }
-    // Final tasks: those nothing else in the phase waits for. The next phase waits for these.
-    const inPhase = new Set(members);
-    const waitedFor = new Set<number>();
-    for (const i of members) {
-      for (const b of after[i] as number[]) if (inPhase.has(b)) waitedFor.add(b);
-      const parent = (items[i] as Item).parent;
-      if (parent !== undefined && inPhase.has(parent)) waitedFor.add(i);
-    }
-    finals.set(
-      p,
-      members.filter((i) => !waitedFor.has(i)),
-    );
-  });
-  return after;
+  report(top);
+  for (const d of front.dropped ?? []) {
+    skipped.push({ heading: `todo ${JSON.stringify(d.subject)}`, line: d.line, reason: `its status is ${d.status}` });
+  }
+  skipped.sort((a, b) => a.line - b.line);
+  return { spec, shape, skipped, ambiguities };
 }
 
-function joinDescription(lines: { indent: number; text: string }[]): string {
-  const content = lines.filter((l) => l.text.trim() !== '');
-  if (content.length === 0) return '';
-  const cut = Math.min(...content.map((l) => l.indent));
-  return lines
-    .map((l) => (l.text.trim() === '' ? '' : l.text.slice(cut).trimEnd()))
-    .join('\n')
-    .trim();
+/** Markdown plan -> PlanSpec; a plan the reader would have to guess at is refused (see ambiguityError). */
+export function parseMarkdownPlan(text: string, file: string, opts: MarkdownOptions = {}): PlanSpec {
+  const reading = readMarkdownPlan(text, file, opts);
+  if (reading.ambiguities.length > 0 && opts.shape === undefined) throw ambiguityError(reading, file);
+  return reading.spec;
 }
 
-function leadingSpaces(line: string): number {
-  return line.length - line.trimStart().length;
-}
-
-function normalize(s: string): string {
-  return s.replace(/\s+/g, ' ').trim().toLowerCase();
-}
-
-function nearest(ref: string, items: Item[]): string | undefined {
-  return closestMatch(
-    ref,
-    items.flatMap((item) => [item.key as string, item.subject]),
+/** The refusal of a plan with ambiguities: each one, and how to say what was meant. */
+export function ambiguityError(reading: PlanReading, file: string): TasklaneError {
+  const lines = reading.ambiguities.map((a) => `  ${a.line === undefined ? file : `${file}:${a.line}`}: ${a.message}`);
+  return new TasklaneError(
+    'INVALID_INPUT',
+    `${file}: the plan is ambiguous, so nothing was written:\n${lines.join('\n')}\nSay how to read it: --phases or --steps, fix the reference, or --agent to let an agent write the graph (--dry-run shows the reading)`,
+    { file },
   );
+}
+
+function none(file: string, flag: string, what: string): TasklaneError {
+  return new TasklaneError('INVALID_INPUT', `${file}: ${flag}: the plan has no ${what}`, { file, field: flag });
 }

@@ -1,0 +1,158 @@
+import type { List, ListItem, Nodes } from 'mdast';
+import { isAutomatedChecks, type PhaseHeading } from './headings.js';
+import { dedent, endLine, inlineSource, type MarkdownDoc, type Section, startLine } from './markdown-tree.js';
+import { findProseRefs, matchByWords, parseTargets, type ProseRef, proseRefLine } from './prose-refs.js';
+import type { PlanTask } from './spec.js';
+import { type PlanAmbiguity, uniqueKey } from './shape.js';
+
+// A phased plan (`## Phase 1: Token bucket core`, `### Changes Required:`, `#### Automated
+// Verification:`) -> one task per phase. The phase's text is its description; the commands named
+// in its automated success criteria are its check; each phase waits for the one before it unless
+// it says otherwise ("Depends on: Phase 1", "(parallel)").
+
+export interface PhaseSection {
+  section: Section;
+  heading: PhaseHeading;
+}
+
+export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities: PlanAmbiguity[]): PlanTask[] {
+  const taken = new Set<string>();
+  const tasks: PlanTask[] = [];
+  const ownRefs: (ProseRef[] | undefined)[] = [];
+  const parallel: boolean[] = [];
+
+  for (const { section, heading } of phases) {
+    const explicitKey = /\{#([A-Za-z0-9][A-Za-z0-9_.-]*)\}/.exec(section.title)?.[1];
+    const subject = (heading.name ?? heading.label).replace(/\{#[^}]*\}/g, '').replace(/\*\*|__/g, '').trim();
+    const task: PlanTask = {
+      key: explicitKey === undefined ? uniqueKey(subject, taken) : uniqueKey(explicitKey, taken, true),
+      subject,
+      after: [],
+      line: section.line,
+    };
+    if (heading.name !== undefined) task.phase = heading.label;
+    const checks = automatedChecks(doc, section);
+    if (checks.commands.length > 0) task.verify = checks.commands.join(' && ');
+
+    // Written dependencies: a "Depends on: ..." line of the phase, or a clause in its heading.
+    let refs: ProseRef[] | undefined;
+    for (let n = section.line + 1; n <= section.endLine; n++) {
+      if (doc.codeLines.has(n)) continue;
+      const ref = proseRefLine(doc.lines[n - 1] ?? '', n);
+      if (ref !== undefined) refs = [...(refs ?? []), ref];
+    }
+    const inHeading = findProseRefs(section.title, section.line).refs;
+    if (inHeading.length > 0) refs = [...(refs ?? []), ...inHeading];
+    ownRefs.push(refs);
+    parallel.push(/\(\s*parallel\s*\)/i.test(section.title));
+
+    const description = dedent(doc, section.line + 1, section.endLine, (n) => checks.removed.has(n));
+    if (description !== '') task.description = description;
+    tasks.push(task);
+  }
+
+  const numberOf = (label: string) => Number(/(\d+)/.exec(label)?.[1] ?? Number.NaN);
+  tasks.forEach((task, i) => {
+    const refs = ownRefs[i];
+    if (refs === undefined) {
+      // In order: each phase waits for the one before it; a (parallel) phase starts with it.
+      let j = i - 1;
+      while (j >= 0 && parallel[j + 1] === true) j--;
+      if (parallel[i] === true) task.after = j >= 0 ? [...(tasks[j] as PlanTask).after] : [];
+      else if (i > 0) {
+        // The previous stage: the phase before, with any (parallel) phases that ran alongside it.
+        const stage: string[] = [(tasks[i - 1] as PlanTask).key];
+        for (let k = i - 1; k > 0 && parallel[k] === true; k--) stage.push((tasks[k - 1] as PlanTask).key);
+        task.after = stage.reverse();
+      }
+      return;
+    }
+    for (const ref of refs) {
+      const target = parseTargets(ref.target);
+      if ('none' in target) continue;
+      if ('numbers' in target) {
+        for (const n of target.numbers) {
+          const j = phases.findIndex((p) => numberOf(p.heading.label) === n);
+          const hit = j >= 0 ? j : n - 1;
+          if (hit === i || tasks[hit] === undefined) {
+            ambiguities.push({ line: ref.line, message: `"${ref.clause}": there is no other phase ${n}` });
+          } else if (!task.after.includes((tasks[hit] as PlanTask).key)) task.after.push((tasks[hit] as PlanTask).key);
+        }
+        continue;
+      }
+      for (const phrase of target.words) {
+        const found = matchByWords(
+          phrase,
+          tasks.map((t) => ({ key: t.key, subject: `${t.phase ?? ''} ${t.subject}` })),
+        );
+        if ('index' in found && found.index !== i) {
+          const key = (tasks[found.index] as PlanTask).key;
+          if (!task.after.includes(key)) task.after.push(key);
+        } else {
+          ambiguities.push({
+            line: ref.line,
+            message: `"${ref.clause}": ${'several' in found ? 'several phases match' : 'no phase matches'} ${JSON.stringify(phrase)}`,
+          });
+        }
+      }
+    }
+  });
+  return tasks;
+}
+
+/**
+ * The commands named in a phase's automated success criteria (a heading or a lead-in such as
+ * "Automated Verification:" over a list), and the lines of the items they came from, which leave
+ * the description. Items that name no command (and every manual check) stay in the description.
+ */
+function automatedChecks(doc: MarkdownDoc, phase: Section): { commands: string[]; removed: Set<number> } {
+  const commands: string[] = [];
+  const removed = new Set<number>();
+  const take = (list: List, leadIn: number | undefined) => {
+    let all = true;
+    for (const item of list.children) {
+      const found = commandsOf(item);
+      if (found.length === 0) {
+        all = false;
+        continue;
+      }
+      for (const c of found) if (!commands.includes(c)) commands.push(c);
+      for (let n = startLine(item); n <= endLine(item); n++) removed.add(n);
+    }
+    if (all && leadIn !== undefined) removed.add(leadIn);
+  };
+  const visit = (section: Section, automated: boolean) => {
+    const blocks = section.blocks;
+    blocks.forEach((block, i) => {
+      if (block.type === 'list' && automated) take(block, i === 0 ? section.line : undefined);
+      const next = blocks[i + 1];
+      if (block.type === 'paragraph' && next?.type === 'list' && isAutomatedChecks(inlineSource(doc, block))) {
+        take(next, startLine(block));
+      }
+    });
+    for (const sub of section.sections) visit(sub, automated || isAutomatedChecks(sub.title));
+  };
+  visit(phase, false);
+  return { commands, removed };
+}
+
+/** Programs a one-word code span may name and still be a command (`make`, `pytest`). */
+const ONE_WORD_COMMANDS = new Set(
+  'make pytest tox nox just rake tsc jest vitest mocha eslint ruff mypy pyright gradle mvn ctest bats'.split(' '),
+);
+
+/** The commands in an item's own text: code spans that read as a command line. */
+function commandsOf(item: ListItem): string[] {
+  const out: string[] = [];
+  const walk = (node: Nodes): void => {
+    if (node.type === 'list') return;
+    if (node.type === 'inlineCode') {
+      const code = node.value.trim();
+      if (/\s/.test(code) || /^\.{1,2}\//.test(code) || ONE_WORD_COMMANDS.has(code)) out.push(code);
+      return;
+    }
+    if ('children' in node) for (const child of node.children) walk(child as Nodes);
+  };
+  walk(item);
+  return out;
+}

@@ -1,0 +1,144 @@
+import { slugify } from './annotations.js';
+
+// Dependencies written in words, as plans people and agents write them: "(depends on step 2)",
+// "(after steps 1 and 3)", "once the schema is done", "blocked by the API", "requires phase 1",
+// or a line "Depends on: Step 2". Every pattern here is anchored on a keyword and bounded, so
+// reading a line costs time linear in its length.
+
+/** One written dependency: what it names, and the clause as written (for notes and errors). */
+export interface ProseRef {
+  /** "step 2", "3", "the schema". */
+  target: string;
+  clause: string;
+  line: number;
+}
+
+const KEYWORD = String.raw`depends on|depending on|dependent on|blocked by|requires|required|needs|waits for|wait for|after|once`;
+const PAREN = new RegExp(String.raw`\(\s*(${KEYWORD})\b\s*:?\s*([^()]{0,400})\)`, 'gi');
+const DONE_WORDS = String.raw`done|complete|completed|finished|ready|in place|merged|landed|available|built|written|working|there`;
+/** "once the schema is done": the words between "once" and "is done" (at most 12). */
+const ONCE = new RegExp(
+  String.raw`(^|[\s,;(])once\s+((?:[^\s,;.()]+\s+){0,11}?[^\s,;.()]+)\s+(?:is|are|has been|have been)\s+(?:${DONE_WORDS})\b[.,;]?`,
+  'gi',
+);
+/** A clause at the end of the text, after a boundary: "— depends on step 2", "; requires the API". */
+const TRAILING = new RegExp(
+  String.raw`(?:^|[.;:]\s+|\s[-\u2013\u2014]+\s+|,\s+)(depends on|blocked by|requires|needs|waits for|after)\b\s*(:?)\s*`,
+  'gi',
+);
+/** A line of its own: "Depends on: Step 2", "**Dependencies:** steps 1, 3", "- Blocked by: #4". */
+const LINE = /^\s*(?:[-*+]\s+)?(?:\*\*|__)?(depends on|dependencies|dependency|blocked by|requires|prerequisites?|after|waits for)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.*)$/i;
+
+/** Written dependencies in an item's or heading's text; `text` is returned without the clauses. */
+export function findProseRefs(text: string, line: number): { text: string; refs: ProseRef[] } {
+  const refs: ProseRef[] = [];
+  let rest = text.replace(PAREN, (whole, keyword: string, target: string) => {
+    if (keyword.toLowerCase() === 'after' && !startsWithNumber(target)) return whole; // "(after lunch)"
+    refs.push({ target: target.trim(), clause: whole.trim(), line });
+    return ' ';
+  });
+  rest = rest.replace(ONCE, (whole, pre: string, target: string) => {
+    refs.push({ target, clause: whole.trim(), line });
+    return pre === '(' ? pre : ' ';
+  });
+  TRAILING.lastIndex = 0;
+  for (;;) {
+    const m = TRAILING.exec(rest);
+    if (!m) break;
+    const keyword = (m[1] as string).toLowerCase();
+    const target = rest.slice(m.index + m[0].length).trim();
+    // Without a colon, "after" must name a number ("after step 2"): "after the meeting" is prose.
+    if (keyword === 'after' && m[2] !== ':' && !startsWithNumber(target)) {
+      TRAILING.lastIndex = m.index + m[0].length;
+      continue;
+    }
+    if (target !== '') refs.push({ target: target.replace(/[.]$/, ''), clause: rest.slice(m.index).trim(), line });
+    rest = rest.slice(0, m.index);
+    break;
+  }
+  return { text: rest.replace(/\s+/g, ' ').trim(), refs };
+}
+
+/** A line that only states dependencies ("Depends on: Step 2"), or undefined. */
+export function proseRefLine(text: string, line: number): ProseRef | undefined {
+  const m = LINE.exec(text);
+  if (!m) return undefined;
+  // "Dependencies: add zod" lists packages, not work: these words count only before a number ("Phase 1") or "none".
+  if (/^(dependenc|prerequisite)/i.test(m[1] as string) && !startsWithNumber(m[2] as string) && !/^none\b/i.test(m[2] as string))
+    return undefined;
+  return { target: (m[2] as string).replace(/\*\*|__/g, '').trim(), clause: text.trim(), line };
+}
+
+function startsWithNumber(target: string): boolean {
+  return /^\s*(?:the\s+)?(?:(?:steps?|phases?|milestones?|stages?|tasks?|items?)\s+)?#?\d/i.test(target);
+}
+
+const NUMBERED =
+  /^(?:the\s+)?(?:(steps?|phases?|milestones?|stages?|tasks?|items?)\s+)?#?(\d+)((?:\s*(?:,|&|\band\b|\bor\b|-|\u2013|\bto\b|\bthrough\b)\s*(?:(?:steps?|phases?|milestones?|stages?|tasks?|items?)\s+)?#?\d+)*)\s*(?:(?:is|are|has been|have been)\s+\w+)?$/i;
+
+/** What a target names: numbers ("steps 1 and 3", "2-4", "#5"), nothing ("none"), or words. */
+export type Target = { numbers: number[] } | { none: true } | { words: string[] };
+
+export function parseTargets(target: string): Target {
+  const t = target
+    .replace(/\*\*|__|`/g, '')
+    .replace(/[.!]+$/, '')
+    .trim();
+  if (/^(none|nothing|n\/a|-|no dependencies|independent)$/i.test(t)) return { none: true };
+  const m = NUMBERED.exec(t);
+  if (m) {
+    const numbers: number[] = [];
+    const tokens = [...t.matchAll(/(\d+)|(-|\u2013|\bto\b|\bthrough\b)/gi)];
+    let range = false;
+    for (const token of tokens) {
+      if (token[2] !== undefined) {
+        range = true;
+        continue;
+      }
+      const n = Number(token[1]);
+      const last = numbers[numbers.length - 1];
+      if (range && last !== undefined && n > last && n - last <= 1000) for (let k = last + 1; k <= n; k++) numbers.push(k);
+      else numbers.push(n);
+      range = false;
+    }
+    return { numbers };
+  }
+  const words = t
+    .split(/\s*(?:,|;|\band\b|&)\s*/i)
+    .map((w) => w.replace(/\s+(?:is|are|has been|have been)\s+\w+$/i, '').trim())
+    .filter((w) => w !== '');
+  return { words };
+}
+
+const STOP = new Set(['the', 'a', 'an', 'of', 'to', 'for', 'in', 'on', 'step', 'task', 'phase', 'work', 'is', 'are']);
+
+/**
+ * The one candidate a phrase names: by key, by subject, or by all of the phrase's words appearing
+ * in one subject ("the schema" -> "Write the database schema"). Undefined when none or several do.
+ */
+export function matchByWords(
+  phrase: string,
+  candidates: { key: string; subject: string }[],
+): { index: number } | { none: true } | { several: number[] } {
+  const slug = slugify(phrase);
+  const exact = candidates.findIndex((c) => c.key === phrase || c.key === slug || slugify(c.subject) === slug);
+  if (exact >= 0) return { index: exact };
+  const want = words(phrase).filter((w) => !STOP.has(w));
+  if (want.length === 0) return { none: true };
+  const hits: number[] = [];
+  candidates.forEach((c, i) => {
+    const have = words(c.subject);
+    if (want.every((w) => have.some((h) => h === w || h.startsWith(w) || w.startsWith(h)))) hits.push(i);
+  });
+  if (hits.length === 1) return { index: hits[0] as number };
+  return hits.length === 0 ? { none: true } : { several: hits };
+}
+
+function words(s: string): string[] {
+  return s
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+}

@@ -1,0 +1,129 @@
+import type { List } from 'mdast';
+import {
+  checkbox,
+  dedentLines,
+  endLine,
+  indentOf,
+  itemFirstLineMasked,
+  type MarkdownDoc,
+  type Section,
+  startLine,
+  unmaskCode,
+} from './markdown-tree.js';
+import { findProseRefs, matchByWords, parseTargets, type ProseRef, proseRefLine } from './prose-refs.js';
+import { type PlanAmbiguity, uniqueKey } from './shape.js';
+import type { PlanTask } from './spec.js';
+
+// A step list (`## Implementation Steps`, `## Tasks`, `## Todo`, `## Work Items`) -> one task per
+// top-level item, its details (further lines, nested items) the description. Dependencies are
+// the ones written in words ("(depends on step 2)", "(after steps 1 and 3)", "once the schema is
+// done"); a list that writes none runs in order when it is numbered, all at once when it is not.
+
+export interface StepList {
+  section: Section;
+  list: List;
+}
+
+export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: PlanAmbiguity[]): PlanTask[] {
+  const taken = new Set<string>();
+  const tasks: PlanTask[] = [];
+  for (const { list } of lists) {
+    const group: { task: PlanTask; number: number; refs: ProseRef[] }[] = [];
+    list.children.forEach((item, i) => {
+      const line = startLine(item);
+      const masked = itemFirstLineMasked(doc, item);
+      let text = masked.text;
+      const box = checkbox(text);
+      if (box) text = box.rest;
+      const found = findProseRefs(text, line);
+      const refs = [...found.refs];
+      text = found.text;
+      const explicitKey = /\{#([A-Za-z0-9][A-Za-z0-9_.-]*)\}/.exec(text)?.[1];
+      text = text.replace(/\s*\{#[^}]*\}/g, '');
+      // A bold lead is the step's name; what follows it on the line is detail.
+      let subject = text;
+      let lead = '';
+      const bold = /^(\*\*|__)(.+?)\1\s*[:.\u2013\u2014-]*\s*(.*)$/.exec(text);
+      if (bold) {
+        subject = bold[2] as string;
+        lead = bold[3] as string;
+      }
+      subject = unmaskCode(subject, masked.code)
+        .replace(/\s+/g, ' ')
+        .replace(/[\s:;,.\u2013\u2014-]+$/, '')
+        .trim();
+      if (subject.length > 200) {
+        const cut = subject.search(/[.;:]\s/);
+        if (cut > 0 && cut <= 200) {
+          lead = `${subject.slice(cut + 1).trim()} ${lead}`.trim();
+          subject = subject.slice(0, cut);
+        }
+      }
+      const detail: string[] = [];
+      for (let n = line + 1; n <= endLine(item); n++) {
+        const raw = (doc.lines[n - 1] ?? '').replace(/\t/g, '    ');
+        if (!doc.codeLines.has(n)) {
+          const ref = proseRefLine(raw, n);
+          if (ref !== undefined) refs.push(ref);
+        }
+        detail.push(raw);
+      }
+      // Further lines no deeper than the marker are prose after the list (a lazy continuation in CommonMark).
+      const marker = indentOf(doc.lines[line - 1] ?? '');
+      const own = detail.filter((l, k) => l.trim() === '' || indentOf(l) > marker || doc.codeLines.has(line + 1 + k));
+      const description = [unmaskCode(lead, masked.code), dedentLines(own)].filter((d) => d !== '').join('\n\n');
+      const task: PlanTask = {
+        key: explicitKey === undefined ? uniqueKey(subject, taken) : uniqueKey(explicitKey, taken, true),
+        subject,
+        after: [],
+        line,
+      };
+      if (description !== '') task.description = description;
+      if (box?.done === true) task.done = true;
+      const number = list.ordered === true ? (list.start ?? 1) + i : i + 1;
+      group.push({ task, number, refs });
+    });
+
+    const written = group.some((g) => g.refs.length > 0);
+    group.forEach((g, i) => {
+      if (!written) {
+        if (list.ordered === true && i > 0) g.task.after = [(group[i - 1] as (typeof group)[number]).task.key];
+        return;
+      }
+      const add = (key: string) => {
+        if (key !== g.task.key && !g.task.after.includes(key)) g.task.after.push(key);
+      };
+      for (const ref of g.refs) {
+        const target = parseTargets(ref.target);
+        if ('none' in target) continue;
+        if ('numbers' in target) {
+          for (const n of target.numbers) {
+            const hit = group.find((h) => h.number === n);
+            if (hit === undefined || hit === g) {
+              ambiguities.push({
+                line: ref.line,
+                message: `"${ref.clause}": ${hit === g ? 'a step cannot wait for itself' : `there is no step ${n} in this list`}`,
+              });
+            } else add(hit.task.key);
+          }
+          continue;
+        }
+        for (const phrase of target.words) {
+          const pool = [...group.map((h) => h.task), ...tasks];
+          const found = matchByWords(
+            phrase,
+            pool.map((t) => ({ key: t.key, subject: t.subject })),
+          );
+          if ('index' in found && (pool[found.index] as PlanTask).key !== g.task.key) add((pool[found.index] as PlanTask).key);
+          else
+            ambiguities.push({
+              line: ref.line,
+              message: `"${ref.clause}": ${'several' in found ? `several steps match ${JSON.stringify(phrase)}` : `no step matches ${JSON.stringify(phrase)}`}`,
+            });
+        }
+      }
+    });
+    tasks.push(...group.map((g) => g.task));
+  }
+  return tasks;
+}
