@@ -148,6 +148,50 @@ describe('PostgreSQL store, its own machinery', () => {
     );
   });
 
+  it('keeps quotes, backslashes and escapes in text exactly, whatever standard_conforming_strings says', async () => {
+    // Claims and heartbeats send their rows as literals with COMMIT (db.ts): a literal that read
+    // differently with standard_conforming_strings off would change the text, or worse.
+    const base = await freshStoreUrl();
+    const url = `${base}${encodeURIComponent(' -c standard_conforming_strings=off')}`;
+    const store = open(url, 'quotes');
+    const nasty = `${String.raw`it's a \'quote\' \\ and \x41 \n'); DROP TABLE tasklane_tasks; --`} É ✓ \u0007`;
+    const made = await store.create({ subject: nasty, description: `${nasty}\n${nasty}`, metadata: { k: nasty } });
+    const claim = await store.claim({ owner: nasty.slice(0, 40).replace(/[^\x20-\x7e]/g, '') });
+    assert.ok(claim !== null);
+    await store.heartbeat(made.id, { owner: claim.task.owner as string, token: claim.token });
+    const back = await store.get(made.id);
+    assert.equal(back.subject, nasty);
+    assert.equal(back.description, `${nasty}\n${nasty}`);
+    assert.equal(back.metadata?.k, nasty);
+    assert.equal(back.owner, claim.task.owner);
+    const entries = await store.history({ taskId: made.id });
+    assert.deepEqual(
+      entries.map((e) => e.kind),
+      ['created', 'claimed', 'heartbeat'],
+    );
+    assert.equal((await store.list()).length, 1, 'the table is still there');
+  });
+
+  it('a write sent with COMMIT that fails rolls the whole change back and leaves the connection usable', async () => {
+    const store = open(await freshStoreUrl(), 'rollback');
+    const made = await store.create({ subject: 'A' });
+    const client = new pg.Client({ connectionString: store.descriptor });
+    await client.connect();
+    // A trigger refusing claims: the claim's row write is the one sent with COMMIT.
+    await client.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.status = 'in_progress' THEN RAISE EXCEPTION 'refused by test'; END IF; RETURN NEW; END $$`);
+    await client.query('CREATE TRIGGER refuse BEFORE UPDATE ON tasklane_tasks FOR EACH ROW EXECUTE FUNCTION refuse()');
+    await assert.rejects(store.claim({ owner: 'w' }), /refused by test/);
+    const seq = await client.query("SELECT seq FROM tasklane_lists WHERE id = 'rollback'");
+    await client.query('DROP TRIGGER refuse ON tasklane_tasks');
+    await client.end();
+    assert.equal(Number(seq.rows[0].seq), 1, 'no journal entry of the refused claim');
+    assert.equal((await store.get(made.id)).status, 'pending');
+    // The pooled connections are not left inside an aborted transaction.
+    for (let i = 0; i < 5; i++) assert.equal((await store.get(made.id)).id, made.id);
+    assert.equal((await store.claim({ owner: 'w' }))?.task.id, made.id);
+  });
+
   it('doctor finds a derived column out of step with the tasks, and --fix recomputes it', async () => {
     const store = open(await freshStoreUrl(), 'doc');
     const a = await store.create({ subject: 'A' });

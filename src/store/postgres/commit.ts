@@ -11,7 +11,7 @@ import {
   withTasklaneFields,
 } from '../../model/index.js';
 import type { ChangeKind, JournalEntry } from '../types.js';
-import { literal, type Queryable, type Tx } from './db.js';
+import { arrayLiteral, literal, type Queryable, type Tx } from './db.js';
 
 // Writing one change of a list (one or several tasks) inside the caller's transaction, whose rows
 // the caller has locked: the task rows with their derived columns, the edges, the unfinished-
@@ -96,11 +96,14 @@ export async function commitChange(
     await tx.query('DELETE FROM tasklane_tasks WHERE list = $1 AND id = ANY($2::text[])', [list, deleted]);
   }
   const kept = tasks.filter((_, i) => changes[i]?.kind !== 'deleted');
-  if (kept.length > 0) await upsertTasks(tx, list, kept);
+  const graphIds = changes.filter((c, i) => graphMoved(c, tasks[i] as Task)).map((c) => c.task.id);
+  // A change that moves no edge, completion or weight (a claim, a heartbeat, an edit) reads
+  // nothing after writing its rows: they go with COMMIT. Otherwise the counts below read them.
+  if (kept.length > 0 && graphIds.length === 0) tx.defer(putTasksStatement(list, kept));
+  else if (kept.length > 0) await upsertTasks(tx, list, kept);
 
   // Edges: the docs of a change hold both sides of every edge they touch, so the edges of each
   // task written are replaced by what its doc says.
-  const graphIds = changes.filter((c, i) => graphMoved(c, tasks[i] as Task)).map((c) => c.task.id);
   if (graphIds.length > 0) {
     await tx.query('DELETE FROM tasklane_edges WHERE list = $1 AND (blocker = ANY($2::text[]) OR blocked = ANY($2))', [
       list,
@@ -167,7 +170,7 @@ export async function commitChange(
     };
     return { entry, text: JSON.stringify(entry).slice(1) };
   });
-  const text = (values: string[]): string => `ARRAY[${values.map(literal).join(',')}]::text[]`;
+  const text = (values: string[]): string => arrayLiteral(values, 'text[]');
   tx.commitWith(
     `SELECT tasklane_append(${literal(list)}, ${literal(now)}, ${text(bodies.map((b) => b.entry.taskId))},
        ${text(bodies.map((b) => b.entry.kind))}, ${text(bodies.map((b) => b.text))}, ${opts.noNotify === true ? 'false' : 'true'})`,
@@ -215,6 +218,34 @@ export async function upsertTasks(tx: Queryable, list: string, tasks: Task[]): P
     ],
     'tasklane_upsert',
   );
+}
+
+/** upsertTasks as one simple statement (values as literals) calling tasklane_put_tasks (schema.ts). */
+export function putTasksStatement(list: string, tasks: Task[]): string {
+  const rows = tasks.map((t) => ({ t, r: rowOf(t) }));
+  const nums = (xs: number[]) => arrayLiteral(xs.map(String), 'float8[]');
+  return `SELECT tasklane_put_tasks(${literal(list)}, ${arrayLiteral(
+    rows.map(({ t }) => t.id),
+    'text[]',
+  )}, ${arrayLiteral(
+    rows.map(({ t }) => JSON.stringify(t)),
+    'json[]',
+  )}, ${arrayLiteral(
+    rows.map(({ r }) => r.status),
+    'text[]',
+  )}, ${arrayLiteral(
+    rows.map(({ r }) => r.owner),
+    'text[]',
+  )}, ${arrayLiteral(
+    rows.map(({ r }) => String(r.failed)),
+    'boolean[]',
+  )}, ${arrayLiteral(
+    rows.map(({ r }) => r.leaseExpires),
+    'timestamptz[]',
+  )}, ${nums(rows.map(({ r }) => r.priority))}, ${nums(rows.map(({ r }) => r.weight))}, ${arrayLiteral(
+    rows.map(({ r }) => r.idNum),
+    'numeric[]',
+  )})`;
 }
 
 /**

@@ -18,7 +18,19 @@ function statement(text: string, values: unknown[], name: string | undefined) {
   return name === undefined ? { text, values } : { name, text, values };
 }
 
+// Round trips: BEGIN is not sent alone. It goes with the transaction's first statement when that
+// is a simple one (no parameters: values as literals), else just before its first statement; a
+// transaction that only writes at COMMIT sends BEGIN, its statements and COMMIT in one. So a claim
+// is two round trips (BEGIN with the pick, the writes with COMMIT) where it was four: under load
+// each round trip is a wake-up of the client and of its server process.
+
 export interface Tx extends Queryable {
+  /**
+   * A write that needs no answer, sent with COMMIT (simple protocol: values as literals, see
+   * `literal`), before the `commitWith` statement. Nothing later in the transaction may read what
+   * it writes.
+   */
+  defer(sql: string): void;
   /**
    * A last statement sent with COMMIT in one round trip (simple protocol: no parameters, values
    * as literals, see `literal`). What a change locks last (the list row) is then held only while
@@ -27,9 +39,18 @@ export interface Tx extends Queryable {
   commitWith(sql: string): void;
 }
 
-/** A string as an SQL literal (standard_conforming_strings, on by default since PostgreSQL 9.1). */
+/**
+ * A string as an SQL literal: an escape string (E'...'), so it reads the same whatever the
+ * server's standard_conforming_strings. NUL, which no PostgreSQL text holds, is refused.
+ */
 export function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
+  if (text.includes('\0')) throw new TasklaneError('INVALID_INPUT', 'text for PostgreSQL cannot hold a NUL character');
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** An array of text (or NULL for null) as an SQL literal of type `type`, e.g. `text[]`. */
+export function arrayLiteral(values: (string | null)[], type: string): string {
+  return `ARRAY[${values.map((v) => (v === null ? 'NULL' : literal(v))).join(',')}]::${type}`;
 }
 
 /** SQLSTATEs after which the whole transaction is safely run again: nothing of it was committed. */
@@ -118,24 +139,43 @@ export class Db implements Queryable {
       }
       let committing = false;
       let broken: unknown;
+      let begun = false;
       let last: string | undefined;
+      const deferred: string[] = [];
       try {
-        await client.query('BEGIN');
         const tx: Tx = {
-          query: async (sql, params = [], name) => (await client.query(statement(sql, params, name))).rows,
+          query: async (sql, params = [], name) => {
+            if (begun) return (await client.query(statement(sql, params, name))).rows;
+            begun = true;
+            if (params.length > 0 || name !== undefined) {
+              await client.query('BEGIN');
+              return (await client.query(statement(sql, params, name))).rows;
+            }
+            // One simple query, two statements: the answer is the second's.
+            const results = (await client.query(`BEGIN;\n${sql}`)) as unknown as pg.QueryResult[];
+            return (results[1]?.rows ?? []) as never[];
+          },
+          defer: (sql) => {
+            deferred.push(sql);
+          },
           commitWith: (sql) => {
             if (last !== undefined) throw new Error('one change per transaction: commitWith was already called');
             last = sql;
           },
         };
         const value = await fn(tx);
-        committing = true;
-        await client.query(last === undefined ? 'COMMIT' : `${last};\nCOMMIT`);
+        const statements = [...deferred, ...(last === undefined ? [] : [last])];
+        if (begun || statements.length > 0) {
+          const begin = begun ? [] : ['BEGIN'];
+          begun = true; // a statement failing in there leaves the transaction open and aborted: ROLLBACK
+          committing = true;
+          await client.query([...begin, ...statements, 'COMMIT'].join(';\n'));
+        }
         return value;
       } catch (err) {
         const lost = isConnectionLost(err);
         if (lost) broken = err;
-        else await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+        else if (begun) await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
         if (committing && lost) {
           throw new TasklaneError(
             'IO',

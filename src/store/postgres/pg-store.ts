@@ -66,7 +66,7 @@ import type {
 } from '../types.js';
 import { postgresArtifactsDir } from './artifacts.js';
 import { type CommitOptions, commitChange, type NewChange } from './commit.js';
-import { Db, type Queryable, type Session, type Tx } from './db.js';
+import { Db, literal, type Queryable, type Session, type Tx } from './db.js';
 import { runDoctor } from './doctor.js';
 import { watchList } from './feed.js';
 import { graphOf, lockEdges } from './graph-snapshot.js';
@@ -547,15 +547,9 @@ export class PostgresStore implements TaskStore {
       // Usually no task is assigned to the claimer and no lease has run out: then the first ready
       // task for anyone, straight from the ready index. Otherwise the whole order: the claimer's
       // own first, then priority, critical path, id, expired leases among them.
+      // A simple statement (tasklane_claim_ready, schema.ts), so BEGIN goes with it.
       const fast = await tx.query<{ doc: Task }>(
-        `SELECT doc FROM tasklane_tasks
-         WHERE list = $1 AND open_blockers = 0 AND NOT failed AND status = 'pending' AND (owner IS NULL OR owner = '')
-           AND NOT EXISTS (SELECT 1 FROM tasklane_tasks WHERE list = $1 AND status = 'pending' AND owner = $2)
-           AND NOT EXISTS (SELECT 1 FROM tasklane_tasks WHERE list = $1 AND lease_expires <= $3 AND status = 'in_progress')
-         ORDER BY priority DESC, cp DESC, ${ORDER_BY_ID}
-         LIMIT 1 FOR UPDATE SKIP LOCKED`,
-        [this.listId, input.owner, now.toISOString()],
-        'tasklane_claim_ready',
+        `SELECT doc FROM tasklane_claim_ready(${literal(this.listId)}, ${literal(input.owner)}, ${literal(now.toISOString())})`,
       );
       const rows =
         fast.length > 0

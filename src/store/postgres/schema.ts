@@ -100,6 +100,40 @@ BEGIN
 END $$;
 `,
   },
+  {
+    id: 3,
+    name: 'tasklane_claim_ready and tasklane_put_tasks: the hot statements as functions',
+    // Functions, so a caller can send them as simple statements (values as literals: BEGIN then
+    // goes with the first, the writes with COMMIT) and still have their plans made once per
+    // connection. Same statements as the prepared ones they stand for (pg-store.ts, commit.ts).
+    sql: `
+CREATE FUNCTION tasklane_claim_ready(p_list text, p_owner text, p_now timestamptz) RETURNS TABLE (doc json)
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY
+    SELECT t.doc FROM tasklane_tasks t
+    WHERE t.list = p_list AND t.open_blockers = 0 AND NOT t.failed AND t.status = 'pending'
+      AND (t.owner IS NULL OR t.owner = '')
+      AND NOT EXISTS (SELECT 1 FROM tasklane_tasks o WHERE o.list = p_list AND o.status = 'pending' AND o.owner = p_owner)
+      AND NOT EXISTS (SELECT 1 FROM tasklane_tasks l WHERE l.list = p_list AND l.lease_expires <= p_now
+                      AND l.status = 'in_progress')
+    ORDER BY t.priority DESC, t.cp DESC, t.id_num NULLS LAST, t.id COLLATE "C"
+    LIMIT 1 FOR UPDATE OF t SKIP LOCKED;
+END $$;
+CREATE FUNCTION tasklane_put_tasks(p_list text, p_ids text[], p_docs json[], p_status text[], p_owner text[],
+                                   p_failed boolean[], p_lease timestamptz[], p_priority float8[],
+                                   p_weight float8[], p_id_num numeric[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tasklane_tasks (list, id, doc, status, owner, failed, lease_expires, priority, weight, cp, id_num)
+  SELECT p_list, r.id, r.doc, r.status, r.owner, r.failed, r.lease_expires, r.priority, r.weight, r.weight, r.id_num
+  FROM unnest(p_ids, p_docs, p_status, p_owner, p_failed, p_lease, p_priority, p_weight, p_id_num)
+    AS r (id, doc, status, owner, failed, lease_expires, priority, weight, id_num)
+  ON CONFLICT (list, id) DO UPDATE SET doc = EXCLUDED.doc, status = EXCLUDED.status, owner = EXCLUDED.owner,
+    failed = EXCLUDED.failed, lease_expires = EXCLUDED.lease_expires, priority = EXCLUDED.priority,
+    weight = EXCLUDED.weight;
+END $$;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
