@@ -1,7 +1,9 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { planWithAgent } from '../../engine/plan/agent.js';
 import { type ApplyResult, applyPlan } from '../../engine/plan/apply.js';
-import { loadPlan, MAX_PLAN_BYTES, type PlanFormat } from '../../engine/plan/load.js';
+import { MAX_PLAN_BYTES, type PlanFormat, readPlan } from '../../engine/plan/load.js';
+import { ambiguityError } from '../../engine/plan/markdown.js';
+import type { ChosenShape, PlanReading } from '../../engine/plan/shape.js';
 import { type PlanSpec, planEdges, planOrder, specForOutput } from '../../engine/plan/spec.js';
 import { formatDuration, TasklaneError } from '../../model/index.js';
 import { type Context, context, planBase } from '../context.js';
@@ -66,6 +68,8 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
       source: { type: 'string' },
       agent: { type: 'boolean' },
       timeout: { type: 'string' },
+      phases: { type: 'boolean' },
+      steps: { type: 'boolean' },
     });
     const a = ctx.args;
     a.expectPositionals(1, 1, 'FILE');
@@ -77,6 +81,19 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
     if (agentCommand !== undefined && agentCommand.trim() === '') {
       throw new TasklaneError('USAGE', '--agent= needs a command, e.g. --agent="claude"', { field: '--agent' });
     }
+    let shape: ChosenShape | undefined;
+    if (a.flag('phases') && a.flag('steps')) {
+      throw new TasklaneError('USAGE', '--phases and --steps exclude each other: choose one reading', {
+        field: '--phases',
+      });
+    }
+    if (a.flag('phases')) shape = 'phases';
+    if (a.flag('steps')) shape = 'steps';
+    if (shape !== undefined && useAgent) {
+      throw new TasklaneError('USAGE', `--${shape} reads the plan itself; with --agent the agent does: choose one`, {
+        field: `--${shape}`,
+      });
+    }
     if (timeout !== undefined && !useAgent) {
       throw new TasklaneError('USAGE', '--timeout applies only with --agent', { field: '--timeout' });
     }
@@ -84,6 +101,7 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
     const text = await readPlanText(ctx, file);
     const label = file === '-' ? 'stdin' : file;
     let spec: PlanSpec;
+    let reading: PlanReading;
     if (useAgent) {
       if (!ctx.json) io.stderr.write(`tasklane: asking the agent to turn ${label} into tasks…\n`);
       // The agent runs in its own process group, out of reach of the terminal's Ctrl-C: pass it on.
@@ -101,19 +119,28 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
           ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
         });
         spec = result.spec;
+        reading = { spec, shape: 'agent', skipped: [], ambiguities: [] };
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
     } else {
-      spec = loadPlan(text, label, format);
+      reading = readPlan(text, label, format, shape);
+      if (reading.shape !== 'phases' && reading.shape !== 'steps' && shape !== undefined) {
+        throw new TasklaneError('USAGE', `--${shape} applies only to a markdown plan`, { field: `--${shape}` });
+      }
+      // A plan the reader would have to guess at: the dry run shows the reading; a real run refuses.
+      if (reading.ambiguities.length > 0 && shape === undefined && !a.flag('dry-run')) {
+        throw ambiguityError(reading, label);
+      }
+      spec = reading.spec;
     }
     if (spec.tasks.length === 0) {
       throw new TasklaneError(
         'INVALID_INPUT',
         useAgent
           ? `${label}: the agent's plan has no tasks; nothing was written`
-          : `${label}: no tasks found (a task is a list item such as "- Design the API"); for a free-form plan, let an agent write the tasks: tasklane plan ${file} --agent`,
+          : `${label}: no tasks found (a task is a list item such as "- Design the API", a "## Phase 1: ..." heading, a step under "## Implementation Steps", or a front-matter todo)${skippedNote(reading)}; for a free-form plan, let an agent write the tasks: tasklane plan ${file} --agent`,
         { file: label },
       );
     }
@@ -122,10 +149,13 @@ JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{
     const store = ctx.store();
     const result = await applyPlan(store, spec, { source, dryRun: a.flag('dry-run'), actor: 'tasklane plan' });
     if (ctx.json) {
-      printJson(io, result.dryRun ? dryRunJson(spec, result, store.listId) : appliedJson(result, store.listId));
+      printJson(
+        io,
+        result.dryRun ? dryRunJson(spec, reading, result, store.listId) : appliedJson(reading, result, store.listId),
+      );
       return EXIT.OK;
     }
-    if (result.dryRun) printDryRun(ctx, spec, result, store.listId);
+    if (result.dryRun) printDryRun(ctx, spec, reading, result, store.listId, shape !== undefined);
     else printApplied(ctx, result, store.listId);
     return EXIT.OK;
   },
@@ -172,22 +202,34 @@ function defaultSource(ctx: Context, file: string): string {
   return rel.split(sep).join('/');
 }
 
-function dryRunJson(spec: PlanSpec, result: ApplyResult, list: string): Record<string, unknown> {
+/** "; skipped: Overview (line 3), ..." when sections were skipped, so an empty reading explains itself. */
+function skippedNote(reading: PlanReading): string {
+  if (reading.skipped.length === 0) return '';
+  const names = reading.skipped.slice(0, 5).map((s) => `${oneLine(s.heading)} (line ${s.line})`);
+  return `; skipped as not work: ${names.join(', ')}${reading.skipped.length > 5 ? ', ...' : ''}`;
+}
+
+function dryRunJson(spec: PlanSpec, reading: PlanReading, result: ApplyResult, list: string): Record<string, unknown> {
   return {
     dryRun: true,
     source: result.source,
     list,
+    shape: reading.shape,
     plan: specForOutput(spec),
     order: planOrder(spec),
     tasks: result.tasks,
     edges: result.edges,
+    skipped: reading.skipped,
+    ambiguities: reading.ambiguities,
   };
 }
 
-function appliedJson(result: ApplyResult, list: string): Record<string, unknown> {
+function appliedJson(reading: PlanReading, result: ApplyResult, list: string): Record<string, unknown> {
   return {
     source: result.source,
     list,
+    shape: reading.shape,
+    skipped: reading.skipped,
     created: result.created.map((t) => t.id),
     existing: result.existing.map((t) => t.id),
     tasks: result.tasks,
@@ -196,7 +238,24 @@ function appliedJson(result: ApplyResult, list: string): Record<string, unknown>
   };
 }
 
-function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: string): void {
+const SHAPE_NAMES: Record<PlanReading['shape'], string> = {
+  phases: 'a phased plan: one task per phase',
+  steps: 'a step list: one task per step',
+  todos: 'front-matter todos: one task per todo',
+  items: 'list items: one task per item',
+  json: 'a JSON plan',
+  yaml: 'a YAML plan',
+  agent: "the agent's graph",
+};
+
+function printDryRun(
+  ctx: Context,
+  spec: PlanSpec,
+  reading: PlanReading,
+  result: ApplyResult,
+  list: string,
+  chosen: boolean,
+): void {
   const { io, p } = ctx;
   const number = new Map(spec.tasks.map((t, i) => [t.key, i + 1]));
   const byKey = new Map(result.tasks.map((t) => [t.key, t]));
@@ -217,6 +276,7 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
       `Plan ${result.source}${title}: ${spec.tasks.length} tasks, ${edgeCount} dependencies (dry run: nothing written)`,
     ),
   );
+  println(io, `Read as ${SHAPE_NAMES[reading.shape]}.`);
 
   const phases: (string | undefined)[] = [];
   for (const t of spec.tasks) if (!phases.includes(t.phase)) phases.push(t.phase);
@@ -252,6 +312,29 @@ function printDryRun(ctx: Context, spec: PlanSpec, result: ApplyResult, list: st
       .map((k) => number.get(k))
       .join(' ')}`,
   );
+  const checks = spec.tasks.filter((t) => t.verify !== undefined);
+  if (checks.length > 0) {
+    println(io, p.bold('Checks:'));
+    for (const t of checks) println(io, `  ${number.get(t.key)} ${oneLine(t.key)}: ${oneLine(t.verify as string)}`);
+  }
+  if (reading.skipped.length > 0) {
+    println(io, p.bold('Skipped:'));
+    for (const s of reading.skipped) println(io, `  line ${s.line} ${oneLine(JSON.stringify(s.heading))}: ${s.reason}`);
+  }
+  if (reading.ambiguities.length > 0) {
+    println(io, p.bold(p.yellow('Ambiguous:')));
+    for (const amb of reading.ambiguities) {
+      println(io, `  ${amb.line === undefined ? '' : `line ${amb.line}: `}${oneLine(amb.message)}`);
+    }
+    println(
+      io,
+      chosen
+        ? 'A real run follows the reading above, without the references that name nothing.'
+        : p.yellow(
+            'A real run refuses this plan: say how to read it with --phases or --steps, fix the reference, or use --agent.',
+          ),
+    );
+  }
   const wouldCreate = result.tasks.filter((t) => t.action === 'would-create').length;
   const exist = result.tasks.length - wouldCreate;
   const newEdges = result.edges.filter((e) => e.added).length;

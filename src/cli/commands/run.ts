@@ -5,7 +5,6 @@ import { Coordinator, FAILURE_POLICIES, type FailurePolicy } from '../../engine/
 import { EngineEvents } from '../../engine/events.js';
 import { saveLastRun } from '../../engine/last-run.js';
 import { applyPlan } from '../../engine/plan/apply.js';
-import { loadPlan, MAX_PLAN_BYTES } from '../../engine/plan/load.js';
 import { isTasklaneError, TasklaneError } from '../../model/index.js';
 import { type Globals, parseCommand, usageError } from '../args.js';
 import { defaultOwner, planBase } from '../context.js';
@@ -215,6 +214,8 @@ async function importPlan(
   store: Parameters<typeof applyPlan>[0],
 ): Promise<void> {
   const path = resolve(io.cwd, file);
+  // The plan reader (and its CommonMark parser) loads only when a run is given a plan.
+  const { loadPlan, MAX_PLAN_BYTES } = await import('../../engine/plan/load.js');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(readPlanFile(path, file, MAX_PLAN_BYTES));

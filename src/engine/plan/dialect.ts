@@ -1,11 +1,11 @@
 import { TasklaneError } from '../../model/index.js';
 import { closestMatch, KEY_PATTERN, parseDuration, parsePriority, slugify } from './annotations.js';
-import type { ListItem } from 'mdast';
 import {
   checkbox,
   endLine,
   indentOf,
   itemFirstLineMasked,
+  type ListItem,
   listsOf,
   type MarkdownDoc,
   type Section,
@@ -388,7 +388,6 @@ function splitTrailingLabels(piece: string): { ref: string; labels: string[] } {
   return { ref: ref.slice(0, end), labels: labels.reverse() };
 }
 
-
 /** Explicit keys as written; every other task gets a key from its subject, made unique with -2, -3... */
 function assignKeys(items: Item[], fail: Fail): void {
   const taken = new Map<string, number>();
@@ -489,6 +488,11 @@ function dependencies(items: Item[], phases: Phase[], refs: number[][]): number[
     for (const [q, s] of stageOf) if (s === previous) gate.push(...(finals.get(q) ?? []));
     return gate;
   };
+  // Each top-level item's place in its phase (indexOf per item made a long phase quadratic).
+  const positionInPhase = new Map<number, number>();
+  for (const phase of phases) {
+    for (const [pos, item] of phase.items.entries()) positionInPhase.set(item, pos);
+  }
   const startOf = (i: number): number[] => {
     const memo = startMemo.get(i);
     if (memo !== undefined) return memo;
@@ -498,15 +502,17 @@ function dependencies(items: Item[], phases: Phase[], refs: number[][]): number[
     else if (item.parent !== undefined) start = startOf(item.parent);
     else {
       const phase = phases[item.phase] as Phase;
-      const pos = phase.items.indexOf(i);
+      const pos = positionInPhase.get(i) ?? -1;
       start = phase.sequential && pos > 0 ? [phase.items[pos - 1] as number] : phaseGate(item.phase);
     }
     startMemo.set(i, start);
     return start;
   };
 
+  const membersOf = phases.map((): number[] => []);
+  for (const [i, item] of items.entries()) membersOf[item.phase]?.push(i);
   phases.forEach((_phase, p) => {
-    const members = items.map((item, i) => (item.phase === p ? i : -1)).filter((i) => i >= 0);
+    const members = membersOf[p] as number[];
     for (const i of members) {
       const item = items[i] as Item;
       after[i] = item.children.length > 0 ? [...(refs[i] as number[])] : [...startOf(i)];
@@ -536,7 +542,6 @@ function joinDescription(lines: { indent: number; text: string }[]): string {
     .join('\n')
     .trim();
 }
-
 
 function normalize(s: string): string {
   return s.replace(/\s+/g, ' ').trim().toLowerCase();

@@ -35,7 +35,10 @@ const NOT_WORK: [RegExp, string][] = [
     /^(files? to (create|modify|change|edit|touch|update)( ?(\/|and|or|&) ?(create|modify|change|edit|touch|update))*|files|affected files|files (changed|affected|touched)|file changes|critical files|key files)$/,
     'a list of files, not work',
   ],
-  [/^(testing strategy|test strategy|testing approach|test approach|verification strategy)$/, 'the testing strategy, not work'],
+  [
+    /^(testing strategy|test strategy|testing approach|test approach|verification strategy)$/,
+    'the testing strategy, not work',
+  ],
   [
     /^(success criteria|acceptance criteria|definition of done|verification|how to verify)$/,
     'success criteria, not work',

@@ -67,7 +67,8 @@ export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptio
     if (phases.length === 0) throw none(file, '--phases', 'phase headings such as "## Phase 1: Core"');
     shape = 'phases';
   } else if (opts.shape === 'steps') {
-    if (steps.length === 0) throw none(file, '--steps', 'a step list (a list under a heading such as "## Implementation Steps")');
+    if (steps.length === 0)
+      throw none(file, '--steps', 'a step list (a list under a heading such as "## Implementation Steps")');
     shape = 'steps';
   } else if (front.todos !== undefined) shape = 'todos';
   else if (phases.length > 0 && steps.length > 0) {
@@ -96,7 +97,10 @@ export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptio
       for (const s of steps) read.add(s.section);
     } else tasks = front.todos ?? [];
     spec = { tasks };
-    const title = front.title ?? top.sections.find((s) => s.depth === 1 && !read.has(s))?.title;
+    // The title: the front matter's, else a first heading of level 1 that is neither read nor skipped.
+    const first = top.sections[0];
+    const heading = first?.depth === 1 && !read.has(first) && !notWorkOf.has(first) ? first.title : undefined;
+    const title = front.title ?? heading;
     if (title !== undefined && title !== '') spec.title = title.replace(/\*\*|__/g, '');
     checkPlan(spec, file);
   }

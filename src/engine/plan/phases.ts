@@ -1,9 +1,17 @@
-import type { List, ListItem, Nodes } from 'mdast';
 import { isAutomatedChecks, type PhaseHeading } from './headings.js';
-import { dedent, endLine, inlineSource, type MarkdownDoc, type Section, startLine } from './markdown-tree.js';
-import { findProseRefs, matchByWords, parseTargets, type ProseRef, proseRefLine } from './prose-refs.js';
-import type { PlanTask } from './spec.js';
+import {
+  codeSpanValues,
+  dedent,
+  endLine,
+  type List,
+  type ListItem,
+  type MarkdownDoc,
+  type Section,
+  startLine,
+} from './markdown-tree.js';
+import { findProseRefs, matchByWords, type ProseRef, parseTargets, proseRefLine } from './prose-refs.js';
 import { type PlanAmbiguity, uniqueKey } from './shape.js';
+import type { PlanTask } from './spec.js';
 
 // A phased plan (`## Phase 1: Token bucket core`, `### Changes Required:`, `#### Automated
 // Verification:`) -> one task per phase. The phase's text is its description; the commands named
@@ -23,7 +31,10 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
 
   for (const { section, heading } of phases) {
     const explicitKey = /\{#([A-Za-z0-9][A-Za-z0-9_.-]*)\}/.exec(section.title)?.[1];
-    const subject = (heading.name ?? heading.label).replace(/\{#[^}]*\}/g, '').replace(/\*\*|__/g, '').trim();
+    const subject = (heading.name ?? heading.label)
+      .replace(/\{#[^}]*\}/g, '')
+      .replace(/\*\*|__/g, '')
+      .trim();
     const task: PlanTask = {
       key: explicitKey === undefined ? uniqueKey(subject, taken) : uniqueKey(explicitKey, taken, true),
       subject,
@@ -46,12 +57,20 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
     ownRefs.push(refs);
     parallel.push(/\(\s*parallel\s*\)/i.test(section.title));
 
-    const description = dedent(doc, section.line + 1, section.endLine, (n) => checks.removed.has(n));
+    // A thematic break closing the phase separates phases; it is not part of the text.
+    const description = dedent(doc, section.line + 1, section.endLine, (n) => checks.removed.has(n)).replace(
+      /(\n\s*(?:-{3,}|\*{3,}|_{3,})\s*)+$/,
+      '',
+    );
     if (description !== '') task.description = description;
     tasks.push(task);
   }
 
-  const numberOf = (label: string) => Number(/(\d+)/.exec(label)?.[1] ?? Number.NaN);
+  const byNumber = new Map<number, number>();
+  phases.forEach((p, j) => {
+    const n = Number(/(\d+)/.exec(p.heading.label)?.[1] ?? Number.NaN);
+    if (!byNumber.has(n)) byNumber.set(n, j);
+  });
   tasks.forEach((task, i) => {
     const refs = ownRefs[i];
     if (refs === undefined) {
@@ -72,8 +91,7 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
       if ('none' in target) continue;
       if ('numbers' in target) {
         for (const n of target.numbers) {
-          const j = phases.findIndex((p) => numberOf(p.heading.label) === n);
-          const hit = j >= 0 ? j : n - 1;
+          const hit = byNumber.get(n) ?? n - 1;
           if (hit === i || tasks[hit] === undefined) {
             ambiguities.push({ line: ref.line, message: `"${ref.clause}": there is no other phase ${n}` });
           } else if (!task.after.includes((tasks[hit] as PlanTask).key)) task.after.push((tasks[hit] as PlanTask).key);
@@ -111,7 +129,7 @@ function automatedChecks(doc: MarkdownDoc, phase: Section): { commands: string[]
   const take = (list: List, leadIn: number | undefined) => {
     let all = true;
     for (const item of list.children) {
-      const found = commandsOf(item);
+      const found = commandsOf(doc, item);
       if (found.length === 0) {
         all = false;
         continue;
@@ -126,7 +144,7 @@ function automatedChecks(doc: MarkdownDoc, phase: Section): { commands: string[]
     blocks.forEach((block, i) => {
       if (block.type === 'list' && automated) take(block, i === 0 ? section.line : undefined);
       const next = blocks[i + 1];
-      if (block.type === 'paragraph' && next?.type === 'list' && isAutomatedChecks(inlineSource(doc, block))) {
+      if (block.type === 'paragraph' && next?.type === 'list' && isAutomatedChecks(block.text ?? '')) {
         take(next, startLine(block));
       }
     });
@@ -141,18 +159,16 @@ const ONE_WORD_COMMANDS = new Set(
   'make pytest tox nox just rake tsc jest vitest mocha eslint ruff mypy pyright gradle mvn ctest bats'.split(' '),
 );
 
-/** The commands in an item's own text: code spans that read as a command line. */
-function commandsOf(item: ListItem): string[] {
+/** The commands in an item's own text (not its nested lists, not its code blocks): code spans that read as a command line. */
+function commandsOf(doc: MarkdownDoc, item: ListItem): string[] {
   const out: string[] = [];
-  const walk = (node: Nodes): void => {
-    if (node.type === 'list') return;
-    if (node.type === 'inlineCode') {
-      const code = node.value.trim();
+  const nested = item.children.filter((c) => c.type === 'list');
+  for (let n = item.line; n <= item.endLine; n++) {
+    if (doc.codeLines.has(n) || nested.some((l) => n >= l.line && n <= l.endLine)) continue;
+    for (const value of codeSpanValues(doc.lines[n - 1] ?? '')) {
+      const code = value.trim();
       if (/\s/.test(code) || /^\.{1,2}\//.test(code) || ONE_WORD_COMMANDS.has(code)) out.push(code);
-      return;
     }
-    if ('children' in node) for (const child of node.children) walk(child as Nodes);
-  };
-  walk(item);
+  }
   return out;
 }

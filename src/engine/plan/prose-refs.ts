@@ -22,12 +22,11 @@ const ONCE = new RegExp(
   'gi',
 );
 /** A clause at the end of the text, after a boundary: "— depends on step 2", "; requires the API". */
-const TRAILING = new RegExp(
-  String.raw`(?:^|[.;:]\s+|\s[-\u2013\u2014]+\s+|,\s+)(depends on|blocked by|requires|needs|waits for|after)\b\s*(:?)\s*`,
-  'gi',
-);
+const TRAILING =
+  /(?:^|[.;:]\s+|\s[-\u2013\u2014]+\s+|,\s+)(depends on|blocked by|requires|needs|waits for|after)\b\s*(:?)\s*/gi;
 /** A line of its own: "Depends on: Step 2", "**Dependencies:** steps 1, 3", "- Blocked by: #4". */
-const LINE = /^\s*(?:[-*+]\s+)?(?:\*\*|__)?(depends on|dependencies|dependency|blocked by|requires|prerequisites?|after|waits for)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.*)$/i;
+const LINE =
+  /^\s*(?:[-*+]\s+)?(?:\*\*|__)?(depends on|dependencies|dependency|blocked by|requires|prerequisites?|after|waits for)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(.*)$/i;
 
 /** Written dependencies in an item's or heading's text; `text` is returned without the clauses. */
 export function findProseRefs(text: string, line: number): { text: string; refs: ProseRef[] } {
@@ -64,7 +63,11 @@ export function proseRefLine(text: string, line: number): ProseRef | undefined {
   const m = LINE.exec(text);
   if (!m) return undefined;
   // "Dependencies: add zod" lists packages, not work: these words count only before a number ("Phase 1") or "none".
-  if (/^(dependenc|prerequisite)/i.test(m[1] as string) && !startsWithNumber(m[2] as string) && !/^none\b/i.test(m[2] as string))
+  if (
+    /^(dependenc|prerequisite)/i.test(m[1] as string) &&
+    !startsWithNumber(m[2] as string) &&
+    !/^none\b/i.test(m[2] as string)
+  )
     return undefined;
   return { target: (m[2] as string).replace(/\*\*|__/g, '').trim(), clause: text.trim(), line };
 }
@@ -97,7 +100,8 @@ export function parseTargets(target: string): Target {
       }
       const n = Number(token[1]);
       const last = numbers[numbers.length - 1];
-      if (range && last !== undefined && n > last && n - last <= 1000) for (let k = last + 1; k <= n; k++) numbers.push(k);
+      if (range && last !== undefined && n > last && n - last <= 1000)
+        for (let k = last + 1; k <= n; k++) numbers.push(k);
       else numbers.push(n);
       range = false;
     }

@@ -1,16 +1,16 @@
-import type { List } from 'mdast';
 import {
   checkbox,
   dedentLines,
   endLine,
   indentOf,
   itemFirstLineMasked,
+  type List,
   type MarkdownDoc,
   type Section,
   startLine,
   unmaskCode,
 } from './markdown-tree.js';
-import { findProseRefs, matchByWords, parseTargets, type ProseRef, proseRefLine } from './prose-refs.js';
+import { findProseRefs, matchByWords, type ProseRef, parseTargets, proseRefLine } from './prose-refs.js';
 import { type PlanAmbiguity, uniqueKey } from './shape.js';
 import type { PlanTask } from './spec.js';
 
@@ -43,11 +43,13 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
       // A bold lead is the step's name; what follows it on the line is detail.
       let subject = text;
       let lead = '';
-      const bold = /^(\*\*|__)(.+?)\1\s*[:.\u2013\u2014-]*\s*(.*)$/.exec(text);
+      // "**Name**: detail", "**Name** (`file`) - detail"; a bold phrase inside a sentence is not a name.
+      const bold = /^(\*\*|__)(.+?)\1(\s*\([^()]*\))?\s*(?:[:.\u2013\u2014]|\s-\s|$)\s*(.*)$/.exec(text);
       if (bold) {
         subject = bold[2] as string;
-        lead = bold[3] as string;
-      }
+        const paren = (bold[3] ?? '').trim();
+        lead = paren === '' ? (bold[4] as string) : `${paren}: ${bold[4] as string}`.replace(/:\s*$/, '');
+      } else subject = text.replace(/\*\*|__/g, '');
       subject = unmaskCode(subject, masked.code)
         .replace(/\s+/g, ' ')
         .replace(/[\s:;,.\u2013\u2014-]+$/, '')
@@ -85,6 +87,7 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
     });
 
     const written = group.some((g) => g.refs.length > 0);
+    const byNumber = new Map(group.map((g) => [g.number, g]));
     group.forEach((g, i) => {
       if (!written) {
         if (list.ordered === true && i > 0) g.task.after = [(group[i - 1] as (typeof group)[number]).task.key];
@@ -98,7 +101,7 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
         if ('none' in target) continue;
         if ('numbers' in target) {
           for (const n of target.numbers) {
-            const hit = group.find((h) => h.number === n);
+            const hit = byNumber.get(n);
             if (hit === undefined || hit === g) {
               ambiguities.push({
                 line: ref.line,
@@ -114,7 +117,8 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
             phrase,
             pool.map((t) => ({ key: t.key, subject: t.subject })),
           );
-          if ('index' in found && (pool[found.index] as PlanTask).key !== g.task.key) add((pool[found.index] as PlanTask).key);
+          if ('index' in found && (pool[found.index] as PlanTask).key !== g.task.key)
+            add((pool[found.index] as PlanTask).key);
           else
             ambiguities.push({
               line: ref.line,

@@ -27,7 +27,10 @@ export function readFrontMatter(front: FrontMatter, file: string, ambiguities: P
   const lineAt = (offset: number | undefined) =>
     offset === undefined ? front.line : front.line - 1 + lineCounter.linePos(offset).line;
   const bad = (line: number, message: string): never => {
-    throw new TasklaneError('INVALID_INPUT', `${file}:${line}: front matter ${message}`, { file, field: 'front matter' });
+    throw new TasklaneError('INVALID_INPUT', `${file}:${line}: front matter ${message}`, {
+      file,
+      field: 'front matter',
+    });
   };
   const first = doc.errors[0];
   if (first !== undefined) bad(lineAt(first.pos[0]), `is not valid YAML: ${first.message.split('\n')[0]}`);
@@ -55,14 +58,23 @@ export function readFrontMatter(front: FrontMatter, file: string, ambiguities: P
   (raw as unknown[]).forEach((entry, i) => {
     const line = lines[i] ?? front.line;
     const todo: Record<string, unknown> =
-      typeof entry === 'string' ? { content: entry } : entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>) : {};
-    const text = CONTENT.map((k) => todo[k]).find((v) => typeof v === 'string' && v.trim() !== '') as string | undefined;
+      typeof entry === 'string'
+        ? { content: entry }
+        : entry !== null && typeof entry === 'object'
+          ? (entry as Record<string, unknown>)
+          : {};
+    const text = CONTENT.map((k) => todo[k]).find((v) => typeof v === 'string' && v.trim() !== '') as
+      | string
+      | undefined;
     if (text === undefined) bad(line, `todo ${i + 1} has no content (one of: ${CONTENT.join(', ')})`);
     const status = typeof todo.status === 'string' ? todo.status.trim().toLowerCase() : '';
     if (DROPPED.has(status)) {
       // Left out, and said so in the reading's skipped list; what waits for it does not wait.
       if (todo.id !== undefined) dropped.add(String(todo.id));
-      (out.dropped ??= []).push({ line, subject: (text as string).trim().split('\n')[0] as string, status });
+      out.dropped = [
+        ...(out.dropped ?? []),
+        { line, subject: (text as string).trim().split('\n')[0] as string, status },
+      ];
       return;
     }
     const [subject, ...rest] = (text as string).trim().split('\n');
@@ -73,7 +85,10 @@ export function readFrontMatter(front: FrontMatter, file: string, ambiguities: P
       after: [],
       line,
     };
-    const detail = [rest.join('\n').trim(), ...DETAIL.map((k) => todo[k]).filter((v): v is string => typeof v === 'string')]
+    const detail = [
+      rest.join('\n').trim(),
+      ...DETAIL.map((k) => todo[k]).filter((v): v is string => typeof v === 'string'),
+    ]
       .map((d) => d.trim())
       .filter((d) => d !== '');
     if (detail.length > 0) task.description = detail.join('\n\n');
@@ -87,7 +102,11 @@ export function readFrontMatter(front: FrontMatter, file: string, ambiguities: P
     for (const dep of deps) {
       const key = byId.get(dep) ?? todos.find((t) => t.task.key === dep)?.task.key;
       if (key === undefined && dropped.has(dep)) continue;
-      if (key === undefined) ambiguities.push({ line, message: `todo ${JSON.stringify(task.key)} depends on ${JSON.stringify(dep)}, which no todo has as its id` });
+      if (key === undefined)
+        ambiguities.push({
+          line,
+          message: `todo ${JSON.stringify(task.key)} depends on ${JSON.stringify(dep)}, which no todo has as its id`,
+        });
       else if (key !== task.key && !task.after.includes(key)) task.after.push(key);
     }
   }
