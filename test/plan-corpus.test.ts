@@ -70,14 +70,18 @@ describe('plan corpus: the acceptance of issue 12, point by point', () => {
       ],
     );
     assert.equal(tasks[0].verify, 'npm test -- bucket');
-    assert.doesNotMatch(JSON.stringify(tasks.map((t: Json) => t.subject)), /Global limits|Redis keys expire|Unit tests pass/);
+    assert.doesNotMatch(
+      JSON.stringify(tasks.map((t: Json) => t.subject)),
+      /Global limits|Redis keys expire|Unit tests pass/,
+    );
     // The manual check stays in the description; the automated one became the check.
     assert.match(tasks[1].description, /Redis keys expire after the idle window/);
     assert.doesNotMatch(tasks[0].description, /npm test -- bucket/);
     // An automated criterion that names no command stays in the description too.
     assert.match(tasks[2].description, /Linting passes/);
     const skipped = out.skipped.map((s: Json) => s.heading);
-    for (const h of ["What We're NOT Doing", 'Testing Strategy', 'Overview', 'References']) assert.ok(skipped.includes(h), h);
+    for (const h of ["What We're NOT Doing", 'Testing Strategy', 'Overview', 'References'])
+      assert.ok(skipped.includes(h), h);
   });
 
   test('a "Plan:" template: six steps, step 3 waits for step 2, step 4 for steps 1 and 3, no task for files or questions', () => {
@@ -142,12 +146,20 @@ describe('plan corpus: running twice, and edited plans', () => {
   const edits: [string, (text: string) => string, string][] = [
     [
       'phased-rate-limiter',
-      (t) => t.replace('## Testing Strategy', '## Phase 4: Rollout\n\nTurn the limiter on per route.\n\n## Testing Strategy'),
+      (t) =>
+        t.replace(
+          '## Testing Strategy',
+          '## Phase 4: Rollout\n\nTurn the limiter on per route.\n\n## Testing Strategy',
+        ),
       'Rollout',
     ],
     [
       'plan-template-export',
-      (t) => t.replace('\n## Files to Create/Modify', '7. **Add a changelog entry** (after step 6)\n\n## Files to Create/Modify'),
+      (t) =>
+        t.replace(
+          '\n## Files to Create/Modify',
+          '7. **Add a changelog entry** (after step 6)\n\n## Files to Create/Modify',
+        ),
       'Add a changelog entry',
     ],
     [
@@ -205,7 +217,10 @@ Write the output.
     writeFileSync(join(cwd, 'mixed.md'), mixed);
     const dry = plan(['mixed.md', '--dry-run']);
     assert.equal(dry.status, 0, explain(dry));
-    assert.match(dry.stdout, /Ambiguous:\n {2}line 9: the plan has both phases \(line 3: "Phase 1: Parser"\) and a step list/);
+    assert.match(
+      dry.stdout,
+      /Ambiguous:\n {2}line 9: the plan has both phases \(line 3: "Phase 1: Parser"\) and a step list/,
+    );
     assert.match(dry.stdout, /A real run refuses this plan/);
     const json = plan(['mixed.md', '--dry-run', '--json']).json();
     assert.equal(json.ambiguities.length, 1);

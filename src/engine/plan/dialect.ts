@@ -285,7 +285,7 @@ function readAnnotations(item: Item, fail: Fail): void {
   };
 
   // **bold** is markup, not part of the subject (LLM-written plans bold every item's title).
-  text = text.replace(/\*\*(\S(?:.*?\S)?)\*\*/g, '$1');
+  text = stripBold(text);
   // {#key} anywhere.
   text = text.replace(/\{#([^{}\s]*)\}/g, (_, key: string) => {
     setKey(key, n);
@@ -356,6 +356,33 @@ function readAnnotations(item: Item, fail: Fail): void {
     .replace(/(?<![\s,;:—–-])[\s,;:—–-]+$/, '')
     .trim();
   if (item.subject === '') fail(n, 'subject', 'task has an empty subject');
+}
+
+/**
+ * `**bold**` -> `bold` (the content starts and ends with a non-space), in one pass: the regular
+ * expression it replaces rescanned the rest of the line from every unclosed `**` (quadratic).
+ */
+export function stripBold(text: string): string {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    const open = text.indexOf('**', i);
+    if (open < 0) break;
+    const first = text[open + 2];
+    if (first === undefined || /\s/.test(first)) {
+      out.push(text.slice(i, open + 1));
+      i = open + 1;
+      continue;
+    }
+    // The nearest `**` after the first character of the content, with no space before it.
+    let close = text.indexOf('**', open + 3);
+    while (close >= 0 && /\s/.test(text[close - 1] as string)) close = text.indexOf('**', close + 1);
+    if (close < 0) break; // no closer after this opener means none after any later one either
+    out.push(text.slice(i, open), text.slice(open + 2, close));
+    i = close + 2;
+  }
+  out.push(text.slice(i));
+  return out.join('');
 }
 
 /** "a, b; c" -> [a, b, c]; "2 and 3" -> [2, 3] (only between numbers or #keys: subjects may say "and"). */

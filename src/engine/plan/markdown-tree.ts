@@ -38,7 +38,15 @@ export interface MarkdownDoc {
   frontMatter?: FrontMatter;
   /** Lines inside code blocks (fenced or indented), anywhere in the document. */
   codeLines: Set<number>;
+  /** Set when blocks nest as deep as the parser goes (MAX_NESTING): the line where they do. */
+  tooDeepAt?: number;
 }
+
+/**
+ * How deep blocks may nest (a list in a list item counts two). markdown-it stops reading a list
+ * at its limit and silently drops the rest of the document, so a plan that reaches it is refused.
+ */
+export const MAX_NESTING = 100;
 
 /** One heading and what it holds: blocks until the next heading of the same or a higher level. */
 export interface Section {
@@ -91,14 +99,16 @@ export function readMarkdown(text: string): MarkdownDoc {
   const prdTags = /^\s*<\/?(context|prd)>\s*$/i;
   const source = lines.map((l) => (prdTags.test(l) ? '' : l)).join('\n');
   // The block parser alone: inline markup is read where a reader needs it (codeSpans below).
-  parser ??= new MarkdownIt('commonmark');
+  parser ??= new MarkdownIt('commonmark', { maxNesting: MAX_NESTING });
   const tokens: Token[] = [];
   parser.block.parse(source, parser, {}, tokens);
 
   const root: Block = { type: 'other', line: 1, endLine: lines.length, children: [] };
   const open: Block[] = [root];
   const codeLines = new Set<number>();
+  let tooDeepAt: number | undefined;
   for (const token of tokens) {
+    if (token.level >= MAX_NESTING - 1 && tooDeepAt === undefined) tooDeepAt = (token.map?.[0] ?? 0) + 1;
     const top = open[open.length - 1] as Block;
     if (token.nesting === -1) {
       open.pop();
@@ -126,6 +136,7 @@ export function readMarkdown(text: string): MarkdownDoc {
   }
   const doc: MarkdownDoc = { root, lines, codeLines };
   if (frontMatter !== undefined) doc.frontMatter = frontMatter;
+  if (tooDeepAt !== undefined) doc.tooDeepAt = tooDeepAt;
   return doc;
 }
 
@@ -242,9 +253,11 @@ export function codeSpans(text: string): [number, number][] {
     i = j;
   }
   const byLength = new Map<number, number[]>();
-  runs.forEach((r, k) => {
-    byLength.set(r.len, [...(byLength.get(r.len) ?? []), k]);
-  });
+  for (const [k, r] of runs.entries()) {
+    const same = byLength.get(r.len);
+    if (same === undefined) byLength.set(r.len, [k]);
+    else same.push(k);
+  }
   const next = new Map<number, number>(); // per length: index into byLength's list of the first unused run
   const spans: [number, number][] = [];
   let k = 0;
@@ -287,14 +300,18 @@ const MARK = /\uE000(\d+)\uE001/g;
  * `unmaskCode` once the annotations are read.
  */
 export function itemFirstLineMasked(doc: MarkdownDoc, item: ListItem): { text: string; code: string[] } {
-  let line = itemFirstLine(doc, item).replace(/[\uE000\uE001]/g, ' ');
+  const line = itemFirstLine(doc, item).replace(/[\uE000\uE001]/g, ' ');
   const spans = codeSpans(line);
   const code = spans.map(([from, to]) => line.slice(from, to));
-  for (let i = spans.length - 1; i >= 0; i--) {
-    const [from, to] = spans[i] as [number, number];
-    line = `${line.slice(0, from)}${MARK_OPEN}${i}${MARK_CLOSE}${line.slice(to)}`;
-  }
-  return { text: line, code };
+  // One pass, piece by piece: splicing each mark into the whole line was quadratic in the spans.
+  const pieces: string[] = [];
+  let at = 0;
+  spans.forEach(([from, to], i) => {
+    pieces.push(line.slice(at, from), `${MARK_OPEN}${i}${MARK_CLOSE}`);
+    at = to;
+  });
+  pieces.push(line.slice(at));
+  return { text: pieces.join(''), code };
 }
 
 /** Puts the code spans back in place of their marks. */

@@ -1,7 +1,7 @@
 import { TasklaneError } from '../../model/index.js';
 import { readDialect } from './dialect.js';
 import { isStepListHeading, notWork, phaseHeading } from './headings.js';
-import { listsOf, readMarkdown, type Section, sectionsOf } from './markdown-tree.js';
+import { listsOf, MAX_NESTING, readMarkdown, type Section, sectionsOf } from './markdown-tree.js';
 import { type PhaseSection, readPhases } from './phases.js';
 import type { ChosenShape, PlanAmbiguity, PlanReading, PlanShape, SkippedSection } from './shape.js';
 import { checkPlan, type PlanSpec, type PlanTask } from './spec.js';
@@ -19,6 +19,13 @@ export interface MarkdownOptions {
 
 export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptions = {}): PlanReading {
   const doc = readMarkdown(text);
+  if (doc.tooDeepAt !== undefined) {
+    throw new TasklaneError(
+      'INVALID_INPUT',
+      `${file}:${doc.tooDeepAt}: the plan nests lists or quotes more than ${MAX_NESTING / 2} deep; the reader stops there, so it reads none of it`,
+      { file },
+    );
+  }
   const ambiguities: PlanAmbiguity[] = [];
   const skipped: SkippedSection[] = [];
   const front = doc.frontMatter === undefined ? {} : readFrontMatter(doc.frontMatter, file, ambiguities);

@@ -45,12 +45,14 @@ export function findProseRefs(text: string, line: number): { text: string; refs:
     const m = TRAILING.exec(rest);
     if (!m) break;
     const keyword = (m[1] as string).toLowerCase();
-    const target = rest.slice(m.index + m[0].length).trim();
+    const from = m.index + m[0].length;
     // Without a colon, "after" must name a number ("after step 2"): "after the meeting" is prose.
-    if (keyword === 'after' && m[2] !== ':' && !startsWithNumber(target)) {
-      TRAILING.lastIndex = m.index + m[0].length;
+    // (Tested on the next few characters, so a line of many "after"s is read in linear time.)
+    if (keyword === 'after' && m[2] !== ':' && !startsWithNumber(rest.slice(from, from + 40))) {
+      TRAILING.lastIndex = from;
       continue;
     }
+    const target = rest.slice(from).trim();
     if (target !== '') refs.push({ target: target.replace(/[.]$/, ''), clause: rest.slice(m.index).trim(), line });
     rest = rest.slice(0, m.index);
     break;
