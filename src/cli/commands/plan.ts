@@ -18,19 +18,38 @@ export const command: Command = {
   summary: 'Turn a plan (markdown, JSON or YAML) into tasks with dependencies',
   help: `Usage: tasklane plan FILE [options]
 
-Turns a plan into tasks with dependencies. In markdown, headings are phases (each waits for the
-one before it unless marked "(parallel)"), list and checklist items are tasks, nested items are
-subtasks (a task waits for its subtasks), and "after #2", "depends on: Design API" or
-"(after: api, schema)" add dependencies. "- [x] item" is created completed. JSON and YAML give the
-graph directly: {"tasks": [{"key": "api", "subject": "...", "after": ["schema"]}]}.
-Full syntax: docs/plans.md.
+Turns a plan into tasks with dependencies. A markdown plan is read as CommonMark, in the shape it
+is written in (docs/plans.md, "Shapes"):
+  phases       "## Phase 1: ...", "## Step 2: ...", "## Milestone 3": one task per phase, each
+               waiting for the one before unless it says otherwise ("Depends on: Phase 1",
+               "(parallel)"); its text is the description; the commands in backticks under
+               "Automated Verification" become its check (verify); manual checks stay in the text
+  steps        a list under "Implementation Steps", "Tasks", "Todo", "Work Items": one task per
+               step, with the dependencies written in words ("(depends on step 2)", "(after steps
+               1 and 3)", "once the schema is done", "blocked by ...", "requires ..."); a numbered
+               list that writes none runs in order, a bulleted one all at once
+  todos        front matter "todos:" with id, content, status, dependencies (YAML or JSON);
+               status completed/done is created completed
+  items        Tasklane's own dialect: headings are phases (each waits for the one before unless
+               "(parallel)"), list and checklist items are tasks, nested items subtasks, "after #2",
+               "depends on: Design API", "(after: api, schema)" add dependencies, "- [x]" is done
+Sections that are not work (Overview, Context, Current State, What We're NOT Doing, Out of Scope,
+Non-goals, Risks, Open Questions, References, Files to Create/Modify, Testing Strategy, ...) are
+skipped; --dry-run says which and why. A plan that mixes phases and a step list, or a written
+dependency that names nothing, is refused until you say how to read it: --phases, --steps, or
+--agent. JSON and YAML give the graph directly: {"tasks": [{"key": "api", "subject": "...",
+"after": ["schema"]}]}. Full syntax: docs/plans.md.
 
 Running the same plan again creates nothing twice: each task records metadata.plan =
 {source, key}, and tasks already made from the plan are reused; only new tasks and missing
 dependencies are added. Existing tasks are otherwise left as they are.
 
 Options:
-  --dry-run          print the graph (phases, tasks, dependencies, creation order) and write nothing
+  --dry-run          print the reading (shape, tasks, dependencies, checks, creation order,
+                     skipped sections, ambiguities) and write nothing
+  --phases           read a markdown plan as phases, whatever else it holds
+  --steps            read a markdown plan as its step list(s); a written dependency that names
+                     nothing is dropped (the dry run lists it)
   --format FORMAT    md, json or yaml (default: from the file's extension, else md)
   --source NAME      the plan's identity in metadata.plan.source (default: the file's path
                      relative to the project, or to the current directory)
@@ -43,16 +62,23 @@ Options:
 FILE '-' reads the plan from stdin.
 
 Examples:
-  tasklane plan examples/webapp.md --dry-run
+  tasklane plan thoughts/plans/rate-limiter.md --dry-run     # see how the plan reads
+  tasklane plan thoughts/plans/rate-limiter.md               # create the tasks
+  tasklane plan plan.md --steps                              # the step list, not the phases
   tasklane plan examples/webapp.md
   tasklane plan roadmap.yaml --json
   tasklane plan notes.txt --agent --dry-run --json > plan.json   # review, then: tasklane plan plan.json
 
-JSON (--json): {"source", "list", "created": [ID], "existing": [ID], "tasks": [{"key", "id",
-"subject", "action": "created"|"existing"}], "edges": [{"blocker", "blocked", "blockerId",
-"blockedId", "added"}], "stale": [ID]}. With --dry-run: {"dryRun": true, "source", "list",
-"plan": PLAN, "order": [KEY], "tasks": [{"key", "id"?, "subject", "action":
-"would-create"|"existing"}], "edges": [...]}; PLAN is loadable again as a JSON plan.`,
+JSON (--json): {"source", "list", "shape", "skipped": [SKIPPED], "created": [ID], "existing":
+[ID], "tasks": [{"key", "id", "subject", "action": "created"|"existing"}], "edges": [{"blocker",
+"blocked", "blockerId", "blockedId", "added"}], "stale": [ID]}. With --dry-run: {"dryRun": true,
+"source", "list", "shape", "plan": PLAN, "order": [KEY], "tasks": [{"key", "id"?, "subject",
+"action": "would-create"|"existing"}], "edges": [...], "skipped": [SKIPPED], "ambiguities":
+[{"line", "message"}]}; SHAPE is phases, steps, todos, items, json, yaml or agent; SKIPPED is
+{"heading", "line", "reason"}; PLAN is loadable again as a JSON plan.
+
+Exit codes: 0 done (a dry run of an ambiguous plan too: it shows the ambiguities); 1 an invalid or
+ambiguous plan, an agent that failed or answered badly, a cycle, an unreadable file; 2 bad usage.`,
 
   async run(io) {
     // --agent takes an optional value, which parseArgs cannot express: lift --agent=CMD out first.

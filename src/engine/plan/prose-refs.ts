@@ -13,9 +13,10 @@ export interface ProseRef {
   line: number;
 }
 
-const KEYWORD = String.raw`depends on|depending on|dependent on|blocked by|requires|required|needs|waits for|wait for|after|once`;
+const KEYWORD = 'depends on|depending on|dependent on|blocked by|requires|required|needs|waits for|wait for|after|once';
 const PAREN = new RegExp(String.raw`\(\s*(${KEYWORD})\b\s*:?\s*([^()]{0,400})\)`, 'gi');
-const DONE_WORDS = String.raw`done|complete|completed|finished|ready|in place|merged|landed|available|built|written|working|there`;
+const DONE_WORDS =
+  'done|complete|completed|finished|ready|in place|merged|landed|available|built|written|working|there';
 /** "once the schema is done": the words between "once" and "is done" (at most 12). */
 const ONCE = new RegExp(
   String.raw`(^|[\s,;(])once\s+((?:[^\s,;.()]+\s+){0,11}?[^\s,;.()]+)\s+(?:is|are|has been|have been)\s+(?:${DONE_WORDS})\b[.,;]?`,
