@@ -44,6 +44,10 @@ const PLANS: Record<string, string> = {
       ? '1. **Step one**: start\n'
       : `${i}. **Step ${i}** (depends on step ${i - 1}): once step ${i - 1} is done\n`,
   ),
+  // A step list whose steps name the one before by its words.
+  'step list, "once part n is done"': fill('# Plan\n\n## Tasks\n\n', (i) =>
+    i === 1 ? '1. Build part 1\n' : `${i}. Build part ${i}, once part ${i - 1} is done\n`,
+  ),
   // Phases, each naming the one before.
   'phases, "Depends on: Phase n"': fill(
     '# Plan\n',

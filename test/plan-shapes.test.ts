@@ -292,6 +292,12 @@ describe('plan shapes: hostile input stays bounded', () => {
       .replace(/\(depends on step 1\)\n/, '\n');
     const r = read(text);
     assert.ok(r.spec.tasks.length > 1000);
+    const words = ['## Tasks\n'];
+    for (let i = 1; i <= 15_000; i++)
+      words.push(`${i}. Build part ${i}${i > 1 ? `, once part ${i - 1} is done` : ''}\n`);
+    const byWords = read(words.join(''));
+    assert.deepEqual(byWords.ambiguities, []);
+    assert.deepEqual(byWords.spec.tasks[14_999]?.after, ['build-part-14999']);
     const phases: string[] = [];
     for (let i = 1; phases.length < 15_000; i++)
       phases.push(`## Phase ${i}: P${i}\n- [ ] Tests: \`npm test -- p${i}\`\n`);

@@ -9,7 +9,7 @@ import {
   type Section,
   startLine,
 } from './markdown-tree.js';
-import { findProseRefs, matchByWords, type ProseRef, parseTargets, proseRefLine } from './prose-refs.js';
+import { findProseRefs, type ProseRef, parseTargets, proseRefLine, wordMatcher } from './prose-refs.js';
 import { type PlanAmbiguity, uniqueKey } from './shape.js';
 import type { PlanTask } from './spec.js';
 
@@ -71,6 +71,7 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
     const n = Number(/(\d+)/.exec(p.heading.label)?.[1] ?? Number.NaN);
     if (!byNumber.has(n)) byNumber.set(n, j);
   });
+  let matcher: ReturnType<typeof wordMatcher> | undefined;
   tasks.forEach((task, i) => {
     const refs = ownRefs[i];
     if (refs === undefined) {
@@ -99,10 +100,8 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
         continue;
       }
       for (const phrase of target.words) {
-        const found = matchByWords(
-          phrase,
-          tasks.map((t) => ({ key: t.key, subject: `${t.phase ?? ''} ${t.subject}` })),
-        );
+        matcher ??= wordMatcher(tasks.map((t) => ({ key: t.key, subject: `${t.phase ?? ''} ${t.subject}` })));
+        const found = matcher(phrase);
         if ('index' in found && found.index !== i) {
           const key = (tasks[found.index] as PlanTask).key;
           if (!task.after.includes(key)) task.after.push(key);

@@ -119,33 +119,44 @@ export function parseTargets(target: string): Target {
 
 const STOP = new Set(['the', 'a', 'an', 'of', 'to', 'for', 'in', 'on', 'step', 'task', 'phase', 'work', 'is', 'are']);
 
+export type WordMatch = { index: number } | { none: true } | { several: number[] };
+
 /**
- * The one candidate a phrase names: by key, by subject, or by all of the phrase's words appearing
- * in one subject ("the schema" -> "Write the database schema"). Undefined when none or several do.
+ * A matcher for phrases that name a candidate: by key, by subject, or by all of the phrase's
+ * words appearing in one subject ("the schema" -> "Write the database schema"; a plural matches
+ * its singular). Built once per list, indexed by word, so each phrase costs what its words do.
  */
-export function matchByWords(
-  phrase: string,
-  candidates: { key: string; subject: string }[],
-): { index: number } | { none: true } | { several: number[] } {
-  const slug = slugify(phrase);
-  const exact = candidates.findIndex((c) => c.key === phrase || c.key === slug || slugify(c.subject) === slug);
-  if (exact >= 0) return { index: exact };
-  const want = words(phrase).filter((w) => !STOP.has(w));
-  if (want.length === 0) return { none: true };
-  const hits: number[] = [];
+export function wordMatcher(candidates: { key: string; subject: string }[]): (phrase: string) => WordMatch {
+  const exact = new Map<string, number>();
+  const byWord = new Map<string, number[]>();
   candidates.forEach((c, i) => {
-    const have = words(c.subject);
-    if (want.every((w) => have.some((h) => h === w || h.startsWith(w) || w.startsWith(h)))) hits.push(i);
+    for (const name of [c.key, slugify(c.subject)]) if (!exact.has(name)) exact.set(name, i);
+    for (const w of new Set(words(c.subject))) {
+      const list = byWord.get(w);
+      if (list === undefined) byWord.set(w, [i]);
+      else list.push(i);
+    }
   });
-  if (hits.length === 1) return { index: hits[0] as number };
-  return hits.length === 0 ? { none: true } : { several: hits };
+  return (phrase) => {
+    const hit = exact.get(phrase) ?? exact.get(slugify(phrase));
+    if (hit !== undefined) return { index: hit };
+    const want = [...new Set(words(phrase).filter((w) => !STOP.has(w)))];
+    if (want.length === 0) return { none: true };
+    const lists = want.map((w) => byWord.get(w) ?? []).sort((a, b) => a.length - b.length);
+    const others = lists.slice(1).map((l) => new Set(l));
+    const hits = (lists[0] as number[]).filter((i) => others.every((o) => o.has(i)));
+    if (hits.length === 1) return { index: hits[0] as number };
+    return hits.length === 0 ? { none: true } : { several: hits };
+  };
 }
 
+/** A phrase's words, lowercased, accents dropped, a plural "s" cut ("schemas" -> "schema"). */
 function words(s: string): string[] {
   return s
     .toLowerCase()
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .split(/[^a-z0-9]+/)
-    .filter((w) => w.length > 0);
+    .filter((w) => w.length > 0)
+    .map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w));
 }

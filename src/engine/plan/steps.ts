@@ -10,7 +10,7 @@ import {
   startLine,
   unmaskCode,
 } from './markdown-tree.js';
-import { findProseRefs, matchByWords, type ProseRef, parseTargets, proseRefLine } from './prose-refs.js';
+import { findProseRefs, type ProseRef, parseTargets, proseRefLine, wordMatcher } from './prose-refs.js';
 import { type PlanAmbiguity, uniqueKey } from './shape.js';
 import type { PlanTask } from './spec.js';
 
@@ -88,6 +88,13 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
 
     const written = group.some((g) => g.refs.length > 0);
     const byNumber = new Map(group.map((g) => [g.number, g]));
+    // Words name a step of this list, else one of the lists before it.
+    const pool = [...group.map((h) => h.task), ...tasks];
+    let matcher: ReturnType<typeof wordMatcher> | undefined;
+    const match = (phrase: string) => {
+      matcher ??= wordMatcher(pool);
+      return matcher(phrase);
+    };
     group.forEach((g, i) => {
       if (!written) {
         if (list.ordered === true && i > 0) g.task.after = [(group[i - 1] as (typeof group)[number]).task.key];
@@ -112,11 +119,7 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
           continue;
         }
         for (const phrase of target.words) {
-          const pool = [...group.map((h) => h.task), ...tasks];
-          const found = matchByWords(
-            phrase,
-            pool.map((t) => ({ key: t.key, subject: t.subject })),
-          );
+          const found = match(phrase);
           if ('index' in found && (pool[found.index] as PlanTask).key !== g.task.key)
             add((pool[found.index] as PlanTask).key);
           else
