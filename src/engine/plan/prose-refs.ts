@@ -129,9 +129,12 @@ export type WordMatch = { index: number } | { none: true } | { several: number[]
 export function wordMatcher(candidates: { key: string; subject: string }[]): (phrase: string) => WordMatch {
   const exact = new Map<string, number>();
   const byWord = new Map<string, number[]>();
+  const wordsOf: Set<string>[] = [];
   candidates.forEach((c, i) => {
     for (const name of [c.key, slugify(c.subject)]) if (!exact.has(name)) exact.set(name, i);
-    for (const w of new Set(words(c.subject))) {
+    const own = new Set(words(c.subject));
+    wordsOf.push(own);
+    for (const w of own) {
       const list = byWord.get(w);
       if (list === undefined) byWord.set(w, [i]);
       else list.push(i);
@@ -142,9 +145,9 @@ export function wordMatcher(candidates: { key: string; subject: string }[]): (ph
     if (hit !== undefined) return { index: hit };
     const want = [...new Set(words(phrase).filter((w) => !STOP.has(w)))];
     if (want.length === 0) return { none: true };
-    const lists = want.map((w) => byWord.get(w) ?? []).sort((a, b) => a.length - b.length);
-    const others = lists.slice(1).map((l) => new Set(l));
-    const hits = (lists[0] as number[]).filter((i) => others.every((o) => o.has(i)));
+    // The candidates of the rarest word, checked for the others: as costly as that word is rare.
+    const rarest = want.map((w) => byWord.get(w) ?? []).reduce((a, b) => (b.length < a.length ? b : a));
+    const hits = rarest.filter((i) => want.every((w) => (wordsOf[i] as Set<string>).has(w)));
     if (hits.length === 1) return { index: hits[0] as number };
     return hits.length === 0 ? { none: true } : { several: hits };
   };
