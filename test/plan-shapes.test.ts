@@ -110,6 +110,20 @@ describe('plan shapes: step lists', () => {
   });
 });
 
+describe('plan shapes: a list under "Tasks" written in Tasklane\'s dialect stays the dialect', () => {
+  test('keys, colon references, priorities and estimates are read as before', () => {
+    const r = read('## Tasks\n- Design the API {#api} !high\n- Build it (after: api) ~2h\n');
+    assert.equal(r.shape, 'items');
+    assert.deepEqual(
+      r.spec.tasks.map((t) => [t.key, t.subject, t.after, t.priority, t.estimate]),
+      [
+        ['api', 'Design the API', [], 1, undefined],
+        ['build-it', 'Build it', ['api'], undefined, 7200],
+      ],
+    );
+  });
+});
+
 describe('plan shapes: phases', () => {
   test('"Step N", "Milestone N -", "Stage N." headings are phases too; each waits for the one before', () => {
     const r = read('# X\n## Step 1: Scaffold\ntext\n## Milestone 2 - Beta\n## Stage 3. Launch\n');

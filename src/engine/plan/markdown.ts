@@ -1,7 +1,15 @@
 import { TasklaneError } from '../../model/index.js';
 import { readDialect } from './dialect.js';
 import { isStepListHeading, notWork, phaseHeading } from './headings.js';
-import { listsOf, MAX_NESTING, readMarkdown, type Section, sectionsOf } from './markdown-tree.js';
+import {
+  type Block,
+  listsOf,
+  MAX_NESTING,
+  type MarkdownDoc,
+  readMarkdown,
+  type Section,
+  sectionsOf,
+} from './markdown-tree.js';
 import { type PhaseSection, readPhases } from './phases.js';
 import type { ChosenShape, PlanAmbiguity, PlanReading, PlanShape, SkippedSection } from './shape.js';
 import { checkPlan, type PlanSpec, type PlanTask } from './spec.js';
@@ -63,7 +71,7 @@ export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptio
     for (const sub of s.sections) {
       if (notWorkOf.has(sub) || phaseSet.has(sub)) continue;
       const list = isStepListHeading(sub.title) ? listsOf(sub)[0] : undefined;
-      if (list !== undefined) steps.push({ section: sub, list });
+      if (list !== undefined && !writesDialect(doc, list)) steps.push({ section: sub, list });
       else findSteps(sub);
     }
   };
@@ -141,6 +149,17 @@ export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptio
   }
   skipped.sort((a, b) => a.line - b.line);
   return { spec, shape, skipped, ambiguities };
+}
+
+/** Tasklane's own annotations, which a step list does not read: a list that uses them is read as the dialect. */
+const DIALECT =
+  /\{#[A-Za-z0-9][\w.-]*\}|\((?:after|depends on|blocked by)\s*:|(?:^|\s)!(?:low|normal|high|urgent|critical)(?=\s|$)|(?:^|\s)~\d+(?:\.\d+)?[smhdw](?=\s|$)|^\s*(?:[-*+]\s+)?(?:key|priority|estimate|labels?|agent|verify)\s*:/i;
+
+function writesDialect(doc: MarkdownDoc, list: Block): boolean {
+  for (let n = list.line; n <= list.endLine; n++) {
+    if (!doc.codeLines.has(n) && DIALECT.test(doc.lines[n - 1] ?? '')) return true;
+  }
+  return false;
 }
 
 /** Markdown plan -> PlanSpec; a plan the reader would have to guess at is refused (see ambiguityError). */
