@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStore } from '../src/store/open.js';
+import { IDLE_IN_TRANSACTION_MS } from '../src/store/postgres/db.js';
 import type { JournalEntry, TaskStore } from '../src/store/types.js';
 import { type Fixture, start } from './fixtures/store/procs.js';
 import { tempDir } from './helpers.js';
@@ -123,9 +124,10 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     };
   }
 
-  function hostFixture(name: string, hostUrl: string): Fixture {
+  /** A process on host `name` driving the store API (fixtures/store/pg-host.ts). */
+  function hostFixture(name: string, hostUrl: string, owner = `host-${name}`): Fixture {
     const host = net.hosts[name] as { exec(argv: string[]): string[] };
-    return start('pg-host', [hostUrl, 'hosts', `host-${name}`], host.exec([]));
+    return start('pg-host', [hostUrl, 'hosts', owner, name], host.exec([]));
   }
 
   /** The fixture's next output line after the first `n`, as JSON. */
@@ -219,7 +221,8 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
   it("the cut-off host's late heartbeat, completion and failure are refused by the lease token and change nothing", async () => {
     const { hostUrl, store } = await freshList();
     await store.create({ subject: 'contended' });
-    const [fa, fb] = [hostFixture('a', hostUrl), hostFixture('b', hostUrl)];
+    // One owner name on both hosts: only the lease token tells the claims apart.
+    const [fa, fb] = [hostFixture('a', hostUrl, 'worker'), hostFixture('b', hostUrl, 'worker')];
     await Promise.all([fa, fb].map((f) => f.line((l) => l === 'ready')));
     const aClaim = await reply(fa, 'claim 1 2000');
     assert.equal(aClaim.claimed, '1', JSON.stringify(aClaim));
@@ -241,21 +244,23 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     const restoredAt = Date.now();
     const beat = await lineAfter(fa, n);
     assert.equal(beat.result, 'NOT_OWNER', `the late heartbeat: ${JSON.stringify(beat)}`);
+    assert.match(beat.message as string, /the claim token does not match/);
     assert.ok(
       (beat.ms as number) >= restoredAt - sentAt,
       `it arrived only after the link came back: ${JSON.stringify(beat)}`,
     );
     const complete = await reply(fa, 'complete');
     assert.equal(complete.result, 'NOT_OWNER', `the late completion: ${JSON.stringify(complete)}`);
+    assert.match(complete.message as string, /the claim token does not match/);
     const fail = await reply(fa, 'fail');
     assert.equal(fail.result, 'NOT_OWNER', `the late failure: ${JSON.stringify(fail)}`);
+    assert.match(fail.message as string, /the claim token does not match/);
     assert.deepEqual(await store.get('1'), row, 'the row is as b left it');
     assert.deepEqual(await journal(store), entries, 'nothing journaled');
 
     assert.equal((await reply(fb, 'complete')).result, 'ok');
-    const done = await completedOnce(store);
-    assert.equal(done.get('1')?.actor, 'host-b');
-    assert.equal(((await store.get('1')).metadata?.tasklane as { result?: string }).result, 'by host-b');
+    await completedOnce(store);
+    assert.equal(((await store.get('1')).metadata?.tasklane as { result?: string }).result, 'by worker on b');
     for (const f of [fa, fb]) f.child.stdin?.end();
     await Promise.all([fa.exit, fb.exit]);
     console.log(`# a's heartbeat held up ${beat.ms} ms by the cut, then refused (${beat.message})`);
@@ -278,20 +283,22 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
         const r = await reply(fb, 'claim any 30000');
         return r.claimed === '1' ? r : undefined;
       },
-      45_000,
+      IDLE_IN_TRANSACTION_MS + 15_000,
       () => "the row a's cut-off transaction locked stayed locked",
     );
     const waited = Date.now() - cutAt;
+    assert.ok(waited >= IDLE_IN_TRANSACTION_MS - 1000, `freed after ${waited} ms: by the session's end, not before`);
     net.restore('a');
     fa.child.stdin?.end();
     assert.equal((await reply(fb, 'complete')).result, 'ok');
     fb.child.stdin?.end();
     await Promise.all([fa.exit, fb.exit]);
     const hold = JSON.parse(fa.lines.at(-1) as string) as Record<string, unknown>;
+    assert.equal(hold.attempts, 2, `a's transaction was ended by the server and ran again: ${JSON.stringify(hold)}`);
     const done = await completedOnce(store);
     assert.equal(done.get('1')?.actor, 'host-b');
     console.log(
-      `# b claimed #1 ${waited} ms after a was cut off inside its transaction; a's transaction ended: ${JSON.stringify(hold)}; ${JSON.stringify(bClaim.claimed)}`,
+      `# b claimed #${bClaim.claimed} ${waited} ms after a was cut off inside its transaction; a's came back: ${JSON.stringify(hold)}`,
     );
   });
 });
