@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { claimOrder, criticalPaths, estimateOf, isTasklaneError, priorityOf, type Task } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
+import { Db, IDLE_IN_TRANSACTION_MS } from '../src/store/postgres/db.js';
 import { SCHEMA_VERSION } from '../src/store/postgres/schema.js';
 import type { ExportRecord, JournalEntry, TaskStore } from '../src/store/types.js';
 import { run as cli } from './cli-run.js';
@@ -127,6 +128,38 @@ describe('PostgreSQL store, its own machinery', () => {
       Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
       'each migration applied once',
     );
+  });
+
+  it('has the server end a session left idle inside a transaction: 30 s unless the URL says otherwise', async () => {
+    const url = await freshStoreUrl();
+    const setting = async (u: string): Promise<unknown> => {
+      const db = new Db(u);
+      try {
+        return (await db.query('SHOW idle_in_transaction_session_timeout'))[0]?.idle_in_transaction_session_timeout;
+      } finally {
+        await db.close();
+      }
+    };
+    assert.equal(IDLE_IN_TRANSACTION_MS, 30_000);
+    assert.equal(await setting(url), '30s');
+    assert.equal(await setting(`${url}&idle_in_transaction_session_timeout=1500`), '1500ms');
+    // A transaction that pauses longer than that between two statements is ended by the server.
+    const db = new Db(`${url}&idle_in_transaction_session_timeout=300`);
+    let attempts = 0;
+    try {
+      await assert.rejects(
+        db.tx(async (tx) => {
+          attempts++;
+          await tx.query('SELECT 1');
+          await new Promise((r) => setTimeout(r, 600));
+          await tx.query('SELECT 2');
+        }),
+        (err: unknown) => isTasklaneError(err, 'IO'),
+      );
+    } finally {
+      await db.close();
+    }
+    assert.ok(attempts > 1, 'each attempt was ended and run again');
   });
 
   it('exports a list and imports it into another: the same records again (exportedAt aside)', async () => {

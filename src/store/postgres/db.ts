@@ -38,8 +38,22 @@ const RETRYABLE = new Set([
   '40001', // serialization failure
   '55P03', // lock not available
 ]);
-/** SQLSTATEs of a connection the server ended (pg_terminate_backend, a restart, a failover). */
-const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+/**
+ * SQLSTATEs of a connection the server ended (pg_terminate_backend, a restart, a failover, a
+ * session idle inside a transaction or idle too long: 25P03, 57P05).
+ */
+const CONNECTION_LOST = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P05',
+  '25P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 
 const TX_ATTEMPTS = 8;
 
