@@ -2,24 +2,29 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { tasklaneFields } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
 import { IDLE_IN_TRANSACTION_MS } from '../src/store/postgres/db.js';
 import type { JournalEntry, TaskStore } from '../src/store/types.js';
 import { type Fixture, start } from './fixtures/store/procs.js';
-import { tempDir } from './helpers.js';
+import { cleanEnv } from './cli-run.js';
+import { cliPath, tempDir } from './helpers.js';
 import { makeNetwork, type Network, namespacesNamed, netnsUnavailable, SUBNET } from './netns.js';
 import { type PostgresServer, startPostgres } from './pg-server.js';
 
 // Workers on separate hosts sharing one PostgreSQL list: network namespaces made here (netns.ts),
 // the database on a host of its own, workers on hosts `a` and `b`, joined by a bridge. A host is
-// cut off mid-task (its link set down: its connections hang, as on a pulled cable), its lease runs
-// out, another host takes and finishes the task; when the cut-off host comes back, what it sends
-// late is refused by the lease token and changes nothing. Needs root (ip netns); tests run as root.
+// cut off (its link set down: its connections hang, as on a pulled cable) mid-task: its lease runs
+// out, another host takes and finishes the task (real `tasklane worker` processes); when the
+// cut-off host comes back, its late heartbeat, completion and failure are refused by the lease
+// token and change nothing (a process driving the store API). Cut off inside a transaction: the
+// database ends the silent session (db.ts IDLE_IN_TRANSACTION_MS), so its row locks do not keep
+// the task from the others. Needs root (ip netns); tests and CI run as root. Namespaces and
+// processes are removed in every outcome (netns.ts; `after` checks none is left).
 
 const unavailable = process.getuid?.() !== 0 ? 'network namespaces need root (ip netns add)' : netnsUnavailable();
 if (unavailable !== undefined) console.log(`# skipping the multi-host PostgreSQL tests: ${unavailable}`);
 
-const cli = new URL('../src/cli/main.js', import.meta.url).pathname;
 const DB = 'hosts_test';
 const prefix = `tl-${process.pid}-`;
 
@@ -90,15 +95,14 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
   /** A `tasklane worker` (the real command) on host `name`. */
   function worker(name: string, hostUrl: string, args: string[]) {
     const host = net.hosts[name] as { exec(argv: string[]): string[] };
-    const [command, ...rest] = host.exec([process.execPath, cli, 'worker', ...args]) as [string, ...string[]];
+    const [command, ...rest] = host.exec([process.execPath, cliPath, 'worker', ...args]) as [string, ...string[]];
     const child = spawn(command, rest, {
-      env: {
-        ...process.env,
+      env: cleanEnv({
         TASKLANE_STORE: hostUrl,
         TASKLANE_LIST: 'hosts',
         XDG_STATE_HOME: tempDir('tasklane-host-state-'),
         NO_COLOR: '1',
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -149,13 +153,13 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
 
   it('a host cut off mid-task: its lease runs out, another host runs the task, its late heartbeat is refused; each task completed once', async () => {
     const { hostUrl, store } = await freshList();
-    await store.create({ subject: 'long', priority: 9, metadata: { sim: { ms: 7000 } } });
+    await store.create({ subject: 'long', priority: 9, metadata: { sim: { ms: 10_000 } } });
     for (let i = 2; i <= 7; i++) await store.create({ subject: `short ${i}`, metadata: { sim: { ms: 300 } } });
     const flags = ['--preset', 'sim', '--lease', '2s', '--idle-exit', '4s', '--json'];
 
     const a = worker('a', hostUrl, flags);
-    const mine = (owner: string | undefined, pid: number) => owner !== undefined && owner.includes(`:${pid}:`);
-    const first = await until(
+    const mine = (owner: string | undefined, pid: number) => owner?.includes(`:${pid}:`) === true;
+    await until(
       async () => {
         const t = await store.get('1');
         return t.status === 'in_progress' && mine(t.owner, a.pid) ? t : undefined;
@@ -164,11 +168,11 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
       () => `host a never claimed #1: ${a.stderr()}`,
     );
     const b = worker('b', hostUrl, flags);
-    await sleep(800); // a heartbeats at least once, b starts on the short tasks
+    await sleep(800); // a heartbeats at least once
     net.cut('a');
     const cutAt = Date.now();
     const lease = await store.get('1');
-    const aLease = (lease.metadata?.tasklane as { lease: { expiresAt: string } }).lease;
+    const aLease = tasklaneFields(lease).lease as { expiresAt: string };
     assert.ok(mine(lease.owner, a.pid), 'a still held #1 when it was cut off');
 
     // The task is claimable again once a's lease runs out, and host b takes it.
@@ -213,8 +217,7 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
         .split('\n')
         .find((l) => l.includes('lost #1')) ?? '';
     console.log(
-      `# a claimed #1 (rev ${first.metadata?.tasklane ? (first.metadata.tasklane as { rev: number }).rev : '?'}), was cut off ${cutFor} ms before b took it over; ` +
-        `a then ran ${aReport.completed.length} tasks, b ${bReport.completed.length}; a said: ${said}`,
+      `# a was cut off ${cutFor} ms before b took #1 over; then a ran ${aReport.completed.length} tasks, b ${bReport.completed.length}; a said: ${said}`,
     );
   });
 
@@ -260,7 +263,7 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
 
     assert.equal((await reply(fb, 'complete')).result, 'ok');
     await completedOnce(store);
-    assert.equal(((await store.get('1')).metadata?.tasklane as { result?: string }).result, 'by worker on b');
+    assert.equal(tasklaneFields(await store.get('1')).result, 'by worker on b');
     for (const f of [fa, fb]) f.child.stdin?.end();
     await Promise.all([fa.exit, fb.exit]);
     console.log(`# a's heartbeat held up ${beat.ms} ms by the cut, then refused (${beat.message})`);
