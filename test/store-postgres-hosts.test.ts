@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
 import { tasklaneFields } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
 import { IDLE_IN_TRANSACTION_MS } from '../src/store/postgres/db.js';
 import type { JournalEntry, TaskStore } from '../src/store/types.js';
-import { type Fixture, start } from './fixtures/store/procs.js';
 import { cleanEnv } from './cli-run.js';
+import { type Fixture, start } from './fixtures/store/procs.js';
 import { cliPath, tempDir } from './helpers.js';
 import { makeNetwork, type Network, namespacesNamed, netnsUnavailable, SUBNET } from './netns.js';
 import { type PostgresServer, startPostgres } from './pg-server.js';
@@ -39,6 +39,11 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     net = makeNetwork(['a', 'b']);
     server = await startPostgres({ netns: net.db.ns, listen: net.db.address, trust: `${SUBNET}.0/24` });
     await server.createDatabase(DB);
+  });
+
+  // A test that failed with a host cut off leaves it so: every test starts with all links up.
+  beforeEach(() => {
+    for (const name of Object.keys(net.hosts)) net.restore(name);
   });
 
   after(async () => {
@@ -196,7 +201,11 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
 
     // Host a comes back while b runs the task: a's heartbeat, held up since the cut, now arrives.
     net.restore('a');
-    const [aCode, bCode] = await Promise.all([a.exit, b.exit]);
+    const [aCode, bCode] = await within(
+      Promise.all([a.exit, b.exit]),
+      60_000,
+      () => `the workers did not stop (a hung after coming back?): a: ${a.stderr()}\nb: ${b.stderr()}`,
+    );
     assert.equal(aCode, 0, `a exited ${aCode}: ${a.stderr()}`);
     assert.equal(bCode, 0, `b exited ${bCode}: ${b.stderr()}`);
     assert.match(a.stderr(), /lost #1 long: the claim was lost/, `a was told its claim was lost: ${a.stderr()}`);
@@ -308,6 +317,18 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+async function within<T>(work: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why())), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function until<T>(probe: () => Promise<T | undefined>, ms: number, why: () => string): Promise<T> {
