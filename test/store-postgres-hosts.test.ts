@@ -230,6 +230,36 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     );
   });
 
+  it('a host cut off while its agent finishes records the outcome once it is back (within the lease), and carries on', async () => {
+    const { hostUrl, store } = await freshList();
+    // 12 s: longer than the pool keeps an idle connection (10 s), so the outcome's write needs a
+    // new connection, which fails at once while cut off (a kept one would hang until restored).
+    await store.create({ subject: 'finishes while cut off', priority: 9, metadata: { sim: { ms: 12_000 } } });
+    await store.create({ subject: 'after', metadata: { sim: { ms: 200 } } });
+    const a = worker('a', hostUrl, ['--preset', 'sim', '--lease', '60s', '--idle-exit', '3s', '--json']);
+    await until(
+      async () => ((await store.get('1')).status === 'in_progress' ? true : undefined),
+      20_000,
+      () => `host a never claimed #1: ${a.stderr()}`,
+    );
+    net.cut('a');
+    // The agent ends ~12 s after its start; the first attempts to record it fail while cut off.
+    await until(
+      async () => (a.stderr().includes('recording its outcome failed') ? true : undefined),
+      40_000,
+      () => `a never said its write failed: ${a.stderr()}`,
+    );
+    assert.equal((await store.get('1')).status, 'in_progress', 'nothing recorded while cut off');
+    await sleep(1_500);
+    net.restore('a');
+    const code = await within(a.exit, 60_000, () => `a did not stop after coming back: ${a.stderr()}`);
+    assert.equal(code, 0, `a exited ${code}: ${a.stderr()}`);
+    const report = JSON.parse(a.stdout()) as { completed: string[] };
+    assert.deepEqual([...report.completed].sort(), ['1', '2'], `a completed both: ${a.stderr()}`);
+    const done = await completedOnce(store);
+    assert.equal(done.size, 2);
+  });
+
   it("the cut-off host's late heartbeat, completion and failure are refused by the lease token and change nothing", async () => {
     const { hostUrl, store } = await freshList();
     await store.create({ subject: 'contended' });
