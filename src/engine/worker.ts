@@ -37,8 +37,8 @@ import {
 } from './prompt.js';
 import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
-import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { retryWhileIo } from './retry-io.js';
+import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
 import { simPlan, simScale } from './sim.js';
 import { runInTmux } from './tmux.js';
