@@ -153,7 +153,7 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
   const lineOfPos = (pos: number): number => counter.linePos(pos).line + 1;
   const yamlError = doc.errors[0];
   if (yamlError !== undefined) {
-    throw peerError({ file, line: lineOfPos(yamlError.pos[0]) }, `the front matter is not valid YAML (${yamlError.message.split('\n')[0]})`);
+    throw peerError({ file, line: lineOfPos(yamlError.pos[0]) }, `the front matter is not valid YAML (${yamlError.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')})`);
   }
   const fm = doc.toJS() as unknown;
   if (!isObject(fm)) throw peerError({ file, line: 2 }, `the front matter must be a mapping of fields, got ${typeName(fm)}`);

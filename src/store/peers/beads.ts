@@ -101,7 +101,10 @@ function toPeer(v: Record<string, unknown>, where: Where): PeerTask | 'tombstone
   const str = (key: string, optional: boolean): string | undefined => {
     const x = v[key];
     if ((x === undefined || x === null) && optional) return undefined;
-    if (typeof x !== 'string') throw peerError(where, `${key} must be a string, got ${x === undefined ? 'nothing' : typeName(x)}`, key);
+    if (typeof x !== 'string') {
+      const who = typeof v.id === 'string' && key !== 'id' ? `issue ${v.id}: ` : '';
+      throw peerError(where, `${who}${key} must be a string, got ${x === undefined ? 'nothing' : typeName(x)}`, key);
+    }
     return x;
   };
   const id = str('id', false) as string;
