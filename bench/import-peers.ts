@@ -61,7 +61,10 @@ function taskmaster(dir: string): string {
 function backlog(dir: string): string {
   const tasksDir = join(dir, 'backlog', 'tasks');
   mkdirSync(tasksDir, { recursive: true });
-  writeFileSync(join(dir, 'backlog', 'config.yml'), 'project_name: "bench"\nstatuses: ["To Do", "In Progress", "Done"]\ntask_prefix: "task"\n');
+  writeFileSync(
+    join(dir, 'backlog', 'config.yml'),
+    'project_name: "bench"\nstatuses: ["To Do", "In Progress", "Done"]\ntask_prefix: "task"\n',
+  );
   for (let i = 0; i < N; i++) {
     const deps = blockersOf(i).map((b) => `  - TASK-${b + 1}`);
     const text = [
@@ -158,15 +161,24 @@ interface Result {
   outcome: string;
 }
 
-function once(format: string, input: string, dryRun: boolean, runDir: string): { seconds: number; peak: number; tasks: number; outcome: string } {
+function once(
+  format: string,
+  input: string,
+  dryRun: boolean,
+  runDir: string,
+): { seconds: number; peak: number; tasks: number; outcome: string } {
   const target = freshDir(runDir);
   const args = [CLI, '--dir', target, 'import', ...(format === 'tasklane' ? [] : ['--from', format]), input, '--json'];
   if (dryRun) args.push('--dry-run');
   const began = process.hrtime.bigint();
-  const r = spawnSync('timeout', ['-s', 'KILL', String(TIMEOUT_S), '/usr/bin/time', '-f', 'PEAK_RSS_KB %M', NODE, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const r = spawnSync(
+    'timeout',
+    ['-s', 'KILL', String(TIMEOUT_S), '/usr/bin/time', '-f', 'PEAK_RSS_KB %M', NODE, ...args],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
   const seconds = Number(process.hrtime.bigint() - began) / 1e9;
   const peak = Number(/PEAK_RSS_KB (\d+)/.exec(r.stderr ?? '')?.[1] ?? Number.NaN) / 1024;
   let tasks = 0;
@@ -216,5 +228,8 @@ for (const [format, input] of sources) {
   }
 }
 mkdirSync(join(WORK, 'results'), { recursive: true });
-writeFileSync(join(WORK, 'results', 'import-peers.json'), `${JSON.stringify({ machine: m, tasks: N, runs: RUNS, results }, null, 2)}\n`);
+writeFileSync(
+  join(WORK, 'results', 'import-peers.json'),
+  `${JSON.stringify({ machine: m, tasks: N, runs: RUNS, results }, null, 2)}\n`,
+);
 if (results.some((r) => r.outcome !== 'ok' || r.tasks !== N)) process.exitCode = 1;

@@ -17,7 +17,9 @@ const INPUTS: [string, string][] = [
   ['beads', join(fixtures, 'beads')],
 ];
 
-describe('peer imports into PostgreSQL', { skip: postgresBinDir() === undefined ? 'no PostgreSQL binaries here' : false }, () => {
+describe('peer imports into PostgreSQL', {
+  skip: postgresBinDir() === undefined ? 'no PostgreSQL binaries here' : false,
+}, () => {
   let server: PostgresServer;
   let url: string;
   let schemas = 0;
@@ -39,7 +41,15 @@ describe('peer imports into PostgreSQL', { skip: postgresBinDir() === undefined 
   const listed = (args: string[]): Json =>
     run([...args, 'list', '--all', '--json'])
       .json()
-      .tasks.map((t: Json) => ({ id: t.id, subject: t.subject, status: t.status, blocks: t.blocks, blockedBy: t.blockedBy, owner: t.owner, imported: t.metadata?.imported }));
+      .tasks.map((t: Json) => ({
+        id: t.id,
+        subject: t.subject,
+        status: t.status,
+        blocks: t.blocks,
+        blockedBy: t.blockedBy,
+        owner: t.owner,
+        imported: t.metadata?.imported,
+      }));
 
   for (const [from, input] of INPUTS) {
     it(`${from}: the same list as in the file store`, async () => {

@@ -86,7 +86,10 @@ describe('Task Master (tasks.json written by task-master-ai 0.43.1)', () => {
     assert.equal(schema.metadata.imported.tag, 'master');
     assert.equal(schema.status, 'completed');
     assert.equal(schema.metadata.tasklane.priority, 1, 'high is 1');
-    assert.match(schema.description, /^Tables for users and sessions\n\n## Details\n\nUse PostgreSQL 16; one migration file\.$/);
+    assert.match(
+      schema.description,
+      /^Tables for users and sessions\n\n## Details\n\nUse PostgreSQL 16; one migration file\.$/,
+    );
     const api = byPeerId(tasks, 'master:2');
     assert.deepEqual(api.blockedBy.map((id: string) => tasks.get(id).metadata.imported.id).sort(), [
       'master:1',
@@ -96,7 +99,10 @@ describe('Task Master (tasks.json written by task-master-ai 0.43.1)', () => {
     ]);
     // Subtask 2.3 was given "--dependencies 1": Task Master reads a bare number below 100 in a subtask as its sibling 2.1.
     const rate = byPeerId(tasks, 'master:2.3');
-    assert.deepEqual(rate.blockedBy.map((id: string) => tasks.get(id).metadata.imported.id), ['master:2.1']);
+    assert.deepEqual(
+      rate.blockedBy.map((id: string) => tasks.get(id).metadata.imported.id),
+      ['master:2.1'],
+    );
     assert.equal(rate.metadata.imported.parent, 'master:2');
     const billing = [...tasks.values()]
       .filter((t) => t.metadata.imported.tag === 'feature-billing')
@@ -123,7 +129,17 @@ describe('Task Master (tasks.json written by task-master-ai 0.43.1)', () => {
 
   it('--tag imports one tag into its own list, its ids shown without the tag', () => {
     const dst = cliIn();
-    const r = dst.tl(['--list', 'billing', 'import', '--from', 'taskmaster', TASKMASTER, '--tag', 'feature-billing', '--json']);
+    const r = dst.tl([
+      '--list',
+      'billing',
+      'import',
+      '--from',
+      'taskmaster',
+      TASKMASTER,
+      '--tag',
+      'feature-billing',
+      '--json',
+    ]);
     assert.equal(r.status, 0, explain(r));
     assert.deepEqual(r.json().idMap, { '1': '1', '2': '2', '3': '3' });
     const unknown = dst.tl(['--list', 'x', 'import', '--from', 'taskmaster', TASKMASTER, '--tag', 'nope']);
@@ -131,7 +147,7 @@ describe('Task Master (tasks.json written by task-master-ai 0.43.1)', () => {
     assert.match(unknown.stderr, /no tag "nope" in it; its tags are master, feature-billing/);
   });
 
-  it("reads the older untagged form {\"tasks\": [...]} as the tag master, and a project directory's .taskmaster/tasks/tasks.json", () => {
+  it('reads the older untagged form {"tasks": [...]} as the tag master, and a project directory\'s .taskmaster/tasks/tasks.json', () => {
     const tagged = JSON.parse(readFileSync(TASKMASTER, 'utf8'));
     const file = join(tempDir(), 'tasks.json');
     writeFileSync(file, JSON.stringify({ tasks: tagged.master.tasks }, null, 2));
@@ -165,7 +181,17 @@ describe('Backlog.md (a folder written by backlog.md 1.52.0)', () => {
         ['task-5', 'archived'],
       ],
     );
-    assert.deepEqual(Object.keys(report.idMap), ['PROJ-1', 'PROJ-2', 'TASK-1', 'TASK-2', 'TASK-2.1', 'TASK-3', 'TASK-4', 'TASK-5', 'TASK-6']);
+    assert.deepEqual(Object.keys(report.idMap), [
+      'PROJ-1',
+      'PROJ-2',
+      'TASK-1',
+      'TASK-2',
+      'TASK-2.1',
+      'TASK-3',
+      'TASK-4',
+      'TASK-5',
+      'TASK-6',
+    ]);
     const tasks = tasksOf(dst.dir);
     assertTwoSided(tasks);
     const schema = byPeerId(tasks, 'TASK-1');
@@ -174,7 +200,10 @@ describe('Backlog.md (a folder written by backlog.md 1.52.0)', () => {
     assert.deepEqual(schema.metadata.tasklane.labels, ['backend', 'db']);
     assert.equal(schema.metadata.tasklane.priority, 1);
     assert.equal(schema.metadata.tasklane.createdAt, new Date('2026-11-30 10:19').toISOString());
-    assert.match(schema.description, /## Acceptance Criteria\n- \[ \] #1 Migration runs on a fresh database\n- \[ \] #2 Rollback works$/);
+    assert.match(
+      schema.description,
+      /## Acceptance Criteria\n- \[ \] #1 Migration runs on a fresh database\n- \[ \] #2 Rollback works$/,
+    );
     assert.doesNotMatch(schema.description, /SECTION:|AC:BEGIN/, 'no Backlog.md markers');
     const ui = byPeerId(tasks, 'TASK-3');
     assert.equal(ui.status, 'in_progress');
@@ -196,7 +225,12 @@ describe('Backlog.md (a folder written by backlog.md 1.52.0)', () => {
     assert.deepEqual(report.idMap, { 'task-1': '1', 'task-2': '2', 'task-3': '3' });
     assert.equal(report.dropped.length, 1);
     assert.deepEqual(
-      { task: report.dropped[0].task, field: report.dropped[0].field, names: report.dropped[0].names, line: report.dropped[0].line },
+      {
+        task: report.dropped[0].task,
+        field: report.dropped[0].field,
+        names: report.dropped[0].names,
+        line: report.dropped[0].line,
+      },
       { task: 'task-2', field: 'dependencies', names: 'task-9', line: 5 },
     );
     assert.match(report.dropped[0].file, /task-2 - Second\.md$/);
@@ -208,7 +242,10 @@ describe('Backlog.md (a folder written by backlog.md 1.52.0)', () => {
     assertTwoSided(tasks);
     // In text too: the dropped dependency, named by file and line.
     const text = cliIn().tl(['import', '--from', 'backlog', bad('backlog-old-ids')]);
-    assert.match(text.stdout, /Dropped: 1 dependency\n {2}.*task-2 - Second\.md:5: task-2 dependencies names task-9: no task of the import has this id/);
+    assert.match(
+      text.stdout,
+      /Dropped: 1 dependency\n {2}.*task-2 - Second\.md:5: task-2 dependencies names task-9: no task of the import has this id/,
+    );
   });
 });
 
@@ -219,8 +256,14 @@ describe('Beads (.beads/issues.jsonl written by hand to bd’s schema: bd does n
     assert.equal(r.status, 0, explain(r));
     const report = r.json();
     assert.equal(report.tasks, 6);
-    assert.deepEqual(report.skipped.map((s: Json) => [s.task, s.line]), [['bd-k9m0', 7]]);
-    assert.deepEqual(report.dropped.map((d: Json) => [d.task, d.names, d.line]), [['bd-g7h8', 'bd-zz99', 6]]);
+    assert.deepEqual(
+      report.skipped.map((s: Json) => [s.task, s.line]),
+      [['bd-k9m0', 7]],
+    );
+    assert.deepEqual(
+      report.dropped.map((d: Json) => [d.task, d.names, d.line]),
+      [['bd-g7h8', 'bd-zz99', 6]],
+    );
     assert.equal(report.parentEdges, 2);
     const tasks = tasksOf(dst.dir);
     assertTwoSided(tasks);
@@ -260,7 +303,14 @@ describe('a Claude Code list directory', () => {
     writeFileSync(
       join(src, 'work', '7.json'),
       JSON.stringify(
-        { id: '7', subject: 'From Claude Code', description: '', status: 'pending', blocks: [], blockedBy: [b.id, '99'] },
+        {
+          id: '7',
+          subject: 'From Claude Code',
+          description: '',
+          status: 'pending',
+          blocks: [],
+          blockedBy: [b.id, '99'],
+        },
         null,
         2,
       ),
@@ -272,7 +322,10 @@ describe('a Claude Code list directory', () => {
     assert.equal(report.ids, 'kept');
     assert.equal(report.tasks, 3);
     assert.equal(report.highestId, 7);
-    assert.deepEqual(report.dropped.map((d: Json) => [d.task, d.field, d.names]), [['7', 'blockedBy', '99']]);
+    assert.deepEqual(
+      report.dropped.map((d: Json) => [d.task, d.field, d.names]),
+      [['7', 'blockedBy', '99']],
+    );
     assert.equal(
       readFileSync(join(dst.dir, 'copy', '1.json'), 'utf8'),
       readFileSync(join(src, 'work', '1.json'), 'utf8'),
@@ -310,7 +363,8 @@ describe('a malformed input is refused naming its file and line (and field), and
       from: 'taskmaster',
       input: bad('taskmaster-cycle.json'),
       at: `${bad('taskmaster-cycle.json')}:3: `,
-      message: /tasks wait for each other in a cycle: 1 -> 2 -> 1 \(at .*taskmaster-cycle\.json:3, .*taskmaster-cycle\.json:13\)/,
+      message:
+        /tasks wait for each other in a cycle: 1 -> 2 -> 1 \(at .*taskmaster-cycle\.json:3, .*taskmaster-cycle\.json:13\)/,
     },
     {
       name: 'Backlog.md: front matter that is not YAML',
@@ -400,7 +454,10 @@ describe('the command', () => {
     assert.equal(dry.json().tasks, 6);
     assert.deepEqual(snapshot(dst.dir), before, 'nothing written');
     const text = dst.tl(['import', '--from', 'beads', BEADS, '--dry-run']);
-    assert.match(text.stdout, /^Would import into list default from Beads .*: 6 tasks, 5 dependencies \(2 subtask-blocks-parent\)/);
+    assert.match(
+      text.stdout,
+      /^Would import into list default from Beads .*: 6 tasks, 5 dependencies \(2 subtask-blocks-parent\)/,
+    );
     const replaced = dst.tl(['import', '--from', 'beads', BEADS, '--replace', '--json']);
     assert.equal(replaced.status, 0, explain(replaced));
     assert.equal(replaced.json().highestId, 6);
@@ -443,7 +500,8 @@ describe('the readers, through the store API', () => {
   it('give records any store imports, the same tasks each time but the import time', async () => {
     const one = readPeer('beads', BEADS, 'beads');
     const two = readPeer('beads', BEADS, 'beads');
-    const strip = (x: unknown): string => JSON.stringify(x).replace(/"(createdAt|updatedAt|exportedAt|fp)":"[^"]*"/g, '');
+    const strip = (x: unknown): string =>
+      JSON.stringify(x).replace(/"(createdAt|updatedAt|exportedAt|fp)":"[^"]*"/g, '');
     assert.equal(strip(one.records.slice(1)), strip(two.records.slice(1)));
     const store = openStore(tempDir(), 'api');
     const report = await store.importList(one.records);

@@ -165,7 +165,7 @@ async function importPeer(
   if (opts.dryRun) {
     // The store's own checks, without its write.
     const checker = new ImportChecker(label);
-    records.forEach((r, i) => checker.check(r, i + 1));
+    for (const [i, r] of records.entries()) checker.check(r, i + 1);
     const summary = checker.finish();
     result = { tasks: summary.tasks, entries: summary.entries, highestId: summary.highestId };
   } else {
@@ -209,15 +209,15 @@ function printPeerReport(io: CommandIO, list: string, r: PeerReport, result: Imp
     );
   }
   if (r.statuses.length > 0) {
-    println(
-      io,
-      `Statuses: ${r.statuses.map((s) => `${inert(s.from)} -> ${s.to} (${s.count})`).join(', ')}`,
-    );
+    println(io, `Statuses: ${r.statuses.map((s) => `${inert(s.from)} -> ${s.to} (${s.count})`).join(', ')}`);
   }
   if (r.skipped.length > 0) {
     println(io, `Skipped, not imported: ${r.skipped.length}`);
     for (const s of r.skipped.slice(0, SHOW)) {
-      println(io, `  ${inert(s.file)}${s.line === undefined ? '' : `:${s.line}`}: ${s.task === undefined ? '' : `${inert(s.task)}: `}${s.why}`);
+      println(
+        io,
+        `  ${inert(s.file)}${s.line === undefined ? '' : `:${s.line}`}: ${s.task === undefined ? '' : `${inert(s.task)}: `}${s.why}`,
+      );
     }
     if (r.skipped.length > SHOW) println(io, `  and ${r.skipped.length - SHOW} more (--json lists them all)`);
   }

@@ -2,7 +2,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Status } from '../../model/index.js';
-import { buildPeerImport, type FieldMapping, type PeerImport, type PeerRef, type PeerTask, type Skipped } from './build.js';
+import {
+  buildPeerImport,
+  type FieldMapping,
+  type PeerImport,
+  type PeerRef,
+  type PeerTask,
+  type Skipped,
+} from './build.js';
 import { decodeText, isObject, peerError, typeName, type Where } from './where.js';
 
 // A Backlog.md folder (backlog.md 1.52): `backlog/tasks/<id> - <Title>.md`, each a Markdown file
@@ -77,7 +84,10 @@ function isDir(path: string): boolean {
 export function readBacklog(dir: string, label: string, opts: BacklogOptions = {}): PeerImport {
   const folder = backlogFolder(dir);
   if (folder === undefined) {
-    throw peerError({ file: label }, 'not a Backlog.md folder: it holds no tasks/ or config.yml, nor a backlog/ folder that does');
+    throw peerError(
+      { file: label },
+      'not a Backlog.md folder: it holds no tasks/ or config.yml, nor a backlog/ folder that does',
+    );
   }
   const shown = (path: string): string => join(label, path.slice(dir.length + (dir.endsWith('/') ? 0 : 1)));
   const statuses = readStatuses(join(folder, 'config.yml'), shown(join(folder, 'config.yml')));
@@ -101,7 +111,13 @@ export function readBacklog(dir: string, label: string, opts: BacklogOptions = {
       skipped.push({ task: f.split(' - ')[0] as string, file: shown(join(folder, sub, f)), why });
     }
   }
-  return buildPeerImport(peers, { from: 'backlog', source: label, list: opts.list ?? 'backlog', fields: BACKLOG_FIELDS, skipped });
+  return buildPeerImport(peers, {
+    from: 'backlog',
+    source: label,
+    list: opts.list ?? 'backlog',
+    fields: BACKLOG_FIELDS,
+    skipped,
+  });
 }
 
 function markdownFiles(dir: string): string[] {
@@ -122,7 +138,11 @@ function readStatuses(path: string, label: string): string[] {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const err = doc.errors[0];
-  if (err !== undefined) throw peerError({ file: label, line: lines.linePos(err.pos[0]).line }, `not valid YAML (${err.message.split('\n')[0]})`);
+  if (err !== undefined)
+    throw peerError(
+      { file: label, line: lines.linePos(err.pos[0]).line },
+      `not valid YAML (${err.message.split('\n')[0]})`,
+    );
   const value = doc.toJS() as unknown;
   const list = isObject(value) ? value.statuses : undefined;
   if (list === undefined) return fallback;
@@ -144,7 +164,8 @@ function statusOf(peer: string, statuses: string[]): Status {
 function readTaskFile(path: string, file: string, statuses: string[], completed: boolean): PeerTask {
   const text = decodeText(readFileSync(path), file).replace(/\r\n/g, '\n');
   const lines = text.split('\n');
-  if (lines[0]?.trim() !== '---') throw peerError({ file, line: 1 }, 'a Backlog.md task starts with a front matter block (a line ---)');
+  if (lines[0]?.trim() !== '---')
+    throw peerError({ file, line: 1 }, 'a Backlog.md task starts with a front matter block (a line ---)');
   const end = lines.findIndex((l, i) => i > 0 && l.trim() === '---');
   if (end < 0) throw peerError({ file, line: lines.length }, 'the front matter is not closed (no second line ---)');
   const yamlText = lines.slice(1, end).join('\n');
@@ -153,10 +174,14 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
   const lineOfPos = (pos: number): number => counter.linePos(pos).line + 1;
   const yamlError = doc.errors[0];
   if (yamlError !== undefined) {
-    throw peerError({ file, line: lineOfPos(yamlError.pos[0]) }, `the front matter is not valid YAML (${yamlError.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')})`);
+    throw peerError(
+      { file, line: lineOfPos(yamlError.pos[0]) },
+      `the front matter is not valid YAML (${yamlError.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')})`,
+    );
   }
   const fm = doc.toJS() as unknown;
-  if (!isObject(fm)) throw peerError({ file, line: 2 }, `the front matter must be a mapping of fields, got ${typeName(fm)}`);
+  if (!isObject(fm))
+    throw peerError({ file, line: 2 }, `the front matter must be a mapping of fields, got ${typeName(fm)}`);
   const at = (key: string): Where => {
     if (isMap(doc.contents)) {
       for (const pair of doc.contents.items) {
@@ -171,7 +196,12 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
     const v = fm[key];
     if ((v === undefined || v === null) && optional) return undefined;
     if (typeof v === 'number' && key !== 'title') return String(v);
-    if (typeof v !== 'string' || v.trim() === '') throw peerError(at(key), `${key} must be a non-empty string, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, key);
+    if (typeof v !== 'string' || v.trim() === '')
+      throw peerError(
+        at(key),
+        `${key} must be a non-empty string, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`,
+        key,
+      );
     return v;
   };
   const id = (str('id', false) as string).trim();
@@ -180,7 +210,8 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
   const prefix = /^(.*?)-?\d+(\.\d+)*$/.exec(id)?.[1] ?? '';
   const refKey = (raw: unknown, where: Where, field: string): PeerRef => {
     if (typeof raw === 'number') raw = `${prefix}-${raw}`;
-    if (typeof raw !== 'string' || raw.trim() === '') throw peerError(where, `task ${label}: ${field} must name tasks by id, found ${JSON.stringify(raw)}`, field);
+    if (typeof raw !== 'string' || raw.trim() === '')
+      throw peerError(where, `task ${label}: ${field} must name tasks by id, found ${JSON.stringify(raw)}`, field);
     let r = raw.trim();
     if (/^\d+(\.\d+)*$/.test(r)) r = `${prefix}-${r}`;
     return { key: r.toLowerCase(), label: r, where, field };
@@ -196,11 +227,13 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
   const peerStatus = str('status', true) ?? statuses[0] ?? 'To Do';
   const status = completed ? 'completed' : statusOf(peerStatus, statuses);
   const assignees = list('assignee').map((a) => {
-    if (typeof a !== 'string' || a.trim() === '') throw peerError(at('assignee'), `task ${label}: assignee must be names, found ${JSON.stringify(a)}`, 'assignee');
+    if (typeof a !== 'string' || a.trim() === '')
+      throw peerError(at('assignee'), `task ${label}: assignee must be names, found ${JSON.stringify(a)}`, 'assignee');
     return a.trim().replace(/^@/, '');
   });
   const labels = list('labels').map((l) => {
-    if (typeof l !== 'string') throw peerError(at('labels'), `task ${label}: labels must be strings, found ${JSON.stringify(l)}`, 'labels');
+    if (typeof l !== 'string')
+      throw peerError(at('labels'), `task ${label}: labels must be strings, found ${JSON.stringify(l)}`, 'labels');
     return l;
   });
   const imported: Record<string, unknown> = {};
@@ -214,7 +247,14 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
   }
   for (const [k, v] of Object.entries(fm)) if (!MAPPED.has(k)) imported[k] = v;
   const parentRaw = fm.parent_task_id ?? fm.parent;
-  const parent = parentRaw === undefined || parentRaw === null || parentRaw === '' ? undefined : refKey(parentRaw, at(fm.parent_task_id === undefined ? 'parent' : 'parent_task_id'), fm.parent_task_id === undefined ? 'parent' : 'parent_task_id');
+  const parent =
+    parentRaw === undefined || parentRaw === null || parentRaw === ''
+      ? undefined
+      : refKey(
+          parentRaw,
+          at(fm.parent_task_id === undefined ? 'parent' : 'parent_task_id'),
+          fm.parent_task_id === undefined ? 'parent' : 'parent_task_id',
+        );
   const time = (k: string): string | undefined => {
     const v = fm[k];
     if (typeof v !== 'string') return undefined;

@@ -1,7 +1,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Status } from '../../model/index.js';
-import { buildPeerImport, type FieldMapping, type PeerImport, type PeerRef, type PeerTask, type Skipped } from './build.js';
+import {
+  buildPeerImport,
+  type FieldMapping,
+  type PeerImport,
+  type PeerRef,
+  type PeerTask,
+  type Skipped,
+} from './build.js';
 import { decodeText, isObject, parseJson, peerError, typeName, type Where } from './where.js';
 
 // Beads' JSONL export (`.beads/issues.jsonl`, older `.beads/beads.jsonl`): one issue a line, as
@@ -31,7 +38,8 @@ export const BEADS_FIELDS: FieldMapping = {
     id: 'metadata.imported.id (renumbered)',
     title: 'subject',
     description: 'description',
-    status: 'status (open, blocked, deferred, pinned pending; in_progress, hooked in_progress; closed completed; others pending)',
+    status:
+      'status (open, blocked, deferred, pinned pending; in_progress, hooked in_progress; closed completed; others pending)',
     priority: 'metadata.tasklane.priority (2 - priority: P0 2, P2 0, P4 -2)',
     assignee: 'owner',
     labels: 'metadata.tasklane.labels',
@@ -62,7 +70,11 @@ export function beadsFile(path: string): string | undefined {
     return undefined;
   }
   if (!dir) return path;
-  for (const candidate of [join(path, '.beads', 'issues.jsonl'), join(path, '.beads', 'beads.jsonl'), join(path, 'issues.jsonl')]) {
+  for (const candidate of [
+    join(path, '.beads', 'issues.jsonl'),
+    join(path, '.beads', 'beads.jsonl'),
+    join(path, 'issues.jsonl'),
+  ]) {
     if (existsSync(candidate)) return candidate;
   }
   return undefined;
@@ -75,7 +87,8 @@ export interface BeadsOptions {
 /** Reads a Beads JSONL export into export records and a report; throws naming the file, line and field. */
 export function readBeads(path: string, label: string, opts: BeadsOptions = {}): PeerImport {
   const file = beadsFile(path);
-  if (file === undefined) throw peerError({ file: label }, 'no Beads export here: neither a file nor a directory with .beads/issues.jsonl');
+  if (file === undefined)
+    throw peerError({ file: label }, 'no Beads export here: neither a file nor a directory with .beads/issues.jsonl');
   const shown = file === path ? label : join(label, file.slice(path.length + (path.endsWith('/') ? 0 : 1)));
   const text = decodeText(readFileSync(file), shown);
   const peers: PeerTask[] = [];
@@ -94,7 +107,13 @@ export function readBeads(path: string, label: string, opts: BeadsOptions = {}):
     }
     peers.push(issue);
   });
-  return buildPeerImport(peers, { from: 'beads', source: label, list: opts.list ?? 'beads', fields: BEADS_FIELDS, skipped });
+  return buildPeerImport(peers, {
+    from: 'beads',
+    source: label,
+    list: opts.list ?? 'beads',
+    fields: BEADS_FIELDS,
+    skipped,
+  });
 }
 
 function toPeer(v: Record<string, unknown>, where: Where): PeerTask | 'tombstone' {
@@ -125,7 +144,11 @@ function toPeer(v: Record<string, unknown>, where: Where): PeerTask | 'tombstone
   let priority: number | undefined;
   if (v.priority !== undefined && v.priority !== null) {
     if (typeof v.priority !== 'number' || !Number.isInteger(v.priority) || v.priority < 0 || v.priority > 4) {
-      throw peerError(where, `issue ${id}: priority must be a whole number from 0 to 4, got ${JSON.stringify(v.priority)}`, 'priority');
+      throw peerError(
+        where,
+        `issue ${id}: priority must be a whole number from 0 to 4, got ${JSON.stringify(v.priority)}`,
+        'priority',
+      );
     }
     priority = 2 - v.priority;
     imported.priority = v.priority;
@@ -143,26 +166,45 @@ function toPeer(v: Record<string, unknown>, where: Where): PeerTask | 'tombstone
   let estimate: number | undefined;
   if (v.estimated_minutes !== undefined && v.estimated_minutes !== null) {
     if (typeof v.estimated_minutes !== 'number' || !(v.estimated_minutes >= 0)) {
-      throw peerError(where, `issue ${id}: estimated_minutes must be a number of minutes, got ${JSON.stringify(v.estimated_minutes)}`, 'estimated_minutes');
+      throw peerError(
+        where,
+        `issue ${id}: estimated_minutes must be a number of minutes, got ${JSON.stringify(v.estimated_minutes)}`,
+        'estimated_minutes',
+      );
     }
     if (v.estimated_minutes > 0) estimate = v.estimated_minutes * 60;
   }
   const deps = v.dependencies === undefined || v.dependencies === null ? [] : v.dependencies;
-  if (!Array.isArray(deps)) throw peerError(where, `issue ${id}: dependencies must be an array, got ${typeName(deps)}`, 'dependencies');
+  if (!Array.isArray(deps))
+    throw peerError(where, `issue ${id}: dependencies must be an array, got ${typeName(deps)}`, 'dependencies');
   const dependsOn: PeerRef[] = [];
   const links: { type: string; id: string }[] = [];
   let parent: PeerRef | undefined;
   deps.forEach((d, j) => {
     const field = `dependencies[${j}]`;
-    if (!isObject(d)) throw peerError(where, `issue ${id}: ${field} must be an object {issue_id, depends_on_id, type}, got ${typeName(d)}`, field);
+    if (!isObject(d))
+      throw peerError(
+        where,
+        `issue ${id}: ${field} must be an object {issue_id, depends_on_id, type}, got ${typeName(d)}`,
+        field,
+      );
     if (typeof d.depends_on_id !== 'string' || d.depends_on_id === '') {
-      throw peerError(where, `issue ${id}: ${field}.depends_on_id must be an issue id, got ${JSON.stringify(d.depends_on_id)}`, `${field}.depends_on_id`);
+      throw peerError(
+        where,
+        `issue ${id}: ${field}.depends_on_id must be an issue id, got ${JSON.stringify(d.depends_on_id)}`,
+        `${field}.depends_on_id`,
+      );
     }
     if (d.issue_id !== undefined && d.issue_id !== id) {
-      throw peerError(where, `issue ${id}: ${field}.issue_id is ${JSON.stringify(d.issue_id)}, not this issue's id`, `${field}.issue_id`);
+      throw peerError(
+        where,
+        `issue ${id}: ${field}.issue_id is ${JSON.stringify(d.issue_id)}, not this issue's id`,
+        `${field}.issue_id`,
+      );
     }
     const kind = d.type === undefined ? 'blocks' : d.type;
-    if (typeof kind !== 'string') throw peerError(where, `issue ${id}: ${field}.type must be a string`, `${field}.type`);
+    if (typeof kind !== 'string')
+      throw peerError(where, `issue ${id}: ${field}.type must be a string`, `${field}.type`);
     const ref: PeerRef = { key: d.depends_on_id, label: d.depends_on_id, where, field: `${field} (${kind})` };
     if (kind === 'blocks') dependsOn.push(ref);
     else if (kind === 'parent-child' && parent === undefined) parent = ref;

@@ -14,8 +14,8 @@ import {
   type Status,
   sealRevision,
   type Task,
-  type TasklaneFields,
   TasklaneError,
+  type TasklaneFields,
   withTasklaneFields,
 } from '../../model/index.js';
 import { EXPORT_VERSION } from '../export-format.js';
@@ -240,7 +240,11 @@ export function buildPeerImport(peers: PeerTask[], opts: BuildOptions): PeerImpo
     // The subtask blocks its parent, unless the parent already (through the peer's own
     // dependencies) comes before the subtask: that edge would close a cycle.
     if (reaches(blocksOf, parent, id)) {
-      drop(p, p.parent, 'its parent waits for nothing of it here: the parent comes first by its dependencies, so a subtask-blocks-parent edge would close a cycle');
+      drop(
+        p,
+        p.parent,
+        'its parent waits for nothing of it here: the parent comes first by its dependencies, so a subtask-blocks-parent edge would close a cycle',
+      );
       continue;
     }
     addEdge(id, parent);
@@ -254,7 +258,10 @@ export function buildPeerImport(peers: PeerTask[], opts: BuildOptions): PeerImpo
     const id = idOf.get(p.key) as string;
     const blocks = [...(blocksOf.get(id) as Set<string>)];
     const blockedBy = [...(blockedByOf.get(id) as Set<string>)];
-    const task = p.keep !== undefined ? keptTask(p.keep, blocks, blockedBy) : newTask(p, id, blocks, blockedBy, opts, byKey, idOf, now);
+    const task =
+      p.keep !== undefined
+        ? keptTask(p.keep, blocks, blockedBy)
+        : newTask(p, id, blocks, blockedBy, opts, byKey, idOf, now);
     checkPeerField(p.where, p.label, '(the task)', () => checkStoredTask(task));
     tasks.push(task);
     const mapping = `${p.peerStatus}\u0000${task.status}`;
@@ -322,7 +329,11 @@ function newTask(
   Object.assign(imported, p.imported ?? {});
   const metadata = { imported };
   checkPeerField(p.where, p.label, 'metadata.imported', () => checkMetadata(metadata));
-  const fields: TasklaneFields = { rev: 1, createdAt: p.createdAt ?? now, updatedAt: p.updatedAt ?? p.createdAt ?? now };
+  const fields: TasklaneFields = {
+    rev: 1,
+    createdAt: p.createdAt ?? now,
+    updatedAt: p.updatedAt ?? p.createdAt ?? now,
+  };
   if (p.status === 'completed' && p.completedAt !== undefined) fields.completedAt = p.completedAt;
   if (p.priority !== undefined && p.priority !== 0) fields.priority = p.priority;
   if (p.labels !== undefined && p.labels.length > 0) fields.labels = p.labels;

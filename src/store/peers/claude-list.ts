@@ -32,10 +32,16 @@ export interface ClaudeListOptions {
   list?: string;
 }
 
-/** Whether `dir` looks like a Claude Code list: a `<something>.json` task file or a `.highwatermark`. */
+/**
+ * Whether `dir` plainly is a Claude Code list: a `.highwatermark`, or `.json` files all named by
+ * number (`1.json`, `2.json`), as Claude Code names them. A project directory (package.json) is not.
+ */
 export function isClaudeList(dir: string): boolean {
   try {
-    return readdirSync(dir).some((n) => n === '.highwatermark' || (n.endsWith('.json') && !n.startsWith('.')));
+    const names = readdirSync(dir);
+    if (names.includes('.highwatermark')) return true;
+    const json = names.filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    return json.length > 0 && json.every((n) => /^[1-9][0-9]*\.json$/.test(n));
   } catch {
     return false;
   }
@@ -56,7 +62,10 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
   if (names.includes('.highwatermark')) {
     const text = readFileSync(join(dir, '.highwatermark'), 'utf8').trim();
     if (!/^\d+$/.test(text)) {
-      throw peerError({ file: join(label, '.highwatermark'), line: 1 }, `the high-water mark must be a whole number, got ${JSON.stringify(text.slice(0, 40))}`);
+      throw peerError(
+        { file: join(label, '.highwatermark'), line: 1 },
+        `the high-water mark must be a whole number, got ${JSON.stringify(text.slice(0, 40))}`,
+      );
     }
     highestId = Number(text);
   }
@@ -74,14 +83,25 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
       if (!isTasklaneError(err)) throw err;
       const field = err.field ?? '(root)';
       const line = new JsonLocator(text).lineOf(field === '(root)' ? [] : [field]);
-      throw peerError({ file, ...(line === undefined ? {} : { line }) }, err.message.replace(/^task: /, ''), field, err);
+      throw peerError(
+        { file, ...(line === undefined ? {} : { line }) },
+        err.message.replace(/^task: /, ''),
+        field,
+        err,
+      );
     }
     if (`${sanitizePathComponent(task.id)}.json` !== name) {
       const line = new JsonLocator(text).lineOf(['id']);
-      throw peerError({ file, ...(line === undefined ? {} : { line }) }, `id ${JSON.stringify(task.id)} does not match the file name (Claude Code reads task ${basename(name, '.json')} from ${name})`, 'id');
+      throw peerError(
+        { file, ...(line === undefined ? {} : { line }) },
+        `id ${JSON.stringify(task.id)} does not match the file name (Claude Code reads task ${basename(name, '.json')} from ${name})`,
+        'id',
+      );
     }
     const where = { file, line: 1 };
-    const ref = (field: string) => (id: string): PeerRef => ({ key: id, label: id, where, field });
+    const ref =
+      (field: string) =>
+      (id: string): PeerRef => ({ key: id, label: id, where, field });
     return {
       key: task.id,
       label: task.id,

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { TasklaneError } from '../../model/index.js';
 import { backlogFolder, readBacklog } from './backlog.js';
 import { beadsFile, readBeads } from './beads.js';
@@ -23,13 +23,26 @@ export interface PeerReadOptions {
 
 /** Reads `path` (shown in messages as `label`) as `format`; throws INVALID_INPUT or CYCLE naming the file and line. */
 export function readPeer(format: PeerFormat, path: string, label: string, opts: PeerReadOptions = {}): PeerImport {
-  if (!existsSync(path)) throw new TasklaneError('IO', `cannot read ${label}: no such file or directory`, { file: label });
+  if (!existsSync(path))
+    throw new TasklaneError('IO', `cannot read ${label}: no such file or directory`, { file: label });
   if (opts.tags !== undefined && opts.tags.length > 0 && format !== 'taskmaster') {
-    throw new TasklaneError('USAGE', `--tag is for --from taskmaster (Task Master's tags), not --from ${format}`, { field: '--tag' });
+    throw new TasklaneError('USAGE', `--tag is for --from taskmaster (Task Master's tags), not --from ${format}`, {
+      field: '--tag',
+    });
   }
   switch (format) {
-    case 'taskmaster':
-      return readTaskmaster(taskmasterFile(path), label === path ? taskmasterFile(path) : label, opts);
+    case 'taskmaster': {
+      const file = taskmasterFile(path);
+      const shown = file === path ? label : join(label, relative(path, file));
+      if (!existsSync(file)) {
+        throw new TasklaneError(
+          'IO',
+          `cannot read ${label}: no Task Master tasks.json in it (looked for .taskmaster/tasks/tasks.json and tasks/tasks.json)`,
+          { file: label },
+        );
+      }
+      return readTaskmaster(file, shown, opts);
+    }
     case 'backlog':
       return readBacklog(path, label);
     case 'beads':
@@ -42,7 +55,11 @@ export function readPeer(format: PeerFormat, path: string, label: string, opts: 
 /** A project's `.taskmaster/tasks/tasks.json` (or older `tasks/tasks.json`) when given its directory. */
 function taskmasterFile(path: string): string {
   if (!isDirectory(path)) return path;
-  for (const candidate of [join(path, '.taskmaster', 'tasks', 'tasks.json'), join(path, 'tasks', 'tasks.json'), join(path, 'tasks.json')]) {
+  for (const candidate of [
+    join(path, '.taskmaster', 'tasks', 'tasks.json'),
+    join(path, 'tasks', 'tasks.json'),
+    join(path, 'tasks.json'),
+  ]) {
     if (existsSync(candidate)) return candidate;
   }
   return join(path, '.taskmaster', 'tasks', 'tasks.json');

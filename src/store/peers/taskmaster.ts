@@ -74,7 +74,8 @@ export function readTaskmaster(path: string, label: string, opts: TaskmasterOpti
   const root = parseJson(text, { file: label });
   const locator = new JsonLocator(text);
   const where = (p: (string | number)[]): Where => lazyWhere(label, () => locator.lineOf(p));
-  if (!isObject(root)) throw peerError({ file: label, line: 1 }, `a tasks.json holds a JSON object, got ${typeName(root)}`);
+  if (!isObject(root))
+    throw peerError({ file: label, line: 1 }, `a tasks.json holds a JSON object, got ${typeName(root)}`);
 
   // Tag name -> [path to its tasks array, the array].
   const tags: { name: string; path: (string | number)[]; tasks: unknown }[] = [];
@@ -129,7 +130,11 @@ export function readTaskmaster(path: string, label: string, opts: TaskmasterOpti
       const deps = (value: unknown, depPath: (string | number)[], owner: string, parentId?: string): PeerRef[] => {
         if (value === undefined || value === null) return [];
         if (!Array.isArray(value))
-          throw peerError(where(depPath), `task ${owner}: dependencies must be an array of ids, got ${typeName(value)}`, 'dependencies');
+          throw peerError(
+            where(depPath),
+            `task ${owner}: dependencies must be an array of ids, got ${typeName(value)}`,
+            'dependencies',
+          );
         return value.map((d, j) => {
           const w = where([...depPath, j]);
           const raw = idText(d, w, 'dependencies');
@@ -141,25 +146,62 @@ export function readTaskmaster(path: string, label: string, opts: TaskmasterOpti
           return { key: keyOf(target), label: show(target), where: w, field: 'dependencies' };
         });
       };
-      peers.push(toPeer(task, path, id, show(id), keyOf(id), tag.name, where, deps(task.dependencies, [...path, 'dependencies'], show(id)), undefined, unknownFields));
+      peers.push(
+        toPeer(
+          task,
+          path,
+          show(id),
+          keyOf(id),
+          tag.name,
+          where,
+          deps(task.dependencies, [...path, 'dependencies'], show(id)),
+          undefined,
+          unknownFields,
+        ),
+      );
       const subs = task.subtasks;
       if (subs === undefined || subs === null) return;
-      if (!Array.isArray(subs)) throw peerError(where([...path, 'subtasks']), `task ${show(id)}: subtasks must be an array, got ${typeName(subs)}`, 'subtasks');
+      if (!Array.isArray(subs))
+        throw peerError(
+          where([...path, 'subtasks']),
+          `task ${show(id)}: subtasks must be an array, got ${typeName(subs)}`,
+          'subtasks',
+        );
       subs.forEach((s, j) => {
         const sPath = [...path, 'subtasks', j];
         const sub = expectTask(s, where(sPath), `subtask ${j + 1} of task ${show(id)}`);
         const subId = `${id}.${idText(sub.id, where([...sPath, 'id']), 'id')}`;
         const parent: PeerRef = { key: keyOf(id), label: show(id), where: where(sPath), field: 'subtasks' };
-        peers.push(toPeer(sub, sPath, subId, show(subId), keyOf(subId), tag.name, where, deps(sub.dependencies, [...sPath, 'dependencies'], show(subId), id), parent, unknownFields));
+        peers.push(
+          toPeer(
+            sub,
+            sPath,
+            show(subId),
+            keyOf(subId),
+            tag.name,
+            where,
+            deps(sub.dependencies, [...sPath, 'dependencies'], show(subId), id),
+            parent,
+            unknownFields,
+          ),
+        );
       });
     });
   }
 
   const fields: FieldMapping = {
     ...TASKMASTER_FIELDS,
-    dropped: [...TASKMASTER_FIELDS.dropped, ...[...unknownFields].sort().map((f) => `${f} (not a Task Master field this reads)`)],
+    dropped: [
+      ...TASKMASTER_FIELDS.dropped,
+      ...[...unknownFields].sort().map((f) => `${f} (not a Task Master field this reads)`),
+    ],
   };
-  return buildPeerImport(peers, { from: 'taskmaster', source: label, list: opts.list ?? chosen.map((t) => t.name).join('+'), fields });
+  return buildPeerImport(peers, {
+    from: 'taskmaster',
+    source: label,
+    list: opts.list ?? chosen.map((t) => t.name).join('+'),
+    fields,
+  });
 }
 
 function expectTask(value: unknown, where: Where, what: string): Record<string, unknown> {
@@ -171,13 +213,16 @@ function expectTask(value: unknown, where: Where, what: string): Record<string, 
 function idText(value: unknown, where: Where, field: string): string {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim())) return value.trim();
-  throw peerError(where, `${field}: ${JSON.stringify(value)} is not a Task Master id (a whole number, or "N.M" for a subtask)`, field);
+  throw peerError(
+    where,
+    `${field}: ${JSON.stringify(value)} is not a Task Master id (a whole number, or "N.M" for a subtask)`,
+    field,
+  );
 }
 
 function toPeer(
   t: Record<string, unknown>,
   path: (string | number)[],
-  id: string,
   label: string,
   key: string,
   tag: string,
@@ -191,7 +236,11 @@ function toPeer(
     const v = t[field];
     if ((v === undefined || v === null) && optional) return '';
     if (typeof v !== 'string')
-      throw peerError(where([...path, field]), `task ${label}: ${field} must be a string, got ${v === undefined ? 'nothing' : typeName(v)}`, field);
+      throw peerError(
+        where([...path, field]),
+        `task ${label}: ${field} must be a string, got ${v === undefined ? 'nothing' : typeName(v)}`,
+        field,
+      );
     return v;
   };
   const title = text('title', false);
@@ -235,8 +284,12 @@ function toPeer(
     peerStatus,
     ...(owner === undefined ? {} : { owner }),
     ...(priority === undefined ? {} : { priority }),
-    ...(typeof t.createdAt === 'string' && !Number.isNaN(Date.parse(t.createdAt)) ? { createdAt: new Date(t.createdAt).toISOString() } : {}),
-    ...(typeof t.updatedAt === 'string' && !Number.isNaN(Date.parse(t.updatedAt)) ? { updatedAt: new Date(t.updatedAt).toISOString() } : {}),
+    ...(typeof t.createdAt === 'string' && !Number.isNaN(Date.parse(t.createdAt))
+      ? { createdAt: new Date(t.createdAt).toISOString() }
+      : {}),
+    ...(typeof t.updatedAt === 'string' && !Number.isNaN(Date.parse(t.updatedAt))
+      ? { updatedAt: new Date(t.updatedAt).toISOString() }
+      : {}),
     dependsOn,
     ...(parent === undefined ? {} : { parent }),
     imported,

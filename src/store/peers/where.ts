@@ -75,7 +75,12 @@ export function parseJson(text: string, where: Where): unknown {
     else if (text.trim() === '') line = where.line;
     else line = (where.line ?? 1) + countLines(text, text.length);
     const detail = text.trim() === '' ? 'it is empty' : message.replace(/ \(line \d+ column \d+\)/, '');
-    throw peerError({ file: where.file, ...(line === undefined ? {} : { line }) }, `not valid JSON (${detail})`, undefined, cause);
+    throw peerError(
+      { file: where.file, ...(line === undefined ? {} : { line }) },
+      `not valid JSON (${detail})`,
+      undefined,
+      cause,
+    );
   }
 }
 
