@@ -291,6 +291,49 @@ describe('Beads (.beads/issues.jsonl written by hand to bd’s schema: bd does n
   });
 });
 
+describe('the rules every peer shares', () => {
+  it('a child that waits for its parent keeps that dependency, and the subtask-blocks-parent edge that would close a cycle is left out and reported; a self-dependency is dropped', () => {
+    const file = join(tempDir(), 'issues.jsonl');
+    const issue = (id: string, deps: [string, string][]): string =>
+      JSON.stringify({
+        id,
+        title: `Issue ${id}`,
+        status: 'open',
+        priority: 2,
+        dependencies: deps.map(([on, type]) => ({ issue_id: id, depends_on_id: on, type })),
+      });
+    writeFileSync(
+      file,
+      [
+        issue('bd-p', [['bd-p', 'blocks']]),
+        issue('bd-p.1', [
+          ['bd-p', 'parent-child'],
+          ['bd-p', 'blocks'],
+        ]),
+        issue('bd-p.2', [['bd-p', 'parent-child']]),
+      ].join('\n'),
+    );
+    const { records, report } = readPeer('beads', file, 'issues.jsonl');
+    assert.deepEqual(
+      report.dropped.map((d) => [d.task, d.names, d.line, d.why.split(':')[0]]),
+      [
+        ['bd-p', 'bd-p', 1, 'a task cannot wait for itself'],
+        ['bd-p.1', 'bd-p', 2, 'a subtask-blocks-parent edge would close a cycle'],
+      ],
+    );
+    assert.equal(report.parentEdges, 1);
+    const tasks = records.flatMap((r) => (r.type === 'task' ? [r.task] : []));
+    assert.deepEqual(
+      tasks.map((t) => [t.id, t.blocks, t.blockedBy]),
+      [
+        ['1', ['2'], ['3']],
+        ['2', [], ['1']],
+        ['3', ['1'], []],
+      ],
+    );
+  });
+});
+
 describe('a Claude Code list directory', () => {
   it('keeps every task as stored (ids, metadata, bytes) and the high-water mark; a one-sided edge is made two-sided, an edge to a missing task dropped, both reported', async () => {
     const src = tempDir();
@@ -448,12 +491,15 @@ describe('the command', () => {
     const refused = dst.tl(['import', '--from', 'beads', BEADS]);
     assert.equal(refused.status, 4, explain(refused));
     assert.match(refused.stderr, /list default is not empty/);
-    const dry = dst.tl(['import', '--from', 'beads', BEADS, '--dry-run', '--json']);
+    const dryRefused = dst.tl(['import', '--from', 'beads', BEADS, '--dry-run']);
+    assert.equal(dryRefused.status, 4, explain(dryRefused));
+    assert.match(dryRefused.stderr, /list default is not empty: the import would be refused/);
+    const dry = dst.tl(['import', '--from', 'beads', BEADS, '--dry-run', '--replace', '--json']);
     assert.equal(dry.status, 0, explain(dry));
     assert.equal(dry.json().dryRun, true);
     assert.equal(dry.json().tasks, 6);
     assert.deepEqual(snapshot(dst.dir), before, 'nothing written');
-    const text = dst.tl(['import', '--from', 'beads', BEADS, '--dry-run']);
+    const text = dst.tl(['import', '--from', 'beads', BEADS, '--dry-run', '--replace']);
     assert.match(
       text.stdout,
       /^Would import into list default from Beads .*: 6 tasks, 5 dependencies \(2 subtask-blocks-parent\)/,

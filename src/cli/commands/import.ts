@@ -61,6 +61,7 @@ Options:
   --from FORMAT  tasklane (the default: an export), taskmaster, backlog, beads, claude, auto
   --tag TAG      with --from taskmaster: import only this tag (repeatable; default every tag)
   --dry-run      with --from: read and check everything and print the report; write nothing
+                 (a list that is not empty is refused as the import would be, unless --replace)
   --replace      import into a list that is not empty: its tasks and its history are replaced by
                  the import's, and new ids stay above both lists' ids. Export the list first to keep
                  a copy (the file store also keeps the old history files in
@@ -163,7 +164,14 @@ async function importPeer(
   const store = ctx.store();
   let result: ImportReport;
   if (opts.dryRun) {
-    // The store's own checks, without its write.
+    // What the import would say of a list that is not empty, then the store's own checks, without its write.
+    if (!opts.force && ((await store.list()).length > 0 || (await store.history({ limit: 1 })).length > 0)) {
+      throw new TasklaneError(
+        'CONFLICT',
+        `list ${store.listId} is not empty: the import would be refused. Import into a new list (--list NAME), or add --replace to replace its tasks and history`,
+        { list: store.listId },
+      );
+    }
     const checker = new ImportChecker(label);
     for (const [i, r] of records.entries()) checker.check(r, i + 1);
     const summary = checker.finish();

@@ -243,7 +243,7 @@ export function buildPeerImport(peers: PeerTask[], opts: BuildOptions): PeerImpo
       drop(
         p,
         p.parent,
-        'its parent waits for nothing of it here: the parent comes first by its dependencies, so a subtask-blocks-parent edge would close a cycle',
+        'a subtask-blocks-parent edge would close a cycle: by the dependencies, the parent comes before this subtask',
       );
       continue;
     }
