@@ -334,6 +334,35 @@ describe('the rules every peer shares', () => {
   });
 });
 
+describe("Tasklane's limits hold for peers' values", () => {
+  it('a title over 1,000 characters or 51 labels is refused naming the line and the peer field', () => {
+    const file = join(tempDir(), 'issues.jsonl');
+    const ok = JSON.stringify({ id: 'bd-1', title: 'One', status: 'open', priority: 2 });
+    for (const [issue, message, field] of [
+      [
+        { id: 'bd-2', title: 'x'.repeat(1001), status: 'open' },
+        'task bd-2: title is 1001 characters; the limit is 1000',
+        'title',
+      ],
+      [
+        { id: 'bd-2', title: 'Two', labels: Array.from({ length: 51 }, (_, i) => `l${i}`) },
+        'task bd-2: labels has 51 entries; the limit is 50',
+        'labels',
+      ],
+    ] as const) {
+      writeFileSync(file, `${ok}\n${JSON.stringify(issue)}\n`);
+      assert.throws(
+        () => readPeer('beads', file, 'issues.jsonl'),
+        (err: Json) =>
+          err.code === 'INVALID_INPUT' &&
+          err.message === `issues.jsonl:2: ${message}` &&
+          err.field === field &&
+          err.file === 'issues.jsonl',
+      );
+    }
+  });
+});
+
 describe('a Claude Code list directory', () => {
   it('keeps every task as stored (ids, metadata, bytes) and the high-water mark; a one-sided edge is made two-sided, an edge to a missing task dropped, both reported', async () => {
     const src = tempDir();

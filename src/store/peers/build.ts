@@ -262,7 +262,7 @@ export function buildPeerImport(peers: PeerTask[], opts: BuildOptions): PeerImpo
       p.keep !== undefined
         ? keptTask(p.keep, blocks, blockedBy)
         : newTask(p, id, blocks, blockedBy, opts, byKey, idOf, now);
-    checkPeerField(p.where, p.label, '(the task)', () => checkStoredTask(task));
+    checkPeerField(p.where, p.label, '', () => checkStoredTask(task));
     tasks.push(task);
     const mapping = `${p.peerStatus}\u0000${task.status}`;
     const seen = statuses.get(mapping);

@@ -25,7 +25,8 @@ export function peerError(where: Where, message: string, field?: string, cause?:
 
 /**
  * Runs one of the model's checks on a peer's value; its error comes back naming the file, line,
- * the peer's task and the peer's own name for the field (`title`, not `subject`).
+ * the peer's task and the peer's own name for the field (`title`, not `subject`); with no field
+ * (`''`), the model's message as it is.
  */
 export function checkPeerField(where: Where, task: string, peerField: string, check: () => void): void {
   try {
@@ -33,6 +34,7 @@ export function checkPeerField(where: Where, task: string, peerField: string, ch
   } catch (err) {
     if (!isTasklaneError(err)) throw err;
     // The model's message starts with its own field name ("subject must be ..."): say the peer's.
+    if (peerField === '') throw peerError(where, err.message, undefined, err);
     const message = err.field === undefined ? err.message : err.message.replace(/^\S+ /, '');
     throw peerError(where, `task ${task}: ${peerField} ${message}`, peerField, err);
   }
