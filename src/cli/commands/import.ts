@@ -1,6 +1,7 @@
 import { createReadStream, fstatSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TasklaneError } from '../../model/errors.js';
+import { compareIds } from '../../model/ids.js';
 import { ImportChecker, readExport } from '../../store/export-format.js';
 import {
   detectFormat,
@@ -206,7 +207,7 @@ function printPeerReport(io: CommandIO, list: string, r: PeerReport, result: Imp
   if (r.ids === 'kept') {
     println(io, 'Ids: kept as in the source list');
   } else {
-    const pairs = Object.entries(r.idMap);
+    const pairs = Object.entries(r.idMap).sort((a, b) => compareIds(a[1], b[1]));
     const sample = pairs
       .slice(0, 5)
       .map(([peer, id]) => `${inert(peer)} -> ${id}`)

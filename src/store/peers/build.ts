@@ -125,7 +125,7 @@ export interface PeerReport {
   tasks: number;
   /** `renumbered` 1..N (the peer's ids in metadata.imported.id), or `kept` (Claude Code lists). */
   ids: 'renumbered' | 'kept';
-  /** Peer id -> Tasklane id, in Tasklane id order. */
+  /** Peer id -> Tasklane id, built in Tasklane id order (JSON objects list integer-like keys first). */
   idMap: Record<string, string>;
   /** Each peer status met, what it became, and how many. */
   statuses: { from: string; to: Status; count: number }[];
