@@ -24,9 +24,9 @@ type FormatChoice = (typeof FORMATS)[number];
 
 export const command: Command = {
   summary:
-    "Load a 'tasklane export', or a Task Master, Backlog.md, Beads or Claude Code list, into the list (refused when the list is not empty)",
+    "Load a 'tasklane export', or Task Master, Backlog.md, Beads or Claude Code tasks (--from), into an empty list",
   help: `Usage: tasklane import [FILE|-] [--replace]
-       tasklane import --from taskmaster|backlog|beads|claude|auto FILE_OR_DIR [--tag TAG]... [--dry-run] [--replace]
+       tasklane import --from FORMAT FILE_OR_DIR [--tag TAG]... [--dry-run] [--replace]
 
 Reads an export (JSON lines written by 'tasklane export', from any store) from FILE, or from
 stdin when FILE is '-' or absent, and writes it into the list: every task with its id,
