@@ -19,6 +19,7 @@ const ALL = [
   'worktrees',
   'board',
   'claim-syscalls',
+  'import-peers',
 ];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;

@@ -31,7 +31,7 @@ register(
 );
 register(
   'import',
-  "Load a 'tasklane export' into the list (refused when the list is not empty)",
+  "Load a 'tasklane export', or Task Master, Backlog.md, Beads or Claude Code tasks (--from), into an empty list",
   () => import('./commands/import.js'),
 );
 register('demo', 'A short tour on a fresh example list', () => import('./commands/demo.js'));
