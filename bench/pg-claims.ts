@@ -155,7 +155,7 @@ async function runOnce(system: System, round: number): Promise<RunResult> {
   const windowMs = Math.max(...got.map((r) => r.lastEnd)) - Math.min(...got.map((r) => r.firstStart));
   const perSecond = taskCount / (windowMs / 1000);
   console.log(
-    `round ${round} ${system.padEnd(8)} ${perSecond.toFixed(0).padStart(6)} claims/s (${windowMs.toFixed(0)} ms)`,
+    `round ${round} ${system.padEnd(19)} ${perSecond.toFixed(0).padStart(6)} claims/s (${windowMs.toFixed(0)} ms)`,
   );
   return { system, round, claims: taskCount, windowMs, perSecond };
 }
@@ -176,7 +176,7 @@ const rate = (system: System, round: number) =>
 const perRound = (a: System, b: System) => [...Array(rounds).keys()].map((r) => rate(a, r) / rate(b, r));
 console.log('\nMedian claims per second:');
 for (const s of systems)
-  console.log(`  ${s.padEnd(8)} ${median(results.filter((r) => r.system === s).map((r) => r.perSecond)).toFixed(0)}`);
+  console.log(`  ${s.padEnd(19)} ${median(results.filter((r) => r.system === s).map((r) => r.perSecond)).toFixed(0)}`);
 console.log(
   `PostgreSQL / file store, per round: ${perRound('postgres', 'file')
     .map((x) => x.toFixed(2))
