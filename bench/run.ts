@@ -20,6 +20,9 @@ const ALL = [
   'board',
   'claim-syscalls',
   'import-peers',
+  'pg-claims',
+  'pg-propagation',
+  'pg-scale',
 ];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;
