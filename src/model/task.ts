@@ -1,4 +1,5 @@
 import { TasklaneError } from './errors.js';
+import { compareIds, isNumericId } from './ids.js';
 
 export { revisionOf } from './revision.js';
 
@@ -200,4 +201,17 @@ function typeName(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'array';
   return typeof x;
+}
+
+/**
+ * The order lists show tasks in: numeric ids by number (Claude Code's counter, so creation order),
+ * then the others (project lists' random ids) by creation time, then id.
+ */
+export function taskOrder(a: Task, b: Task): number {
+  const an = isNumericId(a.id);
+  const bn = isNumericId(b.id);
+  if (an || bn) return compareIds(a.id, b.id);
+  const ca = String(tasklaneFields(a).createdAt ?? '');
+  const cb = String(tasklaneFields(b).createdAt ?? '');
+  return ca < cb ? -1 : ca > cb ? 1 : compareIds(a.id, b.id);
 }
