@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TasklaneError } from '../../model/index.js';
 import { writeFileDurable } from '../../store/file/durable.js';
 import { PROJECT_DIR } from '../../store/location.js';
@@ -24,16 +25,21 @@ export function repositoryOf(dir: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
+/** The driver's own program, beside this module in the compiled tree and in the bundle. */
+export const DRIVER_PROGRAM = fileURLToPath(new URL('./git-merge-driver.js', import.meta.url));
+
 /**
- * The command git runs for a conflicting task file: this Node and this program by absolute path
- * (shell-quoted; git runs it with sh), so it works from GUIs and hooks whose PATH lacks tasklane.
+ * The command git runs for a conflicting task file: this Node and the driver's program by
+ * absolute path (shell-quoted; git runs it with sh), so it works from GUIs and hooks whose PATH
+ * lacks tasklane. The program is git-merge-driver.js (what `tasklane git merge-driver` runs,
+ * without the CLI's start-up: git starts one per file).
  */
-export function driverCommand(program: string = process.argv[1] ?? '', node: string = process.execPath): string {
+export function driverCommand(program: string = DRIVER_PROGRAM, node: string = process.execPath): string {
   let script = program;
   try {
     script = realpathSync(program);
   } catch {}
-  return `${shellQuote(node)} ${shellQuote(script)} git merge-driver %O %A %B %P`;
+  return `${shellQuote(node)} ${shellQuote(script)} %O %A %B %P`;
 }
 
 export interface SetupResult {
