@@ -87,7 +87,10 @@ describe('tasklane git setup, init and doctor', () => {
     const init = runCli(['init'], { cwd: dir });
     assert.equal(init.status, 0, init.stderr);
     assert.match(init.stdout, /Git: task files merge with tasklane's driver/);
-    assert.match(readFileSync(join(dir, '.tasklane', '.gitattributes'), 'utf8'), /^\/tasks\/\*\*\/\*\.json merge=tasklane$/m);
+    assert.match(
+      readFileSync(join(dir, '.tasklane', '.gitattributes'), 'utf8'),
+      /^\/tasks\/\*\*\/\*\.json merge=tasklane$/m,
+    );
     assert.match(git(dir, 'config', '--get', 'merge.tasklane.driver'), /git-merge-driver\.js' %O %A %B %P/);
     assert.match(git(dir, 'check-attr', 'merge', '--', '.tasklane/tasks/default/abc.json'), /merge: tasklane/);
     const again = runCli(['git', 'setup', '--json'], { cwd: dir });
@@ -161,7 +164,19 @@ describe('tasklane git setup, init and doctor', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'l'));
     const t = (subject: string, createdAt: string) =>
-      JSON.stringify({ id: 'abcdefgh', subject, description: '', status: 'pending', blocks: [], blockedBy: [], metadata: { tasklane: { rev: 1, createdAt } } }, null, 2);
+      JSON.stringify(
+        {
+          id: 'abcdefgh',
+          subject,
+          description: '',
+          status: 'pending',
+          blocks: [],
+          blockedBy: [],
+          metadata: { tasklane: { rev: 1, createdAt } },
+        },
+        null,
+        2,
+      );
     writeFileSync(join(dir, 'o'), '');
     writeFileSync(join(dir, 'a'), t('one', '2026-01-01T00:00:00.000Z'));
     writeFileSync(join(dir, 'b'), t('two', '2026-01-02T00:00:00.000Z'));

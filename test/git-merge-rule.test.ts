@@ -16,7 +16,16 @@ import {
 function task(over: Partial<Task> & { at?: string; fields?: Record<string, unknown> } = {}): Task {
   const { at = '2026-01-01T00:00:00.000Z', fields = {}, ...rest } = over;
   return withTasklaneFields(
-    { id: 'abcdefgh', subject: 'S', description: 'D', status: 'pending', blocks: [], blockedBy: [], metadata: {}, ...rest },
+    {
+      id: 'abcdefgh',
+      subject: 'S',
+      description: 'D',
+      status: 'pending',
+      blocks: [],
+      blockedBy: [],
+      metadata: {},
+      ...rest,
+    },
     { rev: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: at, ...fields },
   );
 }
@@ -62,20 +71,33 @@ describe('merging two versions of a task', () => {
     assert.doesNotMatch(m.description, /^(<{7}|>{7}|={7})/m);
   });
   it('orders status by progress: completed stays completed', () => {
-    const claimed = task({ status: 'in_progress', owner: 'x', at: T2, fields: { lease: { owner: 'x', token: 't', expiresAt: T2, heartbeatAt: T2 } } });
+    const claimed = task({
+      status: 'in_progress',
+      owner: 'x',
+      at: T2,
+      fields: { lease: { owner: 'x', token: 't', expiresAt: T2, heartbeatAt: T2 } },
+    });
     const done = task({ status: 'completed', at: T1, fields: { completedAt: T1 } });
     const m = merged(base, claimed, done);
     assert.equal(m.status, 'completed');
     assert.equal(tasklaneFields(m).lease, undefined);
   });
   it('lets a later retry win over an earlier claim', () => {
-    const from = task({ status: 'in_progress', owner: 'x', fields: { failure: { reason: 'boom', at: T1, attempt: 1 } } });
+    const from = task({
+      status: 'in_progress',
+      owner: 'x',
+      fields: { failure: { reason: 'boom', at: T1, attempt: 1 } },
+    });
     const retried = task({ status: 'pending', at: T2, fields: { failures: [{ reason: 'boom', at: T1, attempt: 1 }] } });
     const other = task({ status: 'completed', at: T1, fields: { completedAt: T1 } });
     assert.equal(merged(from, retried, other).status, 'completed', 'never over a completion');
     const pendingBase = task();
     const claimedEarly = task({ status: 'in_progress', owner: 'y', at: T1 });
-    const failedAndRetried = task({ status: 'pending', at: T2, fields: { attempts: 1, failures: [{ reason: 'r', at: T1, attempt: 1 }] } });
+    const failedAndRetried = task({
+      status: 'pending',
+      at: T2,
+      fields: { attempts: 1, failures: [{ reason: 'r', at: T1, attempt: 1 }] },
+    });
     // From pending both changed status? No: the retried side is back at pending, so only the claim changed it.
     assert.equal(merged(pendingBase, claimedEarly, failedAndRetried).status, 'in_progress');
     const m = merged(from, retried, task({ status: 'in_progress', owner: 'z', at: T1, fields: {} }));

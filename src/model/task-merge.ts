@@ -34,9 +34,7 @@ import { changedAt, isTombstone, type Tombstone } from './tombstone.js';
 
 export type TaskFile = Task | Tombstone;
 
-export type TaskMerge =
-  | { ok: true; value: TaskFile; notes: string[] }
-  | { ok: false; reason: string };
+export type TaskMerge = { ok: true; value: TaskFile; notes: string[] } | { ok: false; reason: string };
 
 /** Marks the place where a text field keeps both versions. */
 export const BOTH_KEPT = '---- tasklane merge: both clones changed this text; the other version follows ----';
@@ -83,7 +81,11 @@ export function mergeTaskFiles(base: TaskFile | undefined, ours: TaskFile, their
 }
 
 /** Three-way merge of two versions of a task (base undefined: no common version). */
-export function mergeTasks(base: Task | undefined, ours: Task, theirs: Task): { ok: true; value: Task; notes: string[] } {
+export function mergeTasks(
+  base: Task | undefined,
+  ours: Task,
+  theirs: Task,
+): { ok: true; value: Task; notes: string[] } {
   if (same(ours, theirs)) return { ok: true, value: ours, notes: [] };
   if (base !== undefined && same(base, ours)) return { ok: true, value: theirs, notes: [] };
   if (base !== undefined && same(base, theirs)) return { ok: true, value: ours, notes: [] };
@@ -197,7 +199,9 @@ function statusWinner(base: Task | undefined, x: Task, y: Task): Task {
 function retried(base: Task | undefined, task: Task): boolean {
   const fb = base === undefined ? {} : tasklaneFields(base);
   const ft = tasklaneFields(task);
-  return (ft.failures?.length ?? 0) > (fb.failures?.length ?? 0) || (fb.failure !== undefined && ft.failure === undefined);
+  return (
+    (ft.failures?.length ?? 0) > (fb.failures?.length ?? 0) || (fb.failure !== undefined && ft.failure === undefined)
+  );
 }
 
 interface Picked<T> {
@@ -258,12 +262,29 @@ function orderMetadata(task: Task, x: Task, y: Task): Task {
   }
   for (const [k, v] of Object.entries(task.metadata)) if (!(k in out)) out[k] = v;
   const fields = out[META_KEY];
-  if (fields !== undefined && typeof fields === 'object' && fields !== null) out[META_KEY] = orderFields(fields as Record<string, unknown>);
+  if (fields !== undefined && typeof fields === 'object' && fields !== null)
+    out[META_KEY] = orderFields(fields as Record<string, unknown>);
   return { ...task, metadata: out };
 }
 
 /** metadata.tasklane in a fixed key order: two clones writing the same keys write the same lines. */
-const FIELD_ORDER = ['rev', 'fp', 'createdAt', 'updatedAt', 'startedAt', 'completedAt', 'priority', 'labels', 'estimate', 'verify', 'lease', 'attempts', 'result', 'failure', 'failures'];
+const FIELD_ORDER = [
+  'rev',
+  'fp',
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'completedAt',
+  'priority',
+  'labels',
+  'estimate',
+  'verify',
+  'lease',
+  'attempts',
+  'result',
+  'failure',
+  'failures',
+];
 function orderFields(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of FIELD_ORDER) if (fields[key] !== undefined) out[key] = fields[key];
@@ -311,5 +332,8 @@ function same(p: unknown, q: unknown): boolean {
   }
   const pk = Object.keys(p).filter((k) => (p as Record<string, unknown>)[k] !== undefined);
   const qk = Object.keys(q).filter((k) => (q as Record<string, unknown>)[k] !== undefined);
-  return pk.length === qk.length && pk.every((k) => same((p as Record<string, unknown>)[k], (q as Record<string, unknown>)[k]));
+  return (
+    pk.length === qk.length &&
+    pk.every((k) => same((p as Record<string, unknown>)[k], (q as Record<string, unknown>)[k]))
+  );
 }

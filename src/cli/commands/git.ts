@@ -71,7 +71,12 @@ JSON (--json): setup: {"repository": DIR, "attributesFile": PATH, "wroteAttribut
         printJson(io, r);
         return EXIT.OK;
       }
-      println(io, r.wroteAttributes ? `Wrote ${r.attributesFile} (commit it).` : `${r.attributesFile} already marks the task files.`);
+      println(
+        io,
+        r.wroteAttributes
+          ? `Wrote ${r.attributesFile} (commit it).`
+          : `${r.attributesFile} already marks the task files.`,
+      );
       println(
         io,
         r.configuredDriver

@@ -59,7 +59,12 @@ JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "c
     // A project list in a git work tree: register the merge driver, unless told not to.
     let git: SetupResult | undefined;
     const project = where.projectDir;
-    if (project !== undefined && ignoreFile !== undefined && !ctx.args.flag('no-git') && repositoryOf(project) !== undefined) {
+    if (
+      project !== undefined &&
+      ignoreFile !== undefined &&
+      !ctx.args.flag('no-git') &&
+      repositoryOf(project) !== undefined
+    ) {
       git = setupGit(project);
     }
     if (ctx.json) {

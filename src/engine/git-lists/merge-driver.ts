@@ -29,7 +29,13 @@ export interface DriverOutcome {
  * `basePath` (%O, empty when both sides added the file); `treePath` (%P) is the file's path in
  * the working tree, relative to `cwd` (git runs drivers at the top of the working tree).
  */
-export function runMergeDriver(basePath: string, oursPath: string, theirsPath: string, treePath: string, cwd: string): DriverOutcome {
+export function runMergeDriver(
+  basePath: string,
+  oursPath: string,
+  theirsPath: string,
+  treePath: string,
+  cwd: string,
+): DriverOutcome {
   const where = `tasklane merge of ${treePath}`;
   let base: TaskFile | undefined;
   let ours: TaskFile;
