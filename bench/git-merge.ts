@@ -129,7 +129,8 @@ console.log(
   `git merge, ${N} tasks changed on both sides, with the driver: ${withDriverMs} ms (${(withDriverMs / N).toFixed(1)} ms a file), exit ${merged.status}, ${conflicts} conflicts; ${completed} completed and ${edited} with A's description of ${files.length}`,
 );
 must(a, 'reset', '-q', '--hard', head);
-must(a, 'config', '--unset', 'merge.tasklane.driver');
+// The whole section: a name without a command makes git stop ("custom merge driver lacks command line").
+must(a, 'config', '--remove-section', 'merge.tasklane');
 t = Date.now();
 const plain = git(a, 'merge', '--no-edit', 'b0');
 const withoutMs = Date.now() - t;
