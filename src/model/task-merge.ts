@@ -5,6 +5,7 @@ import {
   type Failure,
   META_KEY,
   orderTask,
+  orderTasklaneFields,
   type Status,
   type Task,
   type TasklaneFields,
@@ -261,35 +262,7 @@ function orderMetadata(task: Task, x: Task, y: Task): Task {
     if (key in task.metadata && !(key in out)) out[key] = task.metadata[key];
   }
   for (const [k, v] of Object.entries(task.metadata)) if (!(k in out)) out[k] = v;
-  const fields = out[META_KEY];
-  if (fields !== undefined && typeof fields === 'object' && fields !== null)
-    out[META_KEY] = orderFields(fields as Record<string, unknown>);
-  return { ...task, metadata: out };
-}
-
-/** metadata.tasklane in a fixed key order: two clones writing the same keys write the same lines. */
-const FIELD_ORDER = [
-  'rev',
-  'fp',
-  'createdAt',
-  'updatedAt',
-  'startedAt',
-  'completedAt',
-  'priority',
-  'labels',
-  'estimate',
-  'verify',
-  'lease',
-  'attempts',
-  'result',
-  'failure',
-  'failures',
-];
-function orderFields(fields: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of FIELD_ORDER) if (fields[key] !== undefined) out[key] = fields[key];
-  for (const [k, v] of Object.entries(fields)) if (!(k in out) && v !== undefined) out[k] = v;
-  return out;
+  return orderTasklaneFields({ ...task, metadata: out });
 }
 
 function keysOf(...objects: object[]): string[] {

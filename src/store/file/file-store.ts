@@ -32,6 +32,7 @@ import {
   type Moment,
   newProjectId,
   normalizeRevision,
+  orderTasklaneFields,
   reapTask,
   releaseTask,
   retryTask,
@@ -835,7 +836,8 @@ export class FileStore implements TaskStore {
         kind === 'created'
           ? task
           : withTasklaneFields(task, { ...tasklaneFields(task), rev: storedRevisionOf(task) + 1, updatedAt: now });
-      const sealed = sealRevision(bumped);
+      // metadata.tasklane's keys in one order: the same fields are the same lines in every clone.
+      const sealed = sealRevision(orderTasklaneFields(bumped));
       checkStoredTask(sealed);
       return sealed;
     });
