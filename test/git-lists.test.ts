@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isProjectId, isTombstone } from '../src/model/index.js';
@@ -69,6 +69,26 @@ describe('a project list', () => {
     const [restored] = await store.restore([a.id]);
     assert.equal(restored?.subject, 'a');
     assert.equal((await store.get(a.id)).subject, 'a');
+  });
+
+  it('rewrites only the tasks a change touches, and writes metadata.tasklane in one key order', async () => {
+    const dir = tempDir();
+    const listDir = join(dir, '.tasklane', 'tasks', 'p');
+    const store = openStore(resolveLocation({ dir: join(dir, '.tasklane', 'tasks'), list: 'p' }));
+    const a = await store.create({ subject: 'a' });
+    const b = await store.create({ subject: 'b' });
+    const c = await store.create({ subject: 'c', priority: 2 });
+    const file = join(listDir, `${c.id}.json`);
+    const before = { bytes: readFileSync(file, 'utf8'), ino: statSync(file).ino, mtime: statSync(file).mtimeMs };
+    await store.update(a.id, { subject: 'a2', labels: ['x'] });
+    await store.addDependency(a.id, b.id);
+    await store.claim({ owner: 'w', taskId: a.id });
+    await store.delete(b.id);
+    assert.equal(readFileSync(file, 'utf8'), before.bytes);
+    assert.equal(statSync(file).ino, before.ino);
+    assert.equal(statSync(file).mtimeMs, before.mtime);
+    const fields = Object.keys(JSON.parse(readFileSync(join(listDir, `${a.id}.json`), 'utf8')).metadata.tasklane);
+    assert.deepEqual(fields, ['rev', 'fp', 'createdAt', 'updatedAt', 'startedAt', 'labels', 'lease', 'attempts']);
   });
 
   it('does not leave tombstones in lists outside a project (Claude Code deletes the file)', async () => {
