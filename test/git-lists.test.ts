@@ -180,6 +180,23 @@ describe('tasklane git setup, init and doctor', () => {
     assert.equal(runCli(['doctor'], { cwd: origin }).status, 0);
   });
 
+  it("a task file removed by hand (no tombstone) against an edit is git's modify/delete conflict, as docs/git.md says", () => {
+    const origin = repo();
+    assert.equal(runCli(['init'], { cwd: origin }).status, 0);
+    const one = JSON.parse(runCli(['create', 'one', '--json'], { cwd: origin }).stdout).task.id as string;
+    git(origin, 'add', '-A');
+    git(origin, 'commit', '-qm', 'base');
+    git(origin, 'checkout', '-q', '-b', 'other');
+    assert.equal(runCli(['update', one, '--subject', 'edited'], { cwd: origin }).status, 0);
+    git(origin, 'commit', '-qam', 'edit');
+    git(origin, 'checkout', '-q', 'main');
+    git(origin, 'rm', '-q', `.tasklane/tasks/default/${one}.json`);
+    git(origin, 'commit', '-qm', 'rm');
+    const merge = spawnSync('git', ['-C', origin, 'merge', '--no-edit', 'other'], { encoding: 'utf8' });
+    assert.equal(merge.status, 1);
+    assert.match(merge.stdout, /CONFLICT \(modify\/delete\)/);
+  });
+
   it('the CLI driver exits 1 and leaves the file when two different tasks share an id', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'l'));
