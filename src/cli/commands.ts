@@ -66,3 +66,10 @@ register(
 
 // board and HTTP API (issue 9)
 register('board', 'Serve a live web board and JSON API over the store', () => import('./commands/board.js'));
+
+// lists kept in git (issue 11)
+register(
+  'git',
+  'Merge project task lists with git: git setup|check (and the merge-driver git runs)',
+  () => import('./commands/git.js'),
+);
