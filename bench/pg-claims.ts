@@ -21,16 +21,19 @@ import { freshDir, median, NODE, printMachine, REPO, saveResults, WORK } from '.
 // taken within a round and then medianed. pg-boss 10.4.2 (the newest for Node 20) is
 // installed on demand into bench/.work/pgboss; BENCH_NO_PGBOSS=1 leaves it out.
 //
-//   npx tsc -p . && node dist/bench/pg-claims.js [tasks] [workers] [rounds]
+// With an old build's dist folder as the fourth argument, its PostgreSQL store runs beside ours.
+//
+//   npx tsc -p . && node dist/bench/pg-claims.js [tasks] [workers] [rounds] [old-build-dist]
 
 const PGBOSS_VERSION = '10.4.2';
 const taskCount = Number(process.argv[2] ?? 5000);
 const workers = Number(process.argv[3] ?? 16);
 const rounds = Number(process.argv[4] ?? 3);
+const oldDist = process.argv[5];
 const LIST = 'bench';
 const workerScript = join(REPO, 'dist', 'bench', 'lib', 'claim-race-worker.js');
 
-type System = 'file' | 'postgres' | 'pg-boss';
+type System = 'file' | 'postgres' | 'postgres, old build' | 'pg-boss';
 
 function pgBossModule(): string | undefined {
   if (process.env.BENCH_NO_PGBOSS === '1') return undefined;
@@ -49,7 +52,13 @@ function pgBossModule(): string | undefined {
 }
 
 const boss = pgBossModule();
-const systems: System[] = ['file', 'postgres', ...(boss === undefined ? [] : (['pg-boss'] as const))];
+const oldModule = oldDist === undefined ? undefined : pathToFileURL(join(oldDist, 'src', 'store', 'open.js')).href;
+const systems: System[] = [
+  'file',
+  'postgres',
+  ...(oldModule === undefined ? [] : (['postgres, old build'] as const)),
+  ...(boss === undefined ? [] : (['pg-boss'] as const)),
+];
 const machineInfo = printMachine();
 const pgServer = await startPostgres();
 
@@ -75,8 +84,8 @@ async function prepare(system: System, round: number): Promise<string> {
     writeTasklaneList(dir, LIST, tasks);
     return dir;
   }
-  const url = await pgServer.createDatabase(`claims_${system.replace('-', '')}_${round}`);
-  if (system === 'postgres') {
+  const url = await pgServer.createDatabase(`claims_${system.replace(/[^a-z]/g, '')}_${round}`);
+  if (system !== 'pg-boss') {
     const dir = freshDir(`pg-claims-src-${round}`);
     writeTasklaneList(dir, LIST, tasks);
     const from = openStore(dir, LIST);
@@ -117,7 +126,7 @@ async function runOnce(system: System, round: number): Promise<RunResult> {
     const args =
       system === 'pg-boss'
         ? ['pgboss', target, LIST, `w${w}`, pathToFileURL(boss as string).href]
-        : ['tasklane', target, LIST, `w${w}`];
+        : ['tasklane', target, LIST, `w${w}`, ...(system === 'postgres, old build' ? [oldModule as string] : [])];
     const child = spawn(NODE, [workerScript, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -146,7 +155,7 @@ async function runOnce(system: System, round: number): Promise<RunResult> {
   const windowMs = Math.max(...got.map((r) => r.lastEnd)) - Math.min(...got.map((r) => r.firstStart));
   const perSecond = taskCount / (windowMs / 1000);
   console.log(
-    `round ${round} ${system.padEnd(8)} ${perSecond.toFixed(0).padStart(6)} claims/s (${windowMs.toFixed(0)} ms)`,
+    `round ${round} ${system.padEnd(19)} ${perSecond.toFixed(0).padStart(6)} claims/s (${windowMs.toFixed(0)} ms)`,
   );
   return { system, round, claims: taskCount, windowMs, perSecond };
 }
@@ -167,12 +176,19 @@ const rate = (system: System, round: number) =>
 const perRound = (a: System, b: System) => [...Array(rounds).keys()].map((r) => rate(a, r) / rate(b, r));
 console.log('\nMedian claims per second:');
 for (const s of systems)
-  console.log(`  ${s.padEnd(8)} ${median(results.filter((r) => r.system === s).map((r) => r.perSecond)).toFixed(0)}`);
+  console.log(`  ${s.padEnd(19)} ${median(results.filter((r) => r.system === s).map((r) => r.perSecond)).toFixed(0)}`);
 console.log(
   `PostgreSQL / file store, per round: ${perRound('postgres', 'file')
     .map((x) => x.toFixed(2))
     .join(', ')}`,
 );
+if (oldModule !== undefined) {
+  console.log(
+    `PostgreSQL, this build / old build, per round: ${perRound('postgres', 'postgres, old build')
+      .map((x) => x.toFixed(2))
+      .join(', ')}`,
+  );
+}
 if (boss !== undefined) {
   console.log(
     `PostgreSQL / pg-boss, per round: ${perRound('postgres', 'pg-boss')

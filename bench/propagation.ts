@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { listDirName } from '../src/model/index.js';
+import { child, fmtPercentiles, type LineChild, percentiles, sleep } from './lib/children.js';
 import { generateTasks, writeTasklaneList } from './lib/data.js';
-import { freshDir, NODE, printMachine, REPO, saveResults } from './lib/measure.js';
+import { freshDir, printMachine, REPO, saveResults } from './lib/measure.js';
 
 // Issue 3: change propagation from a write in one process to the event in another, p50 and p99
 // over 1,000 changes with 8 writers; target p99 under 50 ms. One watcher process iterates
@@ -41,31 +41,7 @@ interface Poll {
   revs: Record<string, number>;
 }
 
-/** Starts a child and collects its stdout lines. */
-function child(args: string[]): { proc: ChildProcess; lines: string[]; done: Promise<number | null> } {
-  const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let partial = '';
-  proc.stdout?.setEncoding('utf8');
-  proc.stdout?.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  const done = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
-  return { proc, lines, done };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentiles(xs: number[]): Record<string, number> {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-  return { n: s.length, p50: at(50), p90: at(90), p99: at(99), max: s[s.length - 1] ?? Number.NaN };
-}
-
-const fmt = (p: Record<string, number>): string =>
-  `n=${p.n} p50 ${p.p50?.toFixed(1)} ms, p90 ${p.p90?.toFixed(1)} ms, p99 ${p.p99?.toFixed(1)} ms, max ${p.max?.toFixed(1)} ms`;
+const fmt = fmtPercentiles;
 
 async function run(mode: 'paced' | 'burst'): Promise<Record<string, unknown>> {
   const root = join(freshDir(`propagation-${mode}`), 'tasklane');
@@ -75,12 +51,20 @@ async function run(mode: 'paced' | 'burst'): Promise<Record<string, unknown>> {
 
   const watcher = child([lib('change-watcher'), root, LIST, String(changes)]);
   while (!watcher.lines.includes('ready')) await sleep(5);
-  const pollers: Record<string, ReturnType<typeof child>> = mode === 'paced'
-    ? {
-        'Claude Code re-read (every 5 s)': child([lib('change-poller'), listDir, '5000', '5000', '3600000', '11']),
-        'coordinator polling (every 3-10 s)': child([lib('change-poller'), listDir, '3000', '10000', '3600000', '12']),
-      }
-    : {};
+  const pollers: Record<string, LineChild> =
+    mode === 'paced'
+      ? {
+          'Claude Code re-read (every 5 s)': child([lib('change-poller'), listDir, '5000', '5000', '3600000', '11']),
+          'coordinator polling (every 3-10 s)': child([
+            lib('change-poller'),
+            listDir,
+            '3000',
+            '10000',
+            '3600000',
+            '12',
+          ]),
+        }
+      : {};
   const each = Math.ceil(changes / writers);
   const started = now();
   const ws = Array.from({ length: writers }, (_, w) => {

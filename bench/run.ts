@@ -19,6 +19,10 @@ const ALL = [
   'worktrees',
   'board',
   'claim-syscalls',
+  'import-peers',
+  'pg-claims',
+  'pg-propagation',
+  'pg-scale',
 ];
 const chosen = process.argv.slice(2);
 const names = chosen.length > 0 ? chosen : ALL;

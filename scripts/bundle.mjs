@@ -40,6 +40,7 @@ await swapIn(`${root}dist/bundle`, (outdir) => build({
     main: 'src/cli/main.ts',
     'sim-agent': 'src/engine/sim-agent.ts',
     'tmux-pane': 'src/engine/tmux-pane.ts',
+    'git-merge-driver': 'src/engine/git-lists/git-merge-driver.ts',
   },
   outdir,
   bundle: true,

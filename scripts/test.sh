@@ -13,6 +13,8 @@ for tool in tmux git strace chromium; do
 done
 # The server binaries live outside PATH (/usr/lib/postgresql/<version>/bin): look for them there.
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+# ip (iproute2) makes the network namespaces of the multi-host PostgreSQL test.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need[*]} (Debian packages the tests use)" >&2

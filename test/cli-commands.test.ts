@@ -388,8 +388,10 @@ describe('where lists live', () => {
     assert.ok(existsSync(join(project, '.tasklane', 'tasks', 'default')));
     const deep = join(project, 'src', 'deep');
     mkdirSync(deep, { recursive: true });
-    ok(run(['create', 'Found by walking up'], { cwd: deep }));
-    assert.equal(taskFile(join(project, '.tasklane', 'tasks'), '1').subject, 'Found by walking up');
+    const { task } = ok(run(['create', 'Found by walking up', '--json'], { cwd: deep })).json();
+    // A project list's ids are random (docs/git.md), not Claude Code's counter.
+    assert.match(task.id, /^[a-z][0-9a-z]{7}$/);
+    assert.equal(taskFile(join(project, '.tasklane', 'tasks'), task.id).subject, 'Found by walking up');
     const again = ok(run(['init', '--json'], { cwd: project })).json();
     assert.equal(again.created, false);
     assert.equal(again.root, join(project, '.tasklane', 'tasks'));

@@ -109,25 +109,32 @@ describe('run artifacts and agents', () => {
     assert.equal(git('init', '-q').status, 0);
     const { artifactsDir } = ok(run(['init', '--json'], { cwd: project })).json();
     assert.equal(artifactsDir, join(project, '.tasklane', 'tasks', '.tasklane', 'default'));
-    ok(run(['create', 'First', '--meta', 'sim={"ms":20}'], { cwd: project }));
-    ok(run(['create', 'Second', '--blocked-by', '1', '--meta', 'sim={"ms":20}'], { cwd: project }));
+    // A project list's ids are random (docs/git.md).
+    const one = ok(run(['create', 'First', '--meta', 'sim={"ms":20}', '--json'], { cwd: project })).json().task.id;
+    const two = ok(
+      run(['create', 'Second', '--blocked-by', one, '--meta', 'sim={"ms":20}', '--json'], { cwd: project }),
+    ).json().task.id;
     const r = ok(run(['run', '--preset', 'sim', '-j', '2', '--json'], { cwd: project }));
     assert.equal(r.json().ok, true);
-    for (const part of ['logs/1.log', 'logs/2.log', 'results/1.md', 'bin/tasklane']) {
+    for (const part of [`logs/${one}.log`, `logs/${two}.log`, `results/${one}.md`, 'bin/tasklane']) {
       assert.ok(existsSync(join(artifactsDir, part)), `${part} in ${artifactsDir}`);
     }
     // What a lock leaves while held (or after its holder was killed): never something to commit.
     const listDir = join(project, '.tasklane', 'tasks', 'default');
-    symlinkSync('{"pid":1}', join(listDir, '.1.json.lock.holder'));
-    writeFileSync(join(listDir, '.2.json.tmp-1-0'), '{}');
+    symlinkSync('{"pid":1}', join(listDir, `.${one}.json.lock.holder`));
+    writeFileSync(join(listDir, `.${two}.json.tmp-1-0`), '{}');
     const status = git('status', '--porcelain', '--untracked-files=all');
     assert.equal(status.status, 0, status.stderr);
     const untracked = status.stdout.split('\n').filter((l) => l !== '');
-    assert.deepEqual(untracked.sort(), [
-      '?? .tasklane/.gitignore',
-      '?? .tasklane/tasks/default/1.json',
-      '?? .tasklane/tasks/default/2.json',
-    ]);
+    assert.deepEqual(
+      untracked.sort(),
+      [
+        '?? .tasklane/.gitattributes', // init registered the git merge driver (docs/git.md)
+        '?? .tasklane/.gitignore',
+        `?? .tasklane/tasks/default/${one}.json`,
+        `?? .tasklane/tasks/default/${two}.json`,
+      ].sort(),
+    );
   });
 
   it('init adds the artifact rules to an older .tasklane/.gitignore, keeping what it holds', () => {

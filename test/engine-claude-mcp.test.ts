@@ -94,10 +94,13 @@ const builtinCreate = (subject: string): Answer => ({
   input: { subject, description: "Made with Claude Code's own task tool." },
 });
 
-/** The model: task #1's agent makes the calls given, one a turn; every other agent just answers. */
-function model(calls: Answer[]): (request: MessagesRequest) => Answer[] {
+/**
+ * The model: the first task's agent (#1, or `first.id` once known: a project list's ids are
+ * random) makes the calls given, one a turn; every other agent just answers.
+ */
+function model(calls: Answer[], first: { id: string }): (request: MessagesRequest) => Answer[] {
   return (request) =>
-    promptOf(request).includes('Your task is #1.')
+    promptOf(request).includes(`Your task is #${first.id}.`)
       ? callInTurn(request, calls, 'Split the work into subtasks.')
       : [{ type: 'text', text: 'Done.' }];
 }
@@ -115,8 +118,8 @@ describe('the real Claude Code, run by tasklane run, on the run’s list', () =>
   });
   const apis: FakeMessagesApi[] = [];
   after(() => Promise.all(apis.map((a) => a.close())));
-  const fakeApi = async (calls: Answer[]): Promise<FakeMessagesApi> => {
-    const api = await startMessagesApi(model(calls));
+  const fakeApi = async (calls: Answer[], first = { id: '1' }): Promise<FakeMessagesApi> => {
+    const api = await startMessagesApi(model(calls, first));
     apis.push(api);
     return api;
   };
@@ -127,10 +130,14 @@ describe('the real Claude Code, run by tasklane run, on the run’s list', () =>
     const project = tempDir('tasklane-cc-project-');
     const decoy = tempDir('tasklane-cc-decoy-');
     userServers(home, decoy);
-    const api = await fakeApi([mcpCreate('Subtask through MCP'), builtinCreate('Private note')]);
+    const first = { id: '' };
+    const api = await fakeApi([mcpCreate('Subtask through MCP'), builtinCreate('Private note')], first);
     const env = claudeEnv(home, api);
     assert.equal((await tasklane(['init', '--list', 'proj'], project, env)).code, 0);
-    assert.equal((await tasklane(['create', 'Plan the work', '--list', 'proj'], project, env)).code, 0);
+    const made = await tasklane(['create', 'Plan the work', '--list', 'proj', '--json'], project, env);
+    assert.equal(made.code, 0);
+    // A project list's ids are random (docs/git.md).
+    first.id = JSON.parse(made.stdout).task.id;
 
     const run = await tasklane(
       ['run', '--list', 'proj', '--agent', claude.path, '--preset', 'claude', '-j', '1', '--timeout', '120', '--json'],
@@ -143,23 +150,31 @@ describe('the real Claude Code, run by tasklane run, on the run’s list', () =>
     const store = openStore({ dir: join(project, '.tasklane', 'tasks'), list: 'proj' });
     const tasks = await store.list();
     assert.deepEqual(
-      tasks.map((x) => [x.id, x.subject, x.status]),
+      tasks.map((x) => [x.subject, x.status]),
       [
-        ['1', 'Plan the work', 'completed'],
-        ['2', 'Subtask through MCP', 'completed'], // made by the agent, then run by the same run
+        ['Plan the work', 'completed'],
+        ['Subtask through MCP', 'completed'], // made by the agent, then run by the same run
       ],
     );
+    assert.equal(tasks[0]?.id, first.id);
+    const second = tasks[1]?.id as string;
+    assert.match(second, /^[a-z][0-9a-z]{7}$/, 'the MCP server gave the subtask a project id');
     // The MCP call went to the run's list and said so to the model.
     const results = api.requests.flatMap(toolResults);
     assert.ok(
-      results.some((r) => r.name === 'mcp__tasklane__TaskCreate' && /Task #2 created successfully/.test(r.text)),
+      results.some(
+        (r) => r.name === 'mcp__tasklane__TaskCreate' && r.text.includes(`Task #${second} created successfully`),
+      ),
       JSON.stringify(results),
     );
     // The prompt named the tools; the user's own "tasklane" server got nothing, though it was loaded.
-    const first = api.requests.find((r) => promptOf(r).includes('Your task is #1.')) as MessagesRequest;
-    assert.match(promptOf(first), /mcp__tasklane__TaskCreate/);
-    assert.match(promptOf(first), /built-in task tools \(TaskCreate, TaskUpdate\) do not reach this list/);
-    const log = readFileSync(join(project, '.tasklane', 'tasks', '.tasklane', 'proj', 'logs', '1.log'), 'utf8');
+    const prompt = api.requests.find((r) => promptOf(r).includes(`Your task is #${first.id}.`)) as MessagesRequest;
+    assert.match(promptOf(prompt), /mcp__tasklane__TaskCreate/);
+    assert.match(promptOf(prompt), /built-in task tools \(TaskCreate, TaskUpdate\) do not reach this list/);
+    const log = readFileSync(
+      join(project, '.tasklane', 'tasks', '.tasklane', 'proj', 'logs', `${first.id}.log`),
+      'utf8',
+    );
     assert.match(log, /"name":"decoy-probe","status":"connected"/);
     assert.deepEqual(taskFiles(join(decoy, 'decoy')), []);
     // Claude Code's built-in TaskCreate no longer writes a list of the run's name in its own root.
@@ -168,7 +183,7 @@ describe('the real Claude Code, run by tasklane run, on the run’s list', () =>
       `the built-in TaskCreate was called: ${JSON.stringify(results)}`,
     );
     assert.equal(existsSync(join(home, '.claude', 'tasks', 'proj')), false);
-    assert.deepEqual(taskFiles(listDir).sort(), ['1.json', '2.json']);
+    assert.deepEqual(taskFiles(listDir).sort(), [`${first.id}.json`, `${second}.json`].sort());
   });
 
   it('keeps CLAUDE_CODE_TASK_LIST_ID for a list in Claude Code’s own root: built-in and MCP tools both reach it', async (t) => {

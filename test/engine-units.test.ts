@@ -12,9 +12,10 @@ import {
 } from '../src/engine/agents.js';
 import { checkTemplate, DEFAULT_TEMPLATE, formatBlockers, renderPrompt } from '../src/engine/prompt.js';
 import { backoffMs } from '../src/engine/retries.js';
+import { retryWhileIo } from '../src/engine/retry-io.js';
 import { runAgent } from '../src/engine/runner.js';
 import { blockedByFailure, nextTasks } from '../src/engine/scheduler.js';
-import { indexTasks, type Task, withTasklaneFields } from '../src/model/index.js';
+import { indexTasks, type Task, TasklaneError, withTasklaneFields } from '../src/model/index.js';
 import { alive } from './engine-helpers.js';
 import { tempDir } from './helpers.js';
 
@@ -316,5 +317,67 @@ describe('runner', () => {
     });
     const r = await pending;
     assert.equal(!r.ok && r.error.reason, 'cancelled');
+  });
+});
+
+describe('retryWhileIo (recording an outcome while the store is out of reach)', () => {
+  const io = () => new TasklaneError('IO', 'out of reach');
+  const fast = { firstDelayMs: 1, maxDelayMs: 4 };
+
+  it('tries an IO failure again until the write is made, telling of each retry', async () => {
+    let calls = 0;
+    const told: number[] = [];
+    const value = await retryWhileIo(
+      async () => {
+        if (++calls < 4) throw io();
+        return 'made';
+      },
+      { ...fast, deadline: Date.now() + 60_000, onRetry: (_e, n) => told.push(n) },
+    );
+    assert.equal(value, 'made');
+    assert.equal(calls, 4);
+    assert.deepEqual(told, [1, 2, 3]);
+  });
+
+  it('never retries a refusal: it is an answer', async () => {
+    let calls = 0;
+    await assert.rejects(
+      retryWhileIo(
+        async () => {
+          calls++;
+          throw new TasklaneError('NOT_OWNER', 'taken over');
+        },
+        { ...fast, deadline: Date.now() + 60_000 },
+      ),
+      /taken over/,
+    );
+    assert.equal(calls, 1);
+  });
+
+  it('gives up with the last error at the deadline, and at once when stopped', async () => {
+    let calls = 0;
+    await assert.rejects(
+      retryWhileIo(
+        async () => {
+          calls++;
+          throw io();
+        },
+        { firstDelayMs: 20, maxDelayMs: 20, deadline: Date.now() + 100 },
+      ),
+      /out of reach/,
+    );
+    assert.ok(calls >= 1 && calls <= 6, `${calls} calls within the deadline`);
+    const stop = new AbortController();
+    let stopped = 0;
+    const pending = retryWhileIo(
+      async () => {
+        stopped++;
+        if (stopped === 2) stop.abort();
+        throw io();
+      },
+      { firstDelayMs: 1, maxDelayMs: 1, deadline: Date.now() + 60_000, stop: stop.signal },
+    );
+    await assert.rejects(pending, /out of reach/);
+    assert.equal(stopped, 2, 'no attempt after the stop');
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -10,10 +10,24 @@ import pg from 'pg';
 // user (made if missing), and its directory is chowned to it (a server running as another user
 // cannot enter root's home, so never under the repository or $HOME). The binaries are Debian's
 // (/usr/lib/postgresql/<version>/bin; scripts/test.sh installs the package when they are missing).
+// With `netns`, the server runs inside that network namespace (`ip netns exec`, see netns.ts),
+// listening on `listen` there; the test process reaches it through its Unix socket (a socket file
+// is reached from any network namespace of the machine), clients on the test hosts by `url`.
+
+export interface PostgresOptions {
+  /** A network namespace to run the server in (made by the caller; needs root). */
+  netns?: string;
+  /** The address it listens on (default 127.0.0.1). */
+  listen?: string;
+  /** Clients from this network (CIDR) are trusted too (initdb trusts only 127.0.0.1 and ::1). */
+  trust?: string;
+}
 
 export interface PostgresServer {
-  /** The URL of database `db` on this server (user postgres, trust authentication on 127.0.0.1). */
+  /** The URL of database `db` on this server over TCP (user postgres, trust authentication). */
   url(db: string): string;
+  /** The URL of database `db` through the server's Unix socket, from any network namespace here. */
+  socketUrl(db: string): string;
   /** Creates a database and returns its URL. */
   createDatabase(name: string): Promise<string>;
   /** The server's process id (tests check it is gone after stop). */
@@ -31,7 +45,8 @@ export function postgresBinDir(): string | undefined {
   return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
+  const listen = opts.listen ?? '127.0.0.1';
   const bin = postgresBinDir();
   if (bin === undefined) {
     throw new Error(
@@ -60,6 +75,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     chownSync(socket, uid, gid);
   }
   const options = uid === undefined ? {} : { uid, gid };
+  // In a namespace: `ip netns exec` (as root) enters it and execs setpriv, which takes the
+  // postgres user and execs the server: the child's pid is the server's.
+  const asUser = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
   const init = spawnSync(
     join(bin, 'initdb'),
     ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-instructions'],
@@ -69,25 +87,29 @@ export async function startPostgres(): Promise<PostgresServer> {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed (${init.status}): ${init.stderr}`);
   }
+  if (opts.trust !== undefined) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${opts.trust} trust\n`);
   const port = await freePort();
-  const child: ChildProcess = spawn(
+  const argv = [
     join(bin, 'postgres'),
-    [
-      '-D',
-      data,
-      '-p',
-      String(port),
-      '-k',
-      socket,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'max_connections=200',
-      '-c',
-      'shared_buffers=32MB',
-    ],
-    { ...options, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    socket,
+    '-c',
+    `listen_addresses=${listen}`,
+    '-c',
+    'max_connections=200',
+    '-c',
+    'shared_buffers=32MB',
+  ];
+  const [command, ...args] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...asUser, ...argv];
+  const child: ChildProcess = spawn(command as string, args, {
+    ...(opts.netns === undefined ? options : {}),
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr?.on('data', (b: Buffer) => {
     log = (log + b.toString()).slice(-4000);
@@ -99,10 +121,14 @@ export async function startPostgres(): Promise<PostgresServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
-  const url = (db: string): string => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  const url = (db: string): string => `postgres://postgres@${listen}:${port}/${encodeURIComponent(db)}`;
+  const socketUrl = (db: string): string =>
+    `postgres://postgres@localhost:${port}/${encodeURIComponent(db)}?host=${encodeURIComponent(socket)}`;
+  // The test process may be in another namespace than the server: it waits and administers through the socket.
+  const adminUrl = opts.netns === undefined ? url : socketUrl;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const client = new pg.Client({ connectionString: url('postgres') });
+    const client = new pg.Client({ connectionString: adminUrl('postgres') });
     try {
       await client.connect();
       await client.end();
@@ -120,9 +146,10 @@ export async function startPostgres(): Promise<PostgresServer> {
   let stopped: Promise<void> | undefined;
   return {
     url,
+    socketUrl,
     pid: child.pid as number,
     async createDatabase(name: string): Promise<string> {
-      const client = new pg.Client({ connectionString: url('postgres') });
+      const client = new pg.Client({ connectionString: adminUrl('postgres') });
       await client.connect();
       try {
         await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);

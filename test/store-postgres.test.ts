@@ -3,8 +3,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { isTasklaneError, type Task } from '../src/model/index.js';
+import { claimOrder, criticalPaths, estimateOf, isTasklaneError, priorityOf, type Task } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
+import { Db, IDLE_IN_TRANSACTION_MS } from '../src/store/postgres/db.js';
 import { SCHEMA_VERSION } from '../src/store/postgres/schema.js';
 import type { ExportRecord, JournalEntry, TaskStore } from '../src/store/types.js';
 import { run as cli } from './cli-run.js';
@@ -65,13 +66,24 @@ describe('PostgreSQL store', () => {
   });
 });
 
-/** A fresh list in a fresh schema, filled with `count` tasks at once (through importList); priorities from `priority`. */
-async function filledList(count: number, priority: (i: number) => number = () => 0): Promise<TaskStore> {
+/** A fresh list in a fresh schema, filled with `count` tasks at once (through importList); priorities and estimates (hours) from `priority` and `estimate`. */
+async function filledList(
+  count: number,
+  priority: (i: number) => number = () => 0,
+  estimate: (i: number) => number | undefined = () => undefined,
+): Promise<TaskStore> {
   const store = open(await freshStoreUrl(), 'work');
   const at = new Date().toISOString();
   const records: ExportRecord[] = [{ type: 'list', list: 'work', version: 1, highestId: count, exportedAt: at }];
   for (let i = 1; i <= count; i++) {
-    const fields = { rev: 1, createdAt: at, updatedAt: at, ...(priority(i) === 0 ? {} : { priority: priority(i) }) };
+    const hours = estimate(i);
+    const fields = {
+      rev: 1,
+      createdAt: at,
+      updatedAt: at,
+      ...(priority(i) === 0 ? {} : { priority: priority(i) }),
+      ...(hours === undefined ? {} : { estimate: hours }),
+    };
     const task: Task = {
       id: String(i),
       subject: `task ${i}`,
@@ -116,6 +128,38 @@ describe('PostgreSQL store, its own machinery', () => {
       Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
       'each migration applied once',
     );
+  });
+
+  it('has the server end a session left idle inside a transaction: 30 s unless the URL says otherwise', async () => {
+    const url = await freshStoreUrl();
+    const setting = async (u: string): Promise<unknown> => {
+      const db = new Db(u);
+      try {
+        return (await db.query('SHOW idle_in_transaction_session_timeout'))[0]?.idle_in_transaction_session_timeout;
+      } finally {
+        await db.close();
+      }
+    };
+    assert.equal(IDLE_IN_TRANSACTION_MS, 30_000);
+    assert.equal(await setting(url), '30s');
+    assert.equal(await setting(`${url}&idle_in_transaction_session_timeout=1500`), '1500ms');
+    // A transaction that pauses longer than that between two statements is ended by the server.
+    const db = new Db(`${url}&idle_in_transaction_session_timeout=300`);
+    let attempts = 0;
+    try {
+      await assert.rejects(
+        db.tx(async (tx) => {
+          attempts++;
+          await tx.query('SELECT 1');
+          await new Promise((r) => setTimeout(r, 600));
+          await tx.query('SELECT 2');
+        }),
+        (err: unknown) => isTasklaneError(err, 'IO'),
+      );
+    } finally {
+      await db.close();
+    }
+    assert.ok(attempts > 1, 'each attempt was ended and run again');
   });
 
   it('exports a list and imports it into another: the same records again (exportedAt aside)', async () => {
@@ -299,9 +343,21 @@ describe('PostgreSQL store, from the CLI', () => {
 });
 
 describe('PostgreSQL store, many processes', () => {
-  it('16 worker processes claim 2,000 tasks, each exactly once, each worker in the claim order', async () => {
-    const count = 2000;
-    const store = await filledList(count, (i) => (i * 7) % 5);
+  it('16 worker processes claim 5,000 tasks, each exactly once, each worker in the claim order', async () => {
+    const count = 5000;
+    // Priorities and estimates (so critical paths) spread over the list, ids breaking the ties:
+    // every part of the rule decides some pairs.
+    const store = await filledList(
+      count,
+      (i) => (i * 7) % 5,
+      (i) => (i % 3 === 0 ? undefined : 1 + ((i * 11) % 4)),
+    );
+    // The rule's order, as the model gives it (claimOrder over the list's critical paths).
+    const tasks = await store.list();
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    const rank = new Map(claimOrder(tasks, criticalPaths(byId)).map((t, i) => [t.id, i]));
+    assert.equal(rank.size, count);
+    const tiesBroken = { priority: 0, path: 0, id: 0 };
     const workers = await startReady(16, 'pg-worker', (n) => ['claim-all', store.descriptor, 'work', `w${n}`]);
     goAll(workers);
     await allExited(workers);
@@ -311,28 +367,38 @@ describe('PostgreSQL store, many processes', () => {
     for (const [n, w] of workers.entries()) {
       const got = events(w);
       const ids = got.filter((e) => 'claimed' in e).map((e) => String(e.claimed));
+      assert.ok(ids.length > 0, `w${n} claimed something`);
       for (const id of ids) {
         assert.equal(seen.get(id), undefined, `task ${id} claimed by w${n} and ${seen.get(id)}`);
         seen.set(id, `w${n}`);
       }
-      // The rule's order: higher priority first, then smaller id (no edges: critical paths tie).
-      const key = (id: string): [number, number] => [-((Number(id) * 7) % 5), Number(id)];
       for (let i = 1; i < ids.length; i++) {
-        const [p0, i0] = key(ids[i - 1] as string);
-        const [p1, i1] = key(ids[i] as string);
-        assert.ok(p0 < p1 || (p0 === p1 && i0 < i1), `w${n} claimed #${ids[i - 1]} then #${ids[i]}: out of order`);
+        const [a, b] = [ids[i - 1] as string, ids[i] as string];
+        assert.ok(
+          (rank.get(a) as number) < (rank.get(b) as number),
+          `w${n} claimed #${a} then #${b}: out of the rule's order`,
+        );
+        const [ta, tb] = [byId.get(a) as Task, byId.get(b) as Task];
+        if (priorityOf(ta) !== priorityOf(tb)) tiesBroken.priority++;
+        else if (estimateOf(ta) !== estimateOf(tb)) tiesBroken.path++;
+        else tiesBroken.id++;
       }
       const done = got.find((e) => 'done' in e) as { start: number; end: number };
       first = Math.min(first, done.start);
       last = Math.max(last, done.end);
     }
+    // Consecutive claims of one worker were ordered by each part of the rule, not by ids alone.
+    assert.ok(
+      tiesBroken.priority > 0 && tiesBroken.path > 0 && tiesBroken.id > 0,
+      `pairs ordered by priority, path, id: ${JSON.stringify(tiesBroken)}`,
+    );
     assert.equal(seen.size, count, 'every task was claimed');
     const stats = await store.stats();
     assert.equal(stats.byState.in_progress, count);
     const claims = (await journal(store)).filter((e) => e.kind === 'claimed');
     assert.equal(claims.length, count, 'one claim journaled per task');
     console.log(
-      `# 16 processes: ${count} claims in ${last - first} ms (${Math.round((count * 1000) / (last - first))} claims/s)`,
+      `# 16 processes: ${count} claims in ${last - first} ms (${Math.round((count * 1000) / (last - first))} claims/s); consecutive claims ordered by ${JSON.stringify(tiesBroken)}`,
     );
   });
 

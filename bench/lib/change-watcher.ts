@@ -4,11 +4,11 @@ import { openStore } from '../../src/store/open.js';
 // that carries a bench tag, stamped with epoch ms when it arrived. Prints `ready` once the feed's
 // starting point is taken; exits after EXPECTED tagged changes (the parent kills it otherwise).
 //
-//   node dist/bench/lib/change-watcher.js DIR LIST EXPECTED
+//   node dist/bench/lib/change-watcher.js STORE LIST EXPECTED
 
 const [dir, list, expected] = process.argv.slice(2) as string[];
 const now = () => performance.timeOrigin + performance.now();
-const store = openStore({ dir: dir as string, list: list as string });
+const store = openStore(dir as string, list as string);
 const feed = store.watch();
 process.stdout.write('ready\n');
 let seen = 0;

@@ -7,7 +7,7 @@ import { rng } from './data.js';
 // tags the task (metadata.bench) so the watcher can match the event to it. Prints one JSON line:
 // for each update its tag, task, revision, and epoch ms when the call started and returned.
 //
-//   node dist/bench/lib/change-writer.js DIR LIST NAME COUNT IDS(comma) MEAN_GAP_MS SEED
+//   node dist/bench/lib/change-writer.js STORE LIST NAME COUNT IDS(comma) MEAN_GAP_MS SEED
 
 const [dir, list, name, count, ids, gap, seed] = process.argv.slice(2) as string[];
 const taskIds = (ids as string).split(',');
@@ -15,7 +15,7 @@ const meanGap = Number(gap);
 const rand = rng(Number(seed));
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const store = openStore({ dir: dir as string, list: list as string });
+const store = openStore(dir as string, list as string);
 const writes: { tag: string; id: string; rev: number; start: number; ack: number }[] = [];
 for (let k = 0; k < Number(count); k++) {
   if (meanGap > 0) await sleep(rand() * 2 * meanGap);

@@ -5,13 +5,14 @@ import { createInterface } from 'node:readline';
 // the first connection left out of the window), then claims until nothing is left and prints one
 // JSON line: the ids it got and wall-clock ms (epoch) of its first claim's start and last claim's end.
 //
-//   node dist/bench/lib/claim-race-worker.js tasklane DESCRIPTOR LIST OWNER
+//   node dist/bench/lib/claim-race-worker.js tasklane DESCRIPTOR LIST OWNER [STORE_MODULE]
 //   node dist/bench/lib/claim-race-worker.js pgboss URL QUEUE OWNER PGBOSS_MODULE
 //
-// tasklane: the store's claim (the file store for a directory, PostgreSQL for postgres://); pgboss:
+// tasklane: the store's claim (the file store for a directory, PostgreSQL for postgres://), of this
+// build or of the build whose store/open.js is STORE_MODULE; pgboss:
 // pg-boss's fetch of one job (marks it active), the peer's equivalent of a claim.
 
-const [kind, target, list, owner, bossModule] = process.argv.slice(2) as [string, string, string, string, string?];
+const [kind, target, list, owner, module] = process.argv.slice(2) as [string, string, string, string, string?];
 const now = () => performance.timeOrigin + performance.now();
 
 async function goSignal(): Promise<void> {
@@ -25,7 +26,7 @@ let firstStart = 0;
 let lastEnd = 0;
 
 if (kind === 'tasklane') {
-  const { openStore } = await import('../../src/store/open.js');
+  const { openStore } = (await import(module ?? '../../src/store/open.js')) as typeof import('../../src/store/open.js');
   const store = openStore(target, list);
   await store.stats(); // connect (and migrate) before the window
   process.stdout.write('ready\n');
@@ -39,7 +40,7 @@ if (kind === 'tasklane') {
   lastEnd = now();
   await store.close();
 } else if (kind === 'pgboss') {
-  const { default: PgBoss } = (await import(bossModule as string)) as {
+  const { default: PgBoss } = (await import(module as string)) as {
     default: new (
       o: object,
     ) => {

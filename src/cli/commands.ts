@@ -31,7 +31,7 @@ register(
 );
 register(
   'import',
-  "Load a 'tasklane export' into the list (refused when the list is not empty)",
+  "Load a 'tasklane export', or Task Master, Backlog.md, Beads or Claude Code tasks (--from), into an empty list",
   () => import('./commands/import.js'),
 );
 register('demo', 'A short tour on a fresh example list', () => import('./commands/demo.js'));
@@ -66,3 +66,10 @@ register(
 
 // board and HTTP API (issue 9)
 register('board', 'Serve a live web board and JSON API over the store', () => import('./commands/board.js'));
+
+// lists kept in git (issue 11)
+register(
+  'git',
+  'Merge project task lists with git: git setup|check (and the merge-driver git runs)',
+  () => import('./commands/git.js'),
+);

@@ -37,6 +37,7 @@ import {
 } from './prompt.js';
 import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
+import { retryWhileIo } from './retry-io.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
 import { simPlan, simScale } from './sim.js';
@@ -389,8 +390,23 @@ export async function executeClaim(
     durationMs: elapsed(),
     ...noteOf(notes),
   });
+  // The outcome is worth waiting for the store: an IO error (a database out of reach, a full disk)
+  // is tried again for up to one lease period (retry-io.ts); the token fences a late write.
+  const writeOutcome = (by: HolderInput): Promise<TaskOutcome> =>
+    retryWhileIo(() => write(by), {
+      deadline: Date.now() + cfg.leaseMs,
+      stop: signals.hard,
+      onRetry: (err, n) => {
+        if (n === 1) {
+          cfg.events.emit({
+            type: 'warning',
+            message: `task ${id}: recording its outcome failed, trying again for up to ${Math.round(cfg.leaseMs / 1000)} s: ${err.message}`,
+          });
+        }
+      },
+    });
   try {
-    return await write(current);
+    return await writeOutcome(current);
   } catch (e) {
     if (!refused(e)) throw e;
     // Refused: was the task taken, edited or deleted while the agent ran?
@@ -413,13 +429,13 @@ export async function executeClaim(
         await store.update(id, { status: 'pending', owner: null });
         const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
         if (again === null) return lostBeforeWrite(e);
-        return await write({ owner, token: again.token });
+        return await writeOutcome({ owner, token: again.token });
       }
-      if (verdict.leaseKept) return await write({ token: claim.token });
+      if (verdict.leaseKept) return await writeOutcome({ token: claim.token });
       // The claim was released by the edit: take it again to record this attempt's result.
       const again = await store.claim({ owner, taskId: id, leaseMs: cfg.leaseMs });
       if (again === null) return lostBeforeWrite(e);
-      return await write({ owner, token: again.token });
+      return await writeOutcome({ owner, token: again.token });
     } catch (e2) {
       if (refused(e2) || isTasklaneError(e2, 'NOT_CLAIMABLE')) return lostBeforeWrite(e2);
       throw e2;

@@ -57,3 +57,32 @@ export function compareIds(a: string, b: string): number {
   if (bn) return 1;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+// ---- ids in project lists (`tasklane init`, kept in git) ----
+// Counters collide when clones of one repository create tasks offline (two clones both make #7),
+// and hash prefixes collide at a few characters. Project lists therefore take random ids: 8
+// characters of Crockford's base32 in lower case (no i, l, o, u: nothing to misread), the first a
+// letter so that Claude Code, which counts `parseInt(name)` of every file name when it mints its
+// next numeric id, never mistakes one for a number. 22 x 32^7 = 7.6e11 ids: among 10,000 tasks
+// made in any number of clones, the chance that any two share an id is about 1 in 15,000
+// (n^2 / 2N); among 100,000, 1 in 150. Within one clone a clash is retried (the store checks the
+// file); across clones git would meet both files as one, and the merge driver refuses to fuse two
+// tasks with different creation times (docs/git.md).
+
+/** Crockford's base32 digits, lower case. */
+export const PROJECT_ID_DIGITS = '0123456789abcdefghjkmnpqrstvwxyz';
+/** The letters among them: a project id starts with one. */
+export const PROJECT_ID_LETTERS = 'abcdefghjkmnpqrstvwxyz';
+export const PROJECT_ID_LENGTH = 8;
+
+/** A new project id; `pick(n)` returns a uniformly random whole number below n (crypto.randomInt). */
+export function newProjectId(pick: (n: number) => number): string {
+  let id = PROJECT_ID_LETTERS[pick(PROJECT_ID_LETTERS.length)] as string;
+  while (id.length < PROJECT_ID_LENGTH) id += PROJECT_ID_DIGITS[pick(PROJECT_ID_DIGITS.length)] as string;
+  return id;
+}
+
+/** Whether `id` has the shape of a project id (a letter, then Crockford base32, 8 in all). */
+export function isProjectId(id: string): boolean {
+  return /^[abcdefghjkmnpqrstvwxyz][0-9abcdefghjkmnpqrstvwxyz]{7}$/.test(id);
+}

@@ -11,5 +11,7 @@ export * from './move.js';
 export * from './revision.js';
 export * from './task.js';
 export * from './task-json.js';
+export * from './task-merge.js';
+export * from './tombstone.js';
 export * from './transitions.js';
 export * from './unblocks.js';

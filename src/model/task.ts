@@ -1,4 +1,5 @@
 import { TasklaneError } from './errors.js';
+import { compareIds, isNumericId } from './ids.js';
 
 export { revisionOf } from './revision.js';
 
@@ -200,4 +201,52 @@ function typeName(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'array';
   return typeof x;
+}
+
+/**
+ * The order lists show tasks in: numeric ids by number (Claude Code's counter, so creation order),
+ * then the others (project lists' random ids) by creation time, then id.
+ */
+export function taskOrder(a: Task, b: Task): number {
+  const an = isNumericId(a.id);
+  const bn = isNumericId(b.id);
+  if (an || bn) return compareIds(a.id, b.id);
+  const ca = String(tasklaneFields(a).createdAt ?? '');
+  const cb = String(tasklaneFields(b).createdAt ?? '');
+  return ca < cb ? -1 : ca > cb ? 1 : compareIds(a.id, b.id);
+}
+
+/**
+ * metadata.tasklane's keys in one fixed order (unknown keys after, as found), so that two clones
+ * holding the same fields write the same lines, whatever order the changes added them in.
+ */
+const TASKLANE_FIELD_ORDER = [
+  'rev',
+  'fp',
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'completedAt',
+  'priority',
+  'labels',
+  'estimate',
+  'verify',
+  'lease',
+  'attempts',
+  'result',
+  'failure',
+  'failures',
+];
+
+/** The task with metadata.tasklane's keys in TASKLANE_FIELD_ORDER (the same object when already so). */
+export function orderTasklaneFields(task: Task): Task {
+  const value = task.metadata?.[META_KEY];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return task;
+  const fields = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of TASKLANE_FIELD_ORDER) if (fields[key] !== undefined) out[key] = fields[key];
+  for (const [k, v] of Object.entries(fields)) if (!(k in out) && v !== undefined) out[k] = v;
+  const before = Object.keys(fields).filter((k) => fields[k] !== undefined);
+  if (before.join('\n') === Object.keys(out).join('\n')) return task;
+  return { ...task, metadata: { ...(task.metadata ?? {}), [META_KEY]: out } };
 }

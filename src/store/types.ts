@@ -205,6 +205,8 @@ export type DoctorProblemKind =
   | 'temp-file'
   /** A lock left by a process that died, or stale by age. */
   | 'stale-lock'
+  /** A project list in a git clone whose merges would not use Tasklane's merge driver (docs/git.md). */
+  | 'git-driver'
   /**
    * PostgreSQL: a row's derived columns (unfinished-blocker count, critical path, an edge row)
    * out of step with the task documents; `fix` recomputes them from the documents.

@@ -10,7 +10,9 @@ export const command: Command = {
 
 Deletes a task as Claude Code does: removes its file, drops its id from every other task's
 blocks and blockedBy, and never reuses the id. The history keeps it: 'tasklane restore ID'
-brings it back.
+brings it back. In a project list (tasklane init) the file is replaced by a small tombstone
+instead, which every reader (Claude Code too) takes as absent, so that a git merge sees the
+deletion as a change of that file (docs/git.md).
 
 Examples:
   tasklane delete 4

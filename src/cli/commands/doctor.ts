@@ -1,5 +1,6 @@
+import { checkGitSetup, setupGit } from '../../engine/git-lists/setup.js';
 import type { DoctorProblem } from '../../store/types.js';
-import { context } from '../context.js';
+import { context, locationOf } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
@@ -15,6 +16,9 @@ Checks the list for what a crash or another program can leave behind:
   cycle              tasks that block each other in a ring (with the path)
   temp-file          a write's temp file (.<id>.json.tmp-PID-N) whose process is gone
   stale-lock         a lock whose Tasklane holder is gone, or with no live holder untouched 10 s
+  git-driver         (a project list in a git clone) merges would not use Tasklane's merge
+                     driver: no .tasklane/.gitattributes rule, or no merge.tasklane.driver in
+                     this clone's config (fresh clones never have it); --fix runs git setup
   stale-index        (PostgreSQL) a row's derived columns (unfinished-blocker count, critical
                      path, edge rows) out of step with the tasks; --fix recomputes them
 
@@ -25,7 +29,8 @@ in Claude Code.
 Options:
   --fix   Repair what is safe: write the missing side of one-sided edges (unless that would
           close a cycle, or an invalid file hides part of the list), remove references to
-          missing tasks, remove dead temp files and stale locks. Invalid files are never
+          missing tasks, remove dead temp files and stale locks, register the git merge
+          driver (tasklane git setup). Invalid files are never
           rewritten and cycles never broken: the report says how to do it by hand.
 
 Examples:
@@ -44,6 +49,21 @@ Exit status: 0 when the list is consistent (nothing found, or everything found w
     ctx.args.expectPositionals(0, 0, '');
     const store = ctx.store();
     const report = await store.doctor({ fix: ctx.args.flag('fix') });
+    const where = locationOf(io, ctx.args.globals);
+    if (where.projectDir !== undefined && where.database === undefined) {
+      const git = checkGitSetup(where.projectDir, where.listDir);
+      for (const message of git?.problems ?? []) {
+        const problem: DoctorProblem = { kind: 'git-driver', message };
+        if (ctx.args.flag('fix')) {
+          const r = setupGit(where.projectDir);
+          problem.fixed = `ran tasklane git setup (driver: ${r.driver})`;
+        } else {
+          problem.advice = 'tasklane git setup (or tasklane doctor --fix) registers it';
+        }
+        report.problems.push(problem);
+      }
+      report.consistent = report.problems.every((p) => p.fixed !== undefined);
+    }
     const status = report.consistent ? EXIT.OK : EXIT.ERROR;
     if (ctx.json) {
       printJson(io, report);

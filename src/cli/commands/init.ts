@@ -1,4 +1,5 @@
 import { relative } from 'node:path';
+import { repositoryOf, type SetupResult, setupGit } from '../../engine/git-lists/setup.js';
 import { initList } from '../../store/project.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -10,7 +11,7 @@ import type { Command } from '../registry.js';
 
 export const command: Command = {
   summary: 'Make a task list for this project (.tasklane/tasks here)',
-  help: `Usage: tasklane init [--list ID]
+  help: `Usage: tasklane init [--list ID] [--no-git]
 
 Creates .tasklane/tasks/ in the current directory, with the list's directory inside it. Every
 tasklane command run here or in a subdirectory then uses it (unless --store, --dir,
@@ -23,15 +24,24 @@ journal.jsonl, logs/, results/, bin/), the executor's worktrees (.tasklane/workt
 and temporary files stay out of git.
 With --store DIR (or --dir DIR), creates the list's directory under DIR instead.
 
+In a git work tree it also runs 'tasklane git setup' (and says so): task files then merge with
+Tasklane's merge driver, not line by line (docs/git.md). --no-git leaves git alone. Tasks in a
+project list get random 8-character ids (e.g. k7m2x9qa), so clones never hand out the same one.
+
+Options:
+  --no-git   Do not register the git merge driver (run tasklane git setup later).
+
 Examples:
   tasklane init
   tasklane init --list backend
   cd src && tasklane list        # finds ../.tasklane/tasks
 
-JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "created": true|false}`,
+JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "created": true|false,
+"git": null | {"repository": DIR, "attributesFile": PATH, "wroteAttributes": BOOL,
+"configuredDriver": BOOL, "driver": COMMAND}}`,
 
   async run(io) {
-    const ctx = context(io, 'init', {});
+    const ctx = context(io, 'init', { 'no-git': { type: 'boolean' } });
     ctx.args.expectPositionals(0, 0, '');
     const g = ctx.args.globals;
     const {
@@ -46,6 +56,17 @@ JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "c
       env: io.env,
     });
     const root = ignoreFile === undefined ? undefined : where.root;
+    // A project list in a git work tree: register the merge driver, unless told not to.
+    let git: SetupResult | undefined;
+    const project = where.projectDir;
+    if (
+      project !== undefined &&
+      ignoreFile !== undefined &&
+      !ctx.args.flag('no-git') &&
+      repositoryOf(project) !== undefined
+    ) {
+      git = setupGit(project);
+    }
     if (ctx.json) {
       printJson(io, {
         root: where.root,
@@ -53,6 +74,7 @@ JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "c
         listDir: where.listDir,
         artifactsDir: where.artifactsDir,
         created,
+        git: git ?? null,
       });
       return EXIT.OK;
     }
@@ -61,6 +83,12 @@ JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "c
       io,
       `${created ? 'Initialised' : 'Already initialised:'} ${ctx.p.bold(shown)} (list ${JSON.stringify(where.list)}, ${where.listDir})`,
     );
+    if (git !== undefined && (git.wroteAttributes || git.configuredDriver)) {
+      println(
+        io,
+        `Git: task files merge with tasklane's driver (${relative(io.cwd, git.attributesFile)}, to commit; merge.tasklane.driver in this clone's config). --no-git skips this.`,
+      );
+    }
     const override = ['TASKLANE_STORE', 'TASKLANE_DIR'].find((name) => (io.env[name] ?? '') !== '');
     if (root !== undefined && override !== undefined) {
       println(

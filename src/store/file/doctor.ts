@@ -45,7 +45,7 @@ export async function runDoctor(host: DoctorHost, opts: DoctorOptions = {}): Pro
 }
 
 async function checkTasks(host: DoctorHost, fix: boolean, actor: string): Promise<DoctorProblem[]> {
-  const { tasks, invalid } = scanList(host.listDir);
+  const { tasks, invalid, deleted } = scanList(host.listDir);
   const problems: DoctorProblem[] = [];
   for (const err of invalid) {
     problems.push({
@@ -56,8 +56,10 @@ async function checkTasks(host: DoctorHost, fix: boolean, actor: string): Promis
         'repair the file by hand, or move it out of the list directory; until then dependency changes are refused (a cycle check cannot see it)',
     });
   }
-  // A file that exists but is invalid is not a missing task: its references stay.
-  const exists = (id: string): boolean => tasks.has(id) || existsSync(join(host.listDir, taskFileName(id)));
+  // A file that exists but is invalid is not a missing task: its references stay. A deleted
+  // task's tombstone (project lists) is not a task: references to it are missing.
+  const exists = (id: string): boolean =>
+    tasks.has(id) || (!deleted.has(taskFileName(id)) && existsSync(join(host.listDir, taskFileName(id))));
 
   for (const ref of missingReferences(tasks, exists)) {
     const problem = missingReferenceProblem(ref);

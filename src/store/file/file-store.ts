@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
@@ -29,18 +30,23 @@ import {
   labelsOf,
   listDirName,
   type Moment,
+  newProjectId,
   normalizeRevision,
+  orderTasklaneFields,
   reapTask,
   releaseTask,
   retryTask,
   sealRevision,
   serializeTask,
+  serializeTombstone,
   stateOf,
   storedRevisionOf,
   type Task,
   TasklaneError,
   type TasklaneFields,
   tasklaneFields,
+  taskOrder,
+  tombstoneOf,
   unreadableStandIn,
   withoutCyclicEdges,
   withTasklaneFields,
@@ -118,6 +124,11 @@ export class FileStore implements TaskStore {
   private readonly onWarning: (message: string) => void;
   private readonly warned = new Set<string>();
   private claimIndexCache: ClaimIndex | undefined;
+  /**
+   * A project's list (`tasklane init`, kept in git): random ids instead of a counter, and a
+   * tombstone in place of a deleted task's file (docs/git.md). Claude Code's own lists keep its rules.
+   */
+  private readonly projectList: boolean;
   /** Confirms before each commit that the task lock is still ours and the task unchanged (fence.ts). */
   private readonly fence = new Fence((id) => this.pathOf(id));
 
@@ -132,6 +143,7 @@ export class FileStore implements TaskStore {
     this.journalPath = this.journal.path;
     this.highestIdPath = join(this.journal.dir, 'highest-id');
     this.onWarning = options.onWarning ?? (() => {});
+    this.projectList = where.projectDir !== undefined;
   }
 
   // ---- reading ----
@@ -183,7 +195,7 @@ export class FileStore implements TaskStore {
       // program changed it since Tasklane wrote it (revision.ts).
       out.push(normalizeRevision(task));
     }
-    return { tasks: out.sort((a, b) => compareIds(a.id, b.id)), judgedBy: judged };
+    return { tasks: out.sort(taskOrder), judgedBy: judged };
   }
 
   async ready(): Promise<Task[]> {
@@ -230,7 +242,7 @@ export class FileStore implements TaskStore {
       );
     }
     return this.withListLock(async () => {
-      const id = String(this.nextId());
+      const id = this.projectList ? this.newProjectId() : String(this.nextId());
       for (const [field, ids] of [
         ['blockedBy', blockedBy],
         ['blocks', blocks],
@@ -311,7 +323,7 @@ export class FileStore implements TaskStore {
           }
         }
         const created = this.commit(changes, opts.actor)[0] as Task;
-        this.recordHighestId(Number(id), this.lastSeq);
+        if (isNumericId(id)) this.recordHighestId(Number(id), this.lastSeq);
         return created;
       });
     });
@@ -814,21 +826,29 @@ export class FileStore implements TaskStore {
    */
   private commit(changes: NewEntry[], actor?: string): Task[] {
     const now = new Date().toISOString();
-    const next = changes.map(({ task, kind }) => {
+    const next = changes.map(({ task: given, kind }) => {
+      let task = given;
       if (kind === 'deleted') return task;
+      // Dependency sets in one order, so two clones that hold the same set write the same lines.
+      task = { ...task, blocks: sortedIds(task.blocks), blockedBy: sortedIds(task.blockedBy) };
       // `task` was built from a read, whose counter the read already moved past any foreign change.
       const bumped =
         kind === 'created'
           ? task
           : withTasklaneFields(task, { ...tasklaneFields(task), rev: storedRevisionOf(task) + 1, updatedAt: now });
-      const sealed = sealRevision(bumped);
+      // metadata.tasklane's keys in one order: the same fields are the same lines in every clone.
+      const sealed = sealRevision(orderTasklaneFields(bumped));
       checkStoredTask(sealed);
       return sealed;
     });
     const entries = next.map((task, i) => ({ kind: (changes[i] as NewEntry).kind, task }));
     const files = entries.map(({ task, kind }) => ({
       path: this.pathOf(task.id),
-      ...(kind === 'deleted' ? {} : { data: serializeTask(task) }),
+      ...(kind !== 'deleted'
+        ? { data: serializeTask(task) }
+        : this.projectList
+          ? { data: serializeTombstone(tombstoneOf(task, new Date(now))) }
+          : {}),
     }));
     // Built first: an entry over the line limit refuses the change before any file is touched.
     const prepared = this.journal.prepare(entries, actor);
@@ -864,6 +884,20 @@ export class FileStore implements TaskStore {
       );
     }
     return next;
+  }
+
+  /**
+   * A project list's next id: random (model/ids.ts), taken under the list lock, never the name of
+   * a file already there (a task's or a deleted task's tombstone).
+   */
+  private newProjectId(): string {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const id = newProjectId(randomInt);
+      if (!existsSync(this.pathOf(id))) return id;
+    }
+    throw new TasklaneError('CONFLICT', `16 random ids in a row were taken in ${this.listDir}; try again`, {
+      list: this.listId,
+    });
   }
 
   /** The highest id the list has given out: new ids are above it (see nextId). */
@@ -1048,6 +1082,14 @@ function gainsBlocker(before: Task, after: Task): boolean {
 
 function sameEdges(a: Task, b: Task): boolean {
   return a.blocks.join('\n') === b.blocks.join('\n') && a.blockedBy.join('\n') === b.blockedBy.join('\n');
+}
+
+/** The same ids in id order (a new array only when the order changes). */
+function sortedIds(ids: string[]): string[] {
+  for (let i = 1; i < ids.length; i++) {
+    if (compareIds(ids[i - 1] as string, ids[i] as string) > 0) return [...ids].sort(compareIds);
+  }
+  return ids;
 }
 
 function unique(ids: string[]): string[] {

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } f
 import { join } from 'node:path';
 import {
   isNumericId,
+  isTombstone,
   LIMITS,
   mayNestDeeperThan,
   parseTask,
@@ -32,8 +33,11 @@ export function taskFileNames(listDir: string): string[] {
   return names.filter((n) => n.endsWith('.json') && !n.startsWith('.'));
 }
 
-/** Decodes and validates one file's bytes. Throws INVALID_TASK naming the file. */
-export function decodeTask(bytes: Buffer, file: string): Task {
+/**
+ * Decodes and validates one file's bytes; undefined for a deleted task's tombstone (a project
+ * list's, model/tombstone.ts), which every read takes as absent. Throws INVALID_TASK naming the file.
+ */
+export function decodeTask(bytes: Buffer, file: string): Task | undefined {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -57,6 +61,7 @@ export function decodeTask(bytes: Buffer, file: string): Task {
       { file, field: deep },
     );
   }
+  if (isTombstone(value)) return undefined;
   const task = parseTask(value, { file });
   const expected = taskFileName(task.id);
   if (!file.endsWith(`/${expected}`) && file !== expected) {
@@ -112,6 +117,7 @@ function readTask(path: string, retries: number, stamped: boolean): { task: Task
     }
     try {
       const task = decodeTask(read.bytes, path);
+      if (task === undefined) return undefined;
       return read.stamp === undefined ? { task } : { task, stamp: read.stamp };
     } catch (err) {
       if (attempt >= retries) throw err;
@@ -144,11 +150,14 @@ export interface Scan {
   invalid: TasklaneError[];
   /** The largest numeric id among the file names (Claude Code's rule counts names, not contents). */
   maxFileId: number;
+  /** Names of files that hold no task: deleted tasks' tombstones (or files removed during the scan). */
+  deleted: Set<string>;
 }
 
 export function scanList(listDir: string): Scan {
   const tasks = new Map<string, Task>();
   const invalid: TasklaneError[] = [];
+  const deleted = new Set<string>();
   let maxFileId = 0;
   for (const name of taskFileNames(listDir)) {
     const stem = name.slice(0, -5);
@@ -156,12 +165,13 @@ export function scanList(listDir: string): Scan {
     try {
       const task = readTaskFile(join(listDir, name));
       if (task !== undefined) tasks.set(task.id, task);
+      else deleted.add(name);
     } catch (err) {
       if (err instanceof TasklaneError) invalid.push(err);
       else throw err;
     }
   }
-  return { tasks, invalid, maxFileId };
+  return { tasks, invalid, maxFileId, deleted };
 }
 
 /**

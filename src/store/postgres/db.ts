@@ -59,10 +59,36 @@ const RETRYABLE = new Set([
   '40001', // serialization failure
   '55P03', // lock not available
 ]);
-/** SQLSTATEs of a connection the server ended (pg_terminate_backend, a restart, a failover). */
-const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+/**
+ * SQLSTATEs of a connection the server ended (pg_terminate_backend, a restart, a failover, a
+ * session idle inside a transaction or idle too long: 25P03, 57P05).
+ */
+const CONNECTION_LOST = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P05',
+  '25P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 
 const TX_ATTEMPTS = 8;
+
+/**
+ * The server ends a session that sits this long inside a transaction without sending its next
+ * statement (idle_in_transaction_session_timeout, sent at connect). A client cut off from the
+ * network between two statements of a change (a host whose link went down) otherwise leaves its
+ * row locks held until the server's TCP keepalive gives up on it, two hours by default: claims
+ * skip the locked task (SKIP LOCKED) and writes to it wait, long after its lease ran out. Half the
+ * default lease, so that a task so locked is free before its lease would have run out; far above
+ * any pause between two statements of one change. A URL's `?idle_in_transaction_session_timeout=MS`
+ * overrides it (0: never).
+ */
+export const IDLE_IN_TRANSACTION_MS = 30_000;
 
 export interface DbOptions {
   /** Largest number of pooled connections (default 4: a CLI command needs one, the executor a few). */
@@ -88,6 +114,8 @@ export class Db implements Queryable {
         connectionString: this.url,
         max: this.options.max ?? 4,
         idleTimeoutMillis: 10_000,
+        // The URL's own value, when it gives one, wins (pg lets connection-string keys override).
+        idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
         // An idle connection the server drops must not crash the process; the next query reconnects.
         allowExitOnIdle: true,
       });

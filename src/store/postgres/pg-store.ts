@@ -66,7 +66,7 @@ import type {
 } from '../types.js';
 import { postgresArtifactsDir } from './artifacts.js';
 import { type CommitOptions, commitChange, type NewChange } from './commit.js';
-import { Db, literal, type Queryable, type Session, type Tx } from './db.js';
+import { arrayLiteral, Db, literal, type Queryable, type Session, type Tx } from './db.js';
 import { runDoctor } from './doctor.js';
 import { watchList } from './feed.js';
 import { graphOf, lockEdges } from './graph-snapshot.js';
@@ -86,11 +86,11 @@ import { exportRecords, importRecords } from './transfer.js';
 //      with COMMIT (one round trip: the list row is held only while the server runs it and commits).
 // What that costs: the changes of one list commit one after another (each holds the list row
 // through its commit), the price of seqs that follow commit order with no gap, which the journal
-// contract and every reader's cursor rely on; different lists do not wait for each other. Measured
-// on the 2 shared cores this was written on (other work running): one process claims in about
-// 3.8 ms; 16 processes claim 190-270 a second, the same with synchronous_commit off, so there the
-// CPU, not the WAL flush, was the bound. Hot statements are prepared (named), and the last step is
-// the function tasklane_append (schema.ts), planned once per connection.
+// contract and every reader's cursor rely on; different lists do not wait for each other. A claim
+// or a heartbeat is two round trips: BEGIN with the pick or the lock of its row, then the row write, the
+// journal entry and COMMIT together (db.ts; the functions tasklane_claim_ready, tasklane_put_tasks
+// and tasklane_append of schema.ts keep their plans per connection). Figures: BENCHMARKS.md,
+// "Issue 10".
 // Claims: `FOR UPDATE SKIP LOCKED LIMIT 1` over the candidates (no open blocker, not failed,
 // pending and unowned or the claimer's, or held on a lease that ran out) in the model's claim
 // order: the claimer's own first, then priority, critical path (the maintained `cp` column,
@@ -176,9 +176,10 @@ export class PostgresStore implements TaskStore {
 
   /** Locks and reads tasks (in id order); absent ids are simply missing from the map. */
   private async lock(tx: Queryable, ids: string[]): Promise<Map<string, Task>> {
+    // A simple statement (values as literals), so a transaction's BEGIN goes with it (db.ts).
     const rows = await tx.query<{ doc: Task }>(
-      `SELECT doc FROM tasklane_tasks WHERE list = $1 AND id = ANY($2::text[]) ORDER BY ${ORDER_BY_ID} FOR UPDATE`,
-      [this.listId, [...new Set(ids)]],
+      `SELECT doc FROM tasklane_tasks WHERE list = ${literal(this.listId)} AND id = ANY(${arrayLiteral([...new Set(ids)], 'text[]')})
+       ORDER BY ${ORDER_BY_ID} FOR UPDATE`,
     );
     return new Map(rows.map((r) => [r.doc.id, normalizeRevision(r.doc)]));
   }
