@@ -321,7 +321,7 @@ describe('runner', () => {
 });
 
 describe('retryWhileIo (recording an outcome while the store is out of reach)', () => {
-  const io = () => new TasklaneError('IO', 'out of reach');
+  const io = () => new TasklaneError('IO', 'out of reach', { transient: true });
   const fast = { firstDelayMs: 1, maxDelayMs: 4 };
 
   it('tries an IO failure again until the write is made, telling of each retry', async () => {
@@ -337,6 +337,36 @@ describe('retryWhileIo (recording an outcome while the store is out of reach)', 
     assert.equal(value, 'made');
     assert.equal(calls, 4);
     assert.deepEqual(told, [1, 2, 3]);
+  });
+
+  it('tries a full disk again (ENOSPC, raw or as the cause), never a permanent IO failure', async () => {
+    for (const failure of [
+      Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }),
+      new TasklaneError('IO', 'cannot write', { cause: Object.assign(new Error('quota'), { code: 'EDQUOT' }) }),
+    ]) {
+      let calls = 0;
+      const value = await retryWhileIo(
+        async () => {
+          if (++calls < 3) throw failure;
+          return 'made';
+        },
+        { ...fast, deadline: Date.now() + 60_000 },
+      );
+      assert.equal(value, 'made');
+      assert.equal(calls, 3);
+    }
+    let calls = 0;
+    await assert.rejects(
+      retryWhileIo(
+        async () => {
+          calls++;
+          throw new TasklaneError('IO', 'invalid input syntax for type json (SQLSTATE 22P02)');
+        },
+        { ...fast, deadline: Date.now() + 60_000 },
+      ),
+      /22P02/,
+    );
+    assert.equal(calls, 1, 'a permanent failure is an answer');
   });
 
   it('never retries a refusal: it is an answer', async () => {

@@ -390,13 +390,16 @@ export async function executeClaim(
     durationMs: elapsed(),
     ...noteOf(notes),
   });
-  // The outcome is worth waiting for the store: an IO error (a database out of reach, a full disk)
-  // is tried again for up to one lease period (retry-io.ts); the token fences a late write.
+  // The outcome is worth waiting for the store: a failure that may pass (a database out of reach,
+  // a full disk) is tried again for up to one lease period from here, unless the run is stopped
+  // (retry-io.ts); the token fences a late write.
+  let retried = false;
   const writeOutcome = (by: HolderInput): Promise<TaskOutcome> =>
     retryWhileIo(() => write(by), {
       deadline: Date.now() + cfg.leaseMs,
-      stop: signals.hard,
+      stop: AbortSignal.any([signals.cancel, signals.hard]),
       onRetry: (err, n) => {
+        retried = true;
         if (n === 1) {
           cfg.events.emit({
             type: 'warning',
@@ -409,6 +412,27 @@ export async function executeClaim(
     return await writeOutcome(current);
   } catch (e) {
     if (!refused(e)) throw e;
+    // A write tried again after its connection was lost may have been made the first time: then
+    // the store holds this attempt's outcome already, and the refusal is of the repeat.
+    if (retried) {
+      const landed = await outcomeLanded(store, id, failure === undefined ? { result: text } : failure).catch(
+        () => undefined,
+      );
+      if (landed !== undefined && failure === undefined) {
+        return { kind: 'completed', task: landed, durationMs: elapsed(), run, ...noteOf(notes) };
+      }
+      if (landed !== undefined && failure !== undefined) {
+        return {
+          kind: 'failed',
+          task: landed,
+          reason: failure.reason,
+          retryable: failure.retryable,
+          durationMs: elapsed(),
+          run,
+          ...noteOf(notes),
+        };
+      }
+    }
     // Refused: was the task taken, edited or deleted while the agent ran?
     const verdict = await judgeClaim(store, id, claim.token, owner);
     if (verdict.kind === 'taken') return lostBeforeWrite(e);
@@ -441,6 +465,21 @@ export async function executeClaim(
       throw e2;
     }
   }
+}
+
+/**
+ * The task, when it already holds the outcome this attempt was writing: completed with this
+ * result, or failed (no lease) with this reason.
+ */
+async function outcomeLanded(
+  store: ExecConfig['store'],
+  id: string,
+  outcome: { result: string } | { reason: string },
+): Promise<Task | undefined> {
+  const task = await store.get(id);
+  const fields = tasklaneFields(task);
+  if ('result' in outcome) return task.status === 'completed' && fields.result === outcome.result ? task : undefined;
+  return fields.failure?.reason === outcome.reason && fields.lease === undefined ? task : undefined;
 }
 
 /** The notes of an attempt (what was done to its task while it ran), as one line for the outcome. */

@@ -25,6 +25,8 @@ export interface ErrorDetails {
   /** For CYCLE: the ids along the cycle, first repeated at the end. */
   cycle?: string[];
   cause?: unknown;
+  /** For IO: the failure may pass by itself (a connection lost, a server restarting), so the same write may be tried again. */
+  transient?: boolean;
 }
 
 export class TasklaneError extends Error {
@@ -34,6 +36,7 @@ export class TasklaneError extends Error {
   readonly file?: string;
   readonly field?: string;
   readonly cycle?: string[];
+  readonly transient?: boolean;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -44,6 +47,7 @@ export class TasklaneError extends Error {
     if (details.file !== undefined) this.file = details.file;
     if (details.field !== undefined) this.field = details.field;
     if (details.cycle !== undefined) this.cycle = details.cycle;
+    if (details.transient === true) this.transient = true;
   }
 
   /** The stable, documented JSON shape used by `--json` output and the HTTP/MCP surfaces. */

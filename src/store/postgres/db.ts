@@ -208,7 +208,7 @@ export class Db implements Queryable {
           throw new TasklaneError(
             'IO',
             `the connection to ${redactUrl(this.url)} was lost while committing; the change may or may not have been made`,
-            { cause: err },
+            { cause: err, transient: true },
           );
         }
         const code = sqlState(err);
@@ -286,6 +286,22 @@ export function isConnectionLost(err: unknown): boolean {
   );
 }
 
+/**
+ * Whether a failure may pass by itself: the connection lost or never made (the network, a
+ * restart, a failover), the server short of resources (class 53) or shutting down (57P), a
+ * transaction ended for idling; not a refusal of the statement itself (bad data, permissions).
+ */
+function isTransient(err: unknown): boolean {
+  if (isConnectionLost(err)) return true;
+  const code = sqlState(err);
+  if (code !== undefined) return code.startsWith('08') || code.startsWith('53') || code.startsWith('57P');
+  const errno = (err as { code?: unknown } | null)?.code;
+  return (
+    typeof errno === 'string' &&
+    ['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ENOTCONN', 'EAI_AGAIN', 'ECONNABORTED'].includes(errno)
+  );
+}
+
 /** A driver error as a TasklaneError (kept as is when it already is one), never quoting the URL's password. */
 function asStoreError(err: unknown, url: string): Error {
   if (err instanceof TasklaneError) return err;
@@ -294,7 +310,7 @@ function asStoreError(err: unknown, url: string): Error {
   return new TasklaneError(
     'IO',
     `PostgreSQL at ${redactUrl(url)}: ${message.split(url).join(redactUrl(url))}${code === undefined ? '' : ` (SQLSTATE ${code})`}`,
-    { cause: err },
+    { cause: err, transient: isTransient(err) },
   );
 }
 
