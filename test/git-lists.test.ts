@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { checkGitSetup, driverCommand, setupGit } from '../src/engine/git-lists/setup.js';
 import { isProjectId, isTombstone } from '../src/model/index.js';
 import { resolveLocation } from '../src/store/location.js';
 import { openStore } from '../src/store/open.js';
+import { detectFormat, readPeer } from '../src/store/peers/index.js';
 import { runCli, tempDir } from './helpers.js';
 
 // Project lists kept in git: ids, tombstones, stable files, `git setup`, init's offer, doctor's check.
@@ -101,6 +103,34 @@ describe('a project list', () => {
   });
 });
 
+describe('a project list as an import source', () => {
+  it('is detected by --from auto and imported by --from claude, its tombstones skipped and reported', async () => {
+    const dir = tempDir();
+    const listDir = join(dir, '.tasklane', 'tasks', 'p');
+    const store = openStore(resolveLocation({ dir: join(dir, '.tasklane', 'tasks'), list: 'p' }));
+    const a = await store.create({ subject: 'a' });
+    const b = await store.create({ subject: 'b', blockedBy: [a.id] });
+    const gone = await store.create({ subject: 'gone' });
+    await store.delete(gone.id);
+    assert.ok(isTombstone(JSON.parse(readFileSync(join(listDir, `${gone.id}.json`), 'utf8'))));
+    assert.equal(detectFormat(listDir), 'claude');
+    const read = readPeer('claude', listDir, 'p');
+    assert.equal(read.report.tasks, 2);
+    assert.deepEqual(
+      read.report.skipped.map((s) => s.task),
+      [gone.id],
+    );
+    const dst = tempDir();
+    const r = runCli(['--dir', dst, '--list', 'copy', 'import', '--from', 'auto', listDir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.tasks, 2);
+    assert.equal(report.skipped[0].task, gone.id);
+    assert.match(report.skipped[0].why, /tombstone/);
+    assert.deepEqual(JSON.parse(readFileSync(join(dst, 'copy', `${b.id}.json`), 'utf8')).blockedBy, [a.id]);
+  });
+});
+
 describe('tasklane git setup, init and doctor', () => {
   it('init in a git work tree registers the driver and says so; setup is idempotent', () => {
     const dir = repo();
@@ -178,6 +208,32 @@ describe('tasklane git setup, init and doctor', () => {
     assert.equal(shown.description, 'described on main');
     assert.equal(runCli(['show', two], { cwd: origin }).status, 1);
     assert.equal(runCli(['doctor'], { cwd: origin }).status, 0);
+  });
+
+  it("the driver runs from an install path holding %, a space and a quote (git expands % in the driver's command)", () => {
+    const origin = repo();
+    assert.equal(runCli(['init', '--no-git'], { cwd: origin }).status, 0);
+    const odd = join(tempDir(), "50%Off it's %A %%");
+    mkdirSync(odd);
+    const node = join(odd, 'node');
+    symlinkSync(process.execPath, node);
+    const command = driverCommand(undefined, node);
+    setupGit(origin, command);
+    assert.deepEqual(checkGitSetup(origin, join(origin, '.tasklane', 'tasks', 'default'))?.problems, []);
+    const one = JSON.parse(runCli(['create', 'one', '--json'], { cwd: origin }).stdout).task.id as string;
+    git(origin, 'add', '-A');
+    git(origin, 'commit', '-qm', 'base');
+    git(origin, 'checkout', '-q', '-b', 'other');
+    assert.equal(runCli(['update', one, '--subject', 'one, edited on other'], { cwd: origin }).status, 0);
+    git(origin, 'commit', '-qam', 'other');
+    git(origin, 'checkout', '-q', 'main');
+    assert.equal(runCli(['update', one, '--description', 'described on main'], { cwd: origin }).status, 0);
+    git(origin, 'commit', '-qam', 'main');
+    const merge = spawnSync('git', ['-C', origin, 'merge', '--no-edit', 'other'], { encoding: 'utf8' });
+    assert.equal(merge.status, 0, `${command}\n${merge.stdout}${merge.stderr}`);
+    const shown = JSON.parse(runCli(['show', one, '--json'], { cwd: origin }).stdout).task;
+    assert.equal(shown.subject, 'one, edited on other');
+    assert.equal(shown.description, 'described on main');
   });
 
   it("a task file removed by hand (no tombstone) against an edit is git's modify/delete conflict, as docs/git.md says", () => {

@@ -103,6 +103,33 @@ describe('merging two versions of a task', () => {
     const m = merged(from, retried, task({ status: 'in_progress', owner: 'z', at: T1, fields: {} }));
     assert.equal(m.status, 'pending');
   });
+  it('takes the claim whole from one side: a retry on one side and a later retry-and-claim on the other', () => {
+    const T0 = '2026-01-01T12:00:00.000Z';
+    const boom = { reason: 'boom', at: T0, attempt: 1 };
+    const failed = task({ status: 'in_progress', owner: 'x', at: T0, fields: { failure: boom, startedAt: T0 } });
+    const retried = task({ status: 'pending', at: T1, fields: { failures: [boom] } });
+    const lease = { owner: 'b', token: 'tb', expiresAt: T2, heartbeatAt: T2 };
+    const reclaimed = task({
+      status: 'in_progress',
+      owner: 'b',
+      at: T2,
+      fields: { failures: [boom], lease, startedAt: T2 },
+    });
+    const m = merged(failed, retried, reclaimed);
+    const f = tasklaneFields(m);
+    assert.equal(m.status, 'in_progress', 'the later claim stands');
+    assert.equal(m.owner, 'b');
+    assert.deepEqual(f.lease, lease);
+    assert.equal(f.failure, undefined);
+    assert.equal(f.startedAt, T2);
+    // The earlier side later: its retry stands, and no claim is left with it.
+    const late = task({ status: 'pending', at: '2026-01-04T00:00:00.000Z', fields: { failures: [boom] } });
+    const m2 = merged(failed, late, reclaimed);
+    assert.equal(m2.status, 'pending');
+    assert.equal(m2.owner, undefined);
+    assert.equal(tasklaneFields(m2).lease, undefined);
+    assert.equal(tasklaneFields(m2).startedAt, undefined);
+  });
   it('merges dependencies and labels as sets: additions from both, removals from either', () => {
     const b0 = task({ blocks: ['b', 'c'], fields: { labels: ['x', 'y'] } });
     const a = task({ blocks: ['b', 'd'], at: T1, fields: { labels: ['x', 'y', 'z'] } });

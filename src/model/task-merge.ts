@@ -21,7 +21,8 @@ import { changedAt, isTombstone, type Tombstone } from './tombstone.js';
 // taken; what both changed is settled by the field's rule:
 //   status       by progress, completed over in_progress over pending, unless the lower side
 //                retried the task (a failure recorded or cleared since the base) after the other
-//                side's last change; the claim (owner, lease, failure, timestamps) follows status;
+//                side's last change; the claim (owner, lease, failure, timestamps) is taken whole
+//                from the side whose status stands, whenever the two claims differ;
 //   blocks, blockedBy, labels
 //                as sets: an element added on either side is in, one removed on either side is
 //                out (a plain union would bring back what a side removed);
@@ -108,18 +109,26 @@ export function mergeTasks(
   const form = pick3(base?.activeForm, x.activeForm, y.activeForm);
   const activeForm = form.both ? [x.activeForm, y.activeForm].filter((s) => s !== undefined).join(' | ') : form.value;
 
-  // Status, and the claim that goes with it.
-  const st = pick3(base?.status, x.status, y.status);
-  let status = st.value as Status;
-  let claimFrom: Task | undefined;
-  if (st.both) {
-    claimFrom = statusWinner(base, x, y);
-    status = claimFrom.status;
-    notes.push(`task ${x.id}: status ${x.status} on one side and ${y.status} on the other: ${status}`);
-  }
+  // Status, and the claim that goes with it: status, owner, lease, failure and the timestamps
+  // are one claim, taken whole from one side whenever the two sides' claims differ (a status
+  // from one side and a lease from the other would be a claim nobody holds).
   const claimKeys = ['lease', 'failure', 'startedAt', 'completedAt'] as const;
-
-  const owner = claimFrom !== undefined ? claimFrom.owner : pick3(base?.owner, x.owner, y.owner, true).value;
+  const cx = claimOf(x);
+  const cy = claimOf(y);
+  const cb = base === undefined ? undefined : claimOf(base);
+  let claimFrom: Task | undefined;
+  if (!same(cx, cy)) {
+    if (cb !== undefined && same(cb, cx)) claimFrom = y;
+    else if (cb !== undefined && same(cb, cy)) claimFrom = x;
+    else {
+      claimFrom = statusWinner(base, x, y);
+      if (x.status !== y.status) {
+        notes.push(`task ${x.id}: status ${x.status} on one side and ${y.status} on the other: ${claimFrom.status}`);
+      }
+    }
+  }
+  const status = (claimFrom ?? x).status;
+  const owner = (claimFrom ?? x).owner;
 
   // metadata.tasklane, key by key.
   const fields: Record<string, unknown> = {};
@@ -191,9 +200,23 @@ export function mergeTasks(
 /** Which side's status stands when both changed it (see the rule above). */
 function statusWinner(base: Task | undefined, x: Task, y: Task): Task {
   const rank = (s: Status): number => (s === 'completed' ? 2 : s === 'in_progress' ? 1 : 0);
-  const [hi, lo] = rank(x.status) >= rank(y.status) ? [x, y] : [y, x];
+  // One status on both sides (two claims of one task): the later claim (y is the later: see order).
+  const [hi, lo] = rank(x.status) > rank(y.status) ? [x, y] : [y, x];
   if (hi.status !== 'completed' && retried(base, lo) && changedAt(lo) > changedAt(hi)) return lo;
   return hi;
+}
+
+/** The claim of a version: its status, owner, and the claim's fields in metadata.tasklane. */
+function claimOf(task: Task): Record<string, unknown> {
+  const f = tasklaneFields(task);
+  return {
+    status: task.status,
+    owner: task.owner,
+    lease: f.lease,
+    failure: f.failure,
+    startedAt: f.startedAt,
+    completedAt: f.completedAt,
+  };
 }
 
 /** Whether `task` was retried since `base`: a failure recorded among its failures, or its failure cleared. */

@@ -39,7 +39,7 @@ export function driverCommand(program: string = DRIVER_PROGRAM, node: string = p
   try {
     script = realpathSync(program);
   } catch {}
-  return `${shellQuote(node)} ${shellQuote(script)} %O %A %B %P`;
+  return `${driverWord(node)} ${driverWord(script)} %O %A %B %P`;
 }
 
 export interface SetupResult {
@@ -133,7 +133,18 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The single-quoted words of a command, as setup writes them. */
+/**
+ * A path as a word of the driver's command: shell-quoted, and each `%` doubled, since git
+ * replaces %O, %A, %B, %P, %L, %S, %X, %Y and %% in the whole string before sh sees it, quotes
+ * or not (an install under /opt/50%Off/ would otherwise reach sh mangled).
+ */
+function driverWord(path: string): string {
+  return shellQuote(path).replace(/%/g, '%%');
+}
+
+/** The single-quoted words of a command, as setup writes them (the paths, their `%%` undone). */
 function quotedPaths(command: string): string[] {
-  return [...command.matchAll(/'((?:[^']|'\\'')*)'/g)].map((m) => (m[1] as string).replace(/'\\''/g, "'"));
+  return [...command.matchAll(/'((?:[^']|'\\'')*)'/g)].map((m) =>
+    (m[1] as string).replace(/'\\''/g, "'").replace(/%%/g, '%'),
+  );
 }

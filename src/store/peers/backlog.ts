@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Status } from '../../model/index.js';
@@ -10,7 +10,7 @@ import {
   type PeerTask,
   type Skipped,
 } from './build.js';
-import { decodeText, isObject, peerError, typeName, type Where } from './where.js';
+import { decodeText, isObject, peerError, readPeerFile, setOwn, typeName, type Where, yamlValue } from './where.js';
 
 // A Backlog.md folder (backlog.md 1.52): `backlog/tasks/<id> - <Title>.md`, each a Markdown file
 // with YAML front matter (id, title, status, assignee, labels, dependencies, priority,
@@ -134,7 +134,7 @@ function markdownFiles(dir: string): string[] {
 function readStatuses(path: string, label: string): string[] {
   const fallback = ['To Do', 'In Progress', 'Done'];
   if (!existsSync(path)) return fallback;
-  const text = decodeText(readFileSync(path), label);
+  const text = decodeText(readPeerFile(path, label), label);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const err = doc.errors[0];
@@ -143,7 +143,7 @@ function readStatuses(path: string, label: string): string[] {
       { file: label, line: lines.linePos(err.pos[0]).line },
       `not valid YAML (${err.message.split('\n')[0]})`,
     );
-  const value = doc.toJS() as unknown;
+  const value = yamlValue(doc, { file: label });
   const list = isObject(value) ? value.statuses : undefined;
   if (list === undefined) return fallback;
   if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string')) {
@@ -162,7 +162,7 @@ function statusOf(peer: string, statuses: string[]): Status {
 
 /** Parses one task file: front matter between `---` lines, then the body. */
 function readTaskFile(path: string, file: string, statuses: string[], completed: boolean): PeerTask {
-  const text = decodeText(readFileSync(path), file).replace(/\r\n/g, '\n');
+  const text = decodeText(readPeerFile(path, file), file).replace(/\r\n/g, '\n');
   const lines = text.split('\n');
   if (lines[0]?.trim() !== '---')
     throw peerError({ file, line: 1 }, 'a Backlog.md task starts with a front matter block (a line ---)');
@@ -179,7 +179,7 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
       `the front matter is not valid YAML (${yamlError.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')})`,
     );
   }
-  const fm = doc.toJS() as unknown;
+  const fm = yamlValue(doc, { file, line: 2 });
   if (!isObject(fm))
     throw peerError({ file, line: 2 }, `the front matter must be a mapping of fields, got ${typeName(fm)}`);
   const at = (key: string): Where => {
@@ -245,7 +245,7 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
     imported.priority = rawPriority;
     priority = typeof rawPriority === 'string' ? PRIORITY[rawPriority.toLowerCase()] : undefined;
   }
-  for (const [k, v] of Object.entries(fm)) if (!MAPPED.has(k)) imported[k] = v;
+  for (const [k, v] of Object.entries(fm)) if (!MAPPED.has(k)) setOwn(imported, k, v);
   const parentRaw = fm.parent_task_id ?? fm.parent;
   const parent =
     parentRaw === undefined || parentRaw === null || parentRaw === ''

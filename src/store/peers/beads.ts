@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Status } from '../../model/index.js';
 import {
@@ -9,7 +9,7 @@ import {
   type PeerTask,
   type Skipped,
 } from './build.js';
-import { decodeText, isObject, parseJson, peerError, typeName, type Where } from './where.js';
+import { decodeText, isObject, parseJson, peerError, readPeerFile, typeName, type Where } from './where.js';
 
 // Beads' JSONL export (`.beads/issues.jsonl`, older `.beads/beads.jsonl`): one issue a line, as
 // bd writes it (internal/types Issue: id, title, description, design, acceptance_criteria, notes,
@@ -90,7 +90,7 @@ export function readBeads(path: string, label: string, opts: BeadsOptions = {}):
   if (file === undefined)
     throw peerError({ file: label }, 'no Beads export here: neither a file nor a directory with .beads/issues.jsonl');
   const shown = file === path ? label : join(label, file.slice(path.length + (path.endsWith('/') ? 0 : 1)));
-  const text = decodeText(readFileSync(file), shown);
+  const text = decodeText(readPeerFile(file, shown), shown);
   const peers: PeerTask[] = [];
   const skipped: Skipped[] = [];
   const lines = text.split('\n');

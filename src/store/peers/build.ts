@@ -20,7 +20,7 @@ import {
 } from '../../model/index.js';
 import { EXPORT_VERSION } from '../export-format.js';
 import type { ExportRecord } from '../types.js';
-import { at, checkPeerField, peerError, type Where } from './where.js';
+import { at, checkPeerField, peerError, setOwn, type Where } from './where.js';
 
 // From a peer's tasks, as its reader understood them (PeerTask), to the records of an export
 // (ExportRecord) that any store's importList takes: ids given, dependencies resolved and put on
@@ -275,7 +275,7 @@ export function buildPeerImport(peers: PeerTask[], opts: BuildOptions): PeerImpo
   for (const t of tasks) if (isNumericId(t.id)) highestId = Math.max(highestId, Number(t.id));
   const idMap: Record<string, string> = {};
   for (const p of [...peers].sort((a, b) => compareIds(idOf.get(a.key) as string, idOf.get(b.key) as string))) {
-    idMap[p.label] = idOf.get(p.key) as string;
+    setOwn(idMap, p.label, idOf.get(p.key) as string);
   }
   let edges = 0;
   for (const set of blocksOf.values()) edges += set.size;
@@ -326,7 +326,7 @@ function newTask(
     imported.parent = p.parent.label;
     if (parent !== undefined) imported.parentId = idOf.get(parent.key);
   }
-  Object.assign(imported, p.imported ?? {});
+  for (const [k, v] of Object.entries(p.imported ?? {})) setOwn(imported, k, v);
   const metadata = { imported };
   checkPeerField(p.where, p.label, 'metadata.imported', () => checkMetadata(metadata));
   const fields: TasklaneFields = {

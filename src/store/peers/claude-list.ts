@@ -1,8 +1,11 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   compareIds,
+  isNumericId,
+  isProjectId,
   isTasklaneError,
+  isTombstone,
   LIMITS,
   mayNestDeeperThan,
   parseTask,
@@ -10,8 +13,15 @@ import {
   type Task,
   tooDeep,
 } from '../../model/index.js';
-import { buildPeerImport, type FieldMapping, type PeerImport, type PeerRef, type PeerTask } from './build.js';
-import { decodeText, JsonLocator, parseJson, peerError } from './where.js';
+import {
+  buildPeerImport,
+  type FieldMapping,
+  type PeerImport,
+  type PeerRef,
+  type PeerTask,
+  type Skipped,
+} from './build.js';
+import { decodeText, JsonLocator, parseJson, peerError, readPeerFile } from './where.js';
 
 // A Claude Code task list: a directory of `<id>.json` files (Claude Code's schema) and its
 // `.highwatermark`, e.g. `~/.claude/tasks/<list>/`. Each task is kept whole, its id included, and
@@ -34,14 +44,16 @@ export interface ClaudeListOptions {
 
 /**
  * Whether `dir` plainly is a Claude Code list: a `.highwatermark`, or `.json` files all named by
- * number (`1.json`, `2.json`), as Claude Code names them. A project directory (package.json) is not.
+ * task id: by number (`1.json`, `2.json`), as Claude Code names them, or by a project list's
+ * random id (`k3f9x2ab.json`, docs/git.md), which keeps no high-water mark. A project directory
+ * (package.json) is not.
  */
 export function isClaudeList(dir: string): boolean {
   try {
     const names = readdirSync(dir);
     if (names.includes('.highwatermark')) return true;
     const json = names.filter((n) => n.endsWith('.json') && !n.startsWith('.'));
-    return json.length > 0 && json.every((n) => /^[1-9][0-9]*\.json$/.test(n));
+    return json.length > 0 && json.every((n) => isNumericId(n.slice(0, -5)) || isProjectId(n.slice(0, -5)));
   } catch {
     return false;
   }
@@ -60,7 +72,7 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
   files.sort((a, b) => compareIds(a.slice(0, -5), b.slice(0, -5)));
   let highestId = 0;
   if (names.includes('.highwatermark')) {
-    const text = readFileSync(join(dir, '.highwatermark'), 'utf8').trim();
+    const text = readPeerFile(join(dir, '.highwatermark'), join(label, '.highwatermark')).toString('utf8').trim();
     if (!/^\d+$/.test(text)) {
       throw peerError(
         { file: join(label, '.highwatermark'), line: 1 },
@@ -69,12 +81,18 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
     }
     highestId = Number(text);
   }
-  const peers: PeerTask[] = files.map((name) => {
+  const skipped: Skipped[] = [];
+  const peers: PeerTask[] = [];
+  for (const name of files) {
     const file = join(label, name);
-    const text = decodeText(readFileSync(join(dir, name)), file);
+    const text = decodeText(readPeerFile(join(dir, name), file), file);
     const value = parseJson(text, { file });
     if (mayNestDeeperThan(text, LIMITS.nestingDepth) && tooDeep(value, LIMITS.nestingDepth) !== undefined) {
       throw peerError({ file, line: 1 }, `nests more than ${LIMITS.nestingDepth} levels deep`);
+    }
+    if (isTombstone(value) && `${sanitizePathComponent(value.id)}.json` === name) {
+      skipped.push({ task: value.id, file, why: 'a tombstone: deleted in a project list (docs/git.md)' });
+      continue;
     }
     let task: Task;
     try {
@@ -102,7 +120,7 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
     const ref =
       (field: string) =>
       (id: string): PeerRef => ({ key: id, label: id, where, field });
-    return {
+    peers.push({
       key: task.id,
       label: task.id,
       where,
@@ -114,8 +132,8 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
       dependsOn: task.blockedBy.map(ref('blockedBy')),
       blocks: task.blocks.map(ref('blocks')),
       keep: task,
-    };
-  });
+    });
+  }
   return buildPeerImport(peers, {
     from: 'claude',
     source: label,
@@ -123,5 +141,6 @@ export function readClaudeList(dir: string, label: string, opts: ClaudeListOptio
     fields: CLAUDE_FIELDS,
     keepIds: true,
     highestId,
+    skipped,
   });
 }

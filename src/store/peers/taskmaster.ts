@@ -1,7 +1,16 @@
-import { readFileSync } from 'node:fs';
 import type { Status } from '../../model/index.js';
 import { buildPeerImport, type FieldMapping, type PeerImport, type PeerRef, type PeerTask } from './build.js';
-import { decodeText, isObject, JsonLocator, lazyWhere, parseJson, peerError, typeName, type Where } from './where.js';
+import {
+  decodeText,
+  isObject,
+  JsonLocator,
+  lazyWhere,
+  parseJson,
+  peerError,
+  readPeerFile,
+  typeName,
+  type Where,
+} from './where.js';
 
 // Task Master's tasks.json (task-master-ai 0.43): `{"<tag>": {"tasks": [...], "metadata": {...}}}`,
 // one entry per tag, or the older `{"tasks": [...]}` (read as the tag `master`). Ids are unique
@@ -70,7 +79,7 @@ export interface TaskmasterOptions {
 
 /** Reads a tasks.json into export records and a report; throws naming the file, line and field. */
 export function readTaskmaster(path: string, label: string, opts: TaskmasterOptions = {}): PeerImport {
-  const text = decodeText(readFileSync(path), label);
+  const text = decodeText(readPeerFile(path, label), label);
   const root = parseJson(text, { file: label });
   const locator = new JsonLocator(text);
   const where = (p: (string | number)[]): Where => lazyWhere(label, () => locator.lineOf(p));

@@ -1,4 +1,5 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import { isTasklaneError, TasklaneError } from '../../model/index.js';
 
 // Where in a peer's files something is (file, line, field), and the error that says so. Every
@@ -12,6 +13,37 @@ export interface Where {
 
 export function at(where: Where): string {
   return where.line === undefined ? where.file : `${where.file}:${where.line}`;
+}
+
+/** A peer's file, its bytes; a directory or an unreadable file is refused naming it (`shown`). */
+export function readPeerFile(path: string, shown: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw peerError({ file: shown }, 'is a directory, where a file was expected');
+    throw new TasklaneError('IO', `${shown}: cannot be read (${code ?? (err as Error).message})`, { file: shown });
+  }
+}
+
+/**
+ * A parsed YAML document's value; what yaml refuses while building it (an alias expanded too many
+ * times: "Excessive alias count") comes back as malformed input naming the file.
+ */
+export function yamlValue(doc: Document.Parsed, where: Where): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    throw peerError(where, `not valid YAML here (${(err as Error).message.split('\n')[0]})`, undefined, err);
+  }
+}
+
+/**
+ * Sets `obj[key]` as an own property, whatever the key: a peer's key `__proto__` stays a key
+ * (plain assignment, or Object.assign, would set the object's prototype instead).
+ */
+export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** INVALID_INPUT naming the file, line and field. */
