@@ -563,7 +563,7 @@ function dependencies(items: Item[], phases: Phase[], refs: number[][]): number[
 function joinDescription(lines: { indent: number; text: string }[]): string {
   const content = lines.filter((l) => l.text.trim() !== '');
   if (content.length === 0) return '';
-  const cut = Math.min(...content.map((l) => l.indent));
+  const cut = content.reduce((min, l) => Math.min(min, l.indent), Number.POSITIVE_INFINITY);
   return lines
     .map((l) => (l.text.trim() === '' ? '' : l.text.slice(cut).trimEnd()))
     .join('\n')
