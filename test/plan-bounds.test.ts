@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { headingWords, phaseHeading } from '../src/engine/plan/headings.js';
+import { loadPlan } from '../src/engine/plan/load.js';
 import { ambiguityError, readMarkdownPlan } from '../src/engine/plan/markdown.js';
 import { dropClosingBreaks } from '../src/engine/plan/phases.js';
 import { parseTargets } from '../src/engine/plan/prose-refs.js';
@@ -76,6 +77,26 @@ describe('plan bounds: written reference lists', () => {
     const message = ambiguityError(read(`## Steps\n${items}\n`), 'plan.md').message;
     assert.equal(message.match(/there is no step 999/g)?.length, 50);
     assert.match(message, /\.\.\. and 150 more/);
+  });
+
+  test("Tasklane's dialect quotes a long reference clause up to 120 characters", T, () => {
+    for (const text of [
+      `# Plan\n- a {#a}\n- b (after: ${'9, '.repeat(20_000)}9)\n`,
+      `# Plan\n- a {#a}\n- b (after: ${'zz, '.repeat(20_000)}zz)\n`,
+    ]) {
+      assert.throws(
+        () => loadPlan(text, 'plan.md'),
+        (err: unknown) => {
+          assert.ok(isTasklaneError(err, 'INVALID_INPUT'), String(err));
+          assert.match(
+            err.message,
+            /^plan\.md:3: "after: [^"]*\u2026": (there is no task 9|no task has the key or subject "zz")/,
+          );
+          assert.ok(err.message.length < 400, `${err.message.length} characters`);
+          return true;
+        },
+      );
+    }
   });
 
   test('numbers are kept in written order, each once, and short ranges still expand', () => {
