@@ -99,6 +99,14 @@ describe('plan bounds: written reference lists', () => {
     }
   });
 
+  test('a long unmatched dialect reference gets no did-you-mean, so its cost is not length squared per task', T, () => {
+    // 4,000 tasks of 906-character subjects and a 900-character reference: 36e8 edit-distance steps before.
+    const items = Array.from({ length: 4_000 }, (_, i) => `- ${String(i).padStart(6, '0')}${'x'.repeat(900)}`);
+    const text = `# Plan\n${items.join('\n')}\n- last (after: ${'y'.repeat(900)})\n`;
+    assert.throws(() => loadPlan(text, 'plan.md'), /no task has the key or subject "y+\u2026"$/);
+    assert.throws(() => loadPlan('# Plan\n- Design {#api}\n- b (after: apl)\n', 'plan.md'), /did you mean "api"\?/);
+  });
+
   test('numbers are kept in written order, each once, and short ranges still expand', () => {
     assert.deepEqual(parseTargets('steps 3, 1-2, 2, 1'), { numbers: [3, 1, 2] });
     assert.deepEqual(parseTargets('2-4 and 3-6'), { numbers: [2, 3, 4, 5, 6] });
