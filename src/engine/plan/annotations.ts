@@ -48,6 +48,9 @@ export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** The candidate closest to `word` (case-insensitive edit distance), if any is close enough to suggest. */
 export function closestMatch(word: string, candidates: string[]): string | undefined {
   const want = word.replace(/\s+/g, ' ').trim().toLowerCase();
+  // A hint is for a typo in a key or a short subject; past 100 characters the edit distance (quadratic
+  // in the length, once per candidate) would cost more than the plan's reading.
+  if (want.length > 100) return undefined;
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(want.length / 4)) + 1;
   for (const c of candidates) {

@@ -12,6 +12,7 @@ import {
   startLine,
   unmaskCode,
 } from './markdown-tree.js';
+import { clip, listOf } from './prose-refs.js';
 import { checkPlan, type PlanSpec, type PlanTask } from './spec.js';
 
 // Tasklane's own markdown dialect -> PlanSpec. Headings are phases, list items are tasks, nested
@@ -454,7 +455,7 @@ function resolveReferences(items: Item[], fail: Fail): number[][] {
           fail(
             line,
             'after',
-            `"${clause}": there is no task ${ref}; the plan has ${items.length} tasks, numbered 1 to ${items.length} in document order`,
+            `"${clip(clause)}": there is no task ${clip(ref, 60)}; the plan has ${items.length} tasks, numbered 1 to ${items.length} in document order`,
           );
         }
         target = k - 1;
@@ -464,11 +465,11 @@ function resolveReferences(items: Item[], fail: Fail): number[][] {
         if (target === undefined && !ref.startsWith('#')) {
           const matches = bySubject.get(normalize(ref)) ?? [];
           if (matches.length > 1) {
-            const at = matches.map((m) => (items[m] as Item).line).join(', ');
+            const at = listOf(matches.map((m) => String((items[m] as Item).line)));
             fail(
               line,
               'after',
-              `"${clause}": ${JSON.stringify(ref)} matches several tasks (lines ${at}); give one a key such as {#name} and refer to that`,
+              `"${clip(clause)}": ${JSON.stringify(clip(ref, 60))} matches several tasks (lines ${at}); give one a key such as {#name} and refer to that`,
             );
           }
           target = matches[0];
@@ -476,7 +477,11 @@ function resolveReferences(items: Item[], fail: Fail): number[][] {
         if (target === undefined) {
           const near = nearest(bare, items);
           const hint = near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}?)`;
-          fail(line, 'after', `"${clause}": no task has the key or subject ${JSON.stringify(ref)}${hint}`);
+          fail(
+            line,
+            'after',
+            `"${clip(clause)}": no task has the key or subject ${JSON.stringify(clip(ref, 60))}${hint}`,
+          );
         }
       }
       if (target === self) fail(line, 'after', `"${clause}": a task cannot depend on itself`);
@@ -563,7 +568,7 @@ function dependencies(items: Item[], phases: Phase[], refs: number[][]): number[
 function joinDescription(lines: { indent: number; text: string }[]): string {
   const content = lines.filter((l) => l.text.trim() !== '');
   if (content.length === 0) return '';
-  const cut = Math.min(...content.map((l) => l.indent));
+  const cut = content.reduce((min, l) => Math.min(min, l.indent), Number.POSITIVE_INFINITY);
   return lines
     .map((l) => (l.text.trim() === '' ? '' : l.text.slice(cut).trimEnd()))
     .join('\n')

@@ -6,12 +6,12 @@
 export function headingWords(title: string): string {
   return title
     .replace(/[*_`]/g, '')
-    .replace(/\{#[^}]*\}/g, '')
+    .replace(/\{#[^{}]*\}/g, '')
     .replace(/\((?:optional|parallel|sequential)\)/gi, '')
     .replace(/[\u2018\u2019]/g, "'")
     .replace(/^[^\p{L}\p{N}]+/u, '')
     .replace(/^(?:\d+[.)]|[ivx]+\.)\s+/i, '')
-    .replace(/[\s:.\u2013\u2014-]+$/u, '')
+    .replace(/(?<![\s:.\u2013\u2014-])[\s:.\u2013\u2014-]+$/u, '')
     .replace(/\s+/g, ' ')
     .trim()
     .toLowerCase();
@@ -71,7 +71,7 @@ export function phaseHeading(title: string): PhaseHeading | undefined {
   const text = title
     .replace(/\*\*|__/g, '')
     .replace(/\((?:parallel|sequential)\)/gi, '')
-    .replace(/\{#[^}]*\}/g, '')
+    .replace(/\{#[^{}]*\}/g, '')
     .replace(/^[^\p{L}\p{N}]+/u, '')
     .trim();
   const m = PHASE.exec(text);

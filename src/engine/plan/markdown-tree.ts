@@ -225,7 +225,7 @@ export function dedent(doc: MarkdownDoc, from: number, to: number, skip?: (line:
 export function dedentLines(lines: string[]): string {
   const content = lines.filter((l) => l.trim() !== '');
   if (content.length === 0) return '';
-  const cut = Math.min(...content.map(indentOf));
+  const cut = content.reduce((min, l) => Math.min(min, indentOf(l)), Number.POSITIVE_INFINITY);
   return lines
     .map((l) => (l.trim() === '' ? '' : l.slice(cut)))
     .join('\n')

@@ -61,7 +61,7 @@ export function readMarkdownPlan(text: string, file: string, opts: MarkdownOptio
     }
   };
   findPhases(top);
-  const phaseDepth = Math.min(...phases.map((p) => p.section.depth));
+  const phaseDepth = phases.reduce((min, p) => Math.min(min, p.section.depth), Number.POSITIVE_INFINITY);
   phases = phases.filter((p) => p.section.depth === phaseDepth);
   const phaseSet = new Set(phases.map((p) => p.section));
 
@@ -169,9 +169,17 @@ export function parseMarkdownPlan(text: string, file: string, opts: MarkdownOpti
   return reading.spec;
 }
 
-/** The refusal of a plan with ambiguities: each one, and how to say what was meant. */
+/** How many ambiguities a refusal lists. */
+const MAX_LISTED = 50;
+
+/** The refusal of a plan with ambiguities: each one (the first MAX_LISTED), and how to say what was meant. */
 export function ambiguityError(reading: PlanReading, file: string): TasklaneError {
-  const lines = reading.ambiguities.map((a) => `  ${a.line === undefined ? file : `${file}:${a.line}`}: ${a.message}`);
+  // Each ambiguity says what is wrong in a bounded message; past MAX_LISTED only their number is told.
+  const lines = reading.ambiguities
+    .slice(0, MAX_LISTED)
+    .map((a) => `  ${a.line === undefined ? file : `${file}:${a.line}`}: ${a.message}`);
+  const more = reading.ambiguities.length - MAX_LISTED;
+  if (more > 0) lines.push(`  ... and ${more} more`);
   return new TasklaneError(
     'INVALID_INPUT',
     `${file}: the plan is ambiguous, so nothing was written:\n${lines.join('\n')}\nSay how to read it: --phases or --steps, fix the reference, or --agent to let an agent write the graph (--dry-run shows the reading)`,

@@ -9,7 +9,7 @@ import {
   type Section,
   startLine,
 } from './markdown-tree.js';
-import { findProseRefs, type ProseRef, parseTargets, proseRefLine, wordMatcher } from './prose-refs.js';
+import { clip, findProseRefs, listOf, type ProseRef, parseTargets, proseRefLine, wordMatcher } from './prose-refs.js';
 import { type PlanAmbiguity, uniqueKey } from './shape.js';
 import type { PlanTask } from './spec.js';
 
@@ -32,7 +32,7 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
   for (const { section, heading } of phases) {
     const explicitKey = /\{#([A-Za-z0-9][A-Za-z0-9_.-]*)\}/.exec(section.title)?.[1];
     const subject = (heading.name ?? heading.label)
-      .replace(/\{#[^}]*\}/g, '')
+      .replace(/\{#[^{}]*\}/g, '')
       .replace(/\*\*|__/g, '')
       .trim();
     const task: PlanTask = {
@@ -46,22 +46,18 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
     if (checks.commands.length > 0) task.verify = checks.commands.join(' && ');
 
     // Written dependencies: a "Depends on: ..." line of the phase, or a clause in its heading.
-    let refs: ProseRef[] | undefined;
+    const refs: ProseRef[] = [];
     for (let n = section.line + 1; n <= section.endLine; n++) {
       if (doc.codeLines.has(n)) continue;
       const ref = proseRefLine(doc.lines[n - 1] ?? '', n);
-      if (ref !== undefined) refs = [...(refs ?? []), ref];
+      if (ref !== undefined) refs.push(ref);
     }
-    const inHeading = findProseRefs(section.title, section.line).refs;
-    if (inHeading.length > 0) refs = [...(refs ?? []), ...inHeading];
-    ownRefs.push(refs);
+    for (const ref of findProseRefs(section.title, section.line).refs) refs.push(ref);
+    ownRefs.push(refs.length > 0 ? refs : undefined);
     parallel.push(/\(\s*parallel\s*\)/i.test(section.title));
 
     // A thematic break closing the phase separates phases; it is not part of the text.
-    const description = dedent(doc, section.line + 1, section.endLine, (n) => checks.removed.has(n)).replace(
-      /(\n\s*(?:-{3,}|\*{3,}|_{3,})\s*)+$/,
-      '',
-    );
+    const description = dropClosingBreaks(dedent(doc, section.line + 1, section.endLine, (n) => checks.removed.has(n)));
     if (description !== '') task.description = description;
     tasks.push(task);
   }
@@ -71,6 +67,8 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
     const n = Number(/(\d+)/.exec(p.heading.label)?.[1] ?? Number.NaN);
     if (!byNumber.has(n)) byNumber.set(n, j);
   });
+  let highest = tasks.length;
+  for (const n of byNumber.keys()) if (n > highest) highest = n;
   let matcher: ReturnType<typeof wordMatcher> | undefined;
   tasks.forEach((task, i) => {
     const refs = ownRefs[i];
@@ -87,31 +85,40 @@ export function readPhases(doc: MarkdownDoc, phases: PhaseSection[], ambiguities
       }
       return;
     }
+    const after = new Set(task.after);
+    const add = (key: string) => {
+      if (!after.has(key)) {
+        after.add(key);
+        task.after.push(key);
+      }
+    };
     for (const ref of refs) {
-      const target = parseTargets(ref.target);
+      const target = parseTargets(ref.target, highest);
       if ('none' in target) continue;
+      // One ambiguity per reference, however many numbers or words it names.
+      const problems: string[] = [];
       if ('numbers' in target) {
+        const missing: string[] = [];
         for (const n of target.numbers) {
           const hit = byNumber.get(n) ?? n - 1;
-          if (hit === i || tasks[hit] === undefined) {
-            ambiguities.push({ line: ref.line, message: `"${ref.clause}": there is no other phase ${n}` });
-          } else if (!task.after.includes((tasks[hit] as PlanTask).key)) task.after.push((tasks[hit] as PlanTask).key);
+          if (hit === i || tasks[hit] === undefined) missing.push(String(n));
+          else add((tasks[hit] as PlanTask).key);
         }
-        continue;
-      }
-      for (const phrase of target.words) {
-        matcher ??= wordMatcher(tasks.map((t) => ({ key: t.key, subject: `${t.phase ?? ''} ${t.subject}` })));
-        const found = matcher(phrase);
-        if ('index' in found && found.index !== i) {
-          const key = (tasks[found.index] as PlanTask).key;
-          if (!task.after.includes(key)) task.after.push(key);
-        } else {
-          ambiguities.push({
-            line: ref.line,
-            message: `"${ref.clause}": ${'several' in found ? 'several phases match' : 'no phase matches'} ${JSON.stringify(phrase)}`,
-          });
+        if (missing.length > 0) problems.push(`there is no other phase ${listOf(missing)}`);
+      } else {
+        const none: string[] = [];
+        const several: string[] = [];
+        for (const phrase of target.words) {
+          matcher ??= wordMatcher(tasks.map((t) => ({ key: t.key, subject: `${t.phase ?? ''} ${t.subject}` })));
+          const found = matcher(phrase);
+          if ('index' in found && found.index !== i) add((tasks[found.index] as PlanTask).key);
+          else ('several' in found ? several : none).push(JSON.stringify(clip(phrase, 60)));
         }
+        if (several.length > 0) problems.push(`several phases match ${listOf(several, 5)}`);
+        if (none.length > 0) problems.push(`no phase matches ${listOf(none, 5)}`);
       }
+      if (problems.length > 0)
+        ambiguities.push({ line: ref.line, message: `"${clip(ref.clause)}": ${problems.join('; ')}` });
     }
   });
   return tasks;
@@ -170,4 +177,24 @@ function commandsOf(doc: MarkdownDoc, item: ListItem): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The text without the thematic breaks (`---`, `***`, `___`) and blank lines that end it, the first
+ * line kept. A loop over the lines from the end: the regular expression it replaces,
+ * `/(\n\s*(?:-{3,}|\*{3,}|_{3,})\s*)+$/`, could match the blank lines between two breaks in two
+ * ways and took time exponential in the number of breaks before a line of text.
+ */
+export function dropClosingBreaks(text: string): string {
+  let end = text.length;
+  let broken = false;
+  for (;;) {
+    const nl = text.lastIndexOf('\n', end - 1);
+    if (nl < 0) break;
+    const line = text.slice(nl + 1, end).trim();
+    if (line !== '' && !/^(?:-{3,}|\*{3,}|_{3,})$/.test(line)) break;
+    if (line !== '') broken = true;
+    end = nl;
+  }
+  return broken ? text.slice(0, end) : text;
 }

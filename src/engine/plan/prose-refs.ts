@@ -85,36 +85,86 @@ const NUMBERED =
 /** What a target names: numbers ("steps 1 and 3", "2-4", "#5"), nothing ("none"), or words. */
 export type Target = { numbers: number[] } | { none: true } | { words: string[] };
 
-export function parseTargets(target: string): Target {
+/** How many numbers above `highest` (which no step can have) a target returns: enough to name in an error. */
+export const MAX_MISSING = 10;
+
+/**
+ * Each number once, in written order; a range ("2-4", at most 1,000 wide) gives every number in
+ * it. Numbers above `highest` (the highest a step of the list has) are kept only up to
+ * MAX_MISSING, so `depends on 1-1000, 1-1000, ...` costs the distinct numbers it names, not
+ * 1,000 per range. Words are returned each once.
+ */
+export function parseTargets(target: string, highest = Number.MAX_SAFE_INTEGER): Target {
   const t = target
     .replace(/\*\*|__|`/g, '')
-    .replace(/[.!]+$/, '')
+    .replace(/(?<![.!])[.!]+$/, '')
     .trim();
   if (/^(none|nothing|n\/a|-|no dependencies|independent)$/i.test(t)) return { none: true };
   const m = NUMBERED.exec(t);
   if (m) {
     const numbers: number[] = [];
-    const tokens = [...t.matchAll(/(\d+)|(-|\u2013|\bto\b|\bthrough\b)/gi)];
+    const seen = new Set<number>();
+    let over = 0;
+    const take = (k: number) => {
+      if (seen.has(k)) return;
+      if (k > highest) {
+        if (over >= MAX_MISSING) return;
+        over++;
+      }
+      seen.add(k);
+      numbers.push(k);
+    };
+    // The next number not yet taken at or after k, so overlapping ranges skip what is taken (path-halved).
+    const next = new Map<number, number>();
+    const free = (k: number): number => {
+      let j = k;
+      for (let to = next.get(j); to !== undefined; to = next.get(j)) {
+        const on = next.get(to);
+        if (on !== undefined) next.set(j, on);
+        j = to;
+      }
+      return j;
+    };
+    const tokens = t.matchAll(/(\d+)|(-|\u2013|\bto\b|\bthrough\b)/gi);
     let range = false;
+    let last: number | undefined;
     for (const token of tokens) {
       if (token[2] !== undefined) {
         range = true;
         continue;
       }
       const n = Number(token[1]);
-      const last = numbers[numbers.length - 1];
-      if (range && last !== undefined && n > last && n - last <= 1000)
-        for (let k = last + 1; k <= n; k++) numbers.push(k);
-      else numbers.push(n);
+      if (range && last !== undefined && n > last && n - last <= 1000) {
+        for (let k = free(last + 1); k <= Math.min(n, highest); k = free(k + 1)) {
+          take(k);
+          next.set(k, k + 1);
+        }
+        for (let k = Math.max(last + 1, highest + 1); k <= n && over < MAX_MISSING; k++) take(k);
+      } else {
+        take(n);
+        if (n <= highest) next.set(n, n + 1);
+      }
+      last = n;
       range = false;
     }
     return { numbers };
   }
   const words = t
-    .split(/\s*(?:,|;|\band\b|&)\s*/i)
-    .map((w) => w.replace(/\s+(?:is|are|has been|have been)\s+\w+$/i, '').trim())
+    .split(/,|;|\band\b|&/i)
+    .map((w) => w.replace(/(?<!\s)\s+(?:is|are|has been|have been)\s+\w+$/i, '').trim())
     .filter((w) => w !== '');
-  return { words };
+  return { words: [...new Set(words)] };
+}
+
+/** Text quoted in a message, at most `max` characters: a long clause ends with an ellipsis. */
+export function clip(text: string, max = 120): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}\u2026`;
+}
+
+/** "a, b, c", or "a, b, c and 7 more" past `max` items. */
+export function listOf(items: string[], max = MAX_MISSING): string {
+  const shown = items.slice(0, max).join(', ');
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }
 
 const STOP = new Set(['the', 'a', 'an', 'of', 'to', 'for', 'in', 'on', 'step', 'task', 'phase', 'work', 'is', 'are']);

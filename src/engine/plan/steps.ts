@@ -10,7 +10,7 @@ import {
   startLine,
   unmaskCode,
 } from './markdown-tree.js';
-import { findProseRefs, type ProseRef, parseTargets, proseRefLine, wordMatcher } from './prose-refs.js';
+import { clip, findProseRefs, listOf, type ProseRef, parseTargets, proseRefLine, wordMatcher } from './prose-refs.js';
 import { type PlanAmbiguity, uniqueKey } from './shape.js';
 import type { PlanTask } from './spec.js';
 
@@ -39,7 +39,7 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
       const refs = [...found.refs];
       text = found.text;
       const explicitKey = /\{#([A-Za-z0-9][A-Za-z0-9_.-]*)\}/.exec(text)?.[1];
-      text = text.replace(/\s*\{#[^}]*\}/g, '');
+      text = text.replace(/(?<!\s)\s*\{#[^{}]*\}/g, '');
       // A bold lead is the step's name; what follows it on the line is detail.
       let subject = text;
       let lead = '';
@@ -52,7 +52,7 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
       } else subject = text.replace(/\*\*|__/g, '');
       subject = unmaskCode(subject, masked.code)
         .replace(/\s+/g, ' ')
-        .replace(/[\s:;,.\u2013\u2014-]+$/, '')
+        .replace(/(?<![\s:;,.\u2013\u2014-])[\s:;,.\u2013\u2014-]+$/, '')
         .trim();
       if (subject.length > 200) {
         const cut = subject.search(/[.;:]\s/);
@@ -88,6 +88,7 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
 
     const written = group.some((g) => g.refs.length > 0);
     const byNumber = new Map(group.map((g) => [g.number, g]));
+    const highest = group.reduce((max, g) => Math.max(max, g.number), 0);
     // Words name a step of this list, else one of the lists before it.
     const pool = [...group.map((h) => h.task), ...tasks];
     let matcher: ReturnType<typeof wordMatcher> | undefined;
@@ -100,37 +101,47 @@ export function readSteps(doc: MarkdownDoc, lists: StepList[], ambiguities: Plan
         if (list.ordered === true && i > 0) g.task.after = [(group[i - 1] as (typeof group)[number]).task.key];
         return;
       }
+      const after = new Set<string>();
       const add = (key: string) => {
-        if (key !== g.task.key && !g.task.after.includes(key)) g.task.after.push(key);
+        if (key !== g.task.key && !after.has(key)) {
+          after.add(key);
+          g.task.after.push(key);
+        }
       };
       for (const ref of g.refs) {
-        const target = parseTargets(ref.target);
+        const target = parseTargets(ref.target, highest);
         if ('none' in target) continue;
+        // One ambiguity per reference, however many numbers or words it names.
+        const problems: string[] = [];
         if ('numbers' in target) {
+          const missing: string[] = [];
+          let self = false;
           for (const n of target.numbers) {
             const hit = byNumber.get(n);
-            if (hit === undefined || hit === g) {
-              ambiguities.push({
-                line: ref.line,
-                message: `"${ref.clause}": ${hit === g ? 'a step cannot wait for itself' : `there is no step ${n} in this list`}`,
-              });
-            } else add(hit.task.key);
+            if (hit === g) self = true;
+            else if (hit === undefined) missing.push(String(n));
+            else add(hit.task.key);
           }
-          continue;
+          if (self) problems.push('a step cannot wait for itself');
+          if (missing.length === 1) problems.push(`there is no step ${missing[0]} in this list`);
+          else if (missing.length > 1) problems.push(`there are no steps ${listOf(missing)} in this list`);
+        } else {
+          const none: string[] = [];
+          const several: string[] = [];
+          for (const phrase of target.words) {
+            const found = match(phrase);
+            if ('index' in found && (pool[found.index] as PlanTask).key !== g.task.key)
+              add((pool[found.index] as PlanTask).key);
+            else ('several' in found ? several : none).push(JSON.stringify(clip(phrase, 60)));
+          }
+          if (several.length > 0) problems.push(`several steps match ${listOf(several, 5)}`);
+          if (none.length > 0) problems.push(`no step matches ${listOf(none, 5)}`);
         }
-        for (const phrase of target.words) {
-          const found = match(phrase);
-          if ('index' in found && (pool[found.index] as PlanTask).key !== g.task.key)
-            add((pool[found.index] as PlanTask).key);
-          else
-            ambiguities.push({
-              line: ref.line,
-              message: `"${ref.clause}": ${'several' in found ? `several steps match ${JSON.stringify(phrase)}` : `no step matches ${JSON.stringify(phrase)}`}`,
-            });
-        }
+        if (problems.length > 0)
+          ambiguities.push({ line: ref.line, message: `"${clip(ref.clause)}": ${problems.join('; ')}` });
       }
     });
-    tasks.push(...group.map((g) => g.task));
+    for (const g of group) tasks.push(g.task);
   }
   return tasks;
 }
