@@ -2,6 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { resolveAgent } from '../src/engine/agents.js';
+import type { CoordinatorOptions } from '../src/engine/coordinator.js';
+import { EngineEvents } from '../src/engine/events.js';
+import { DEFAULT_TEMPLATE } from '../src/engine/prompt.js';
 import { openStore } from '../src/store/open.js';
 import type { TaskStore } from '../src/store/types.js';
 import { cliPath, repoRoot, tempDir } from './helpers.js';
@@ -84,6 +88,35 @@ export async function makeList(defs: TaskDef[], list = 'work'): Promise<Fixture>
     CLAUDE_CODE_TASK_LIST_ID: '',
   };
   return { dir, list, records, store, ids, env };
+}
+
+/**
+ * An in-process run's options on a fixture's list: the simulated agent, one slot, failures do
+ * not stop the run, no retries, a 60 s lease; `over` replaces any of them.
+ */
+export function coordinatorOptions(f: Fixture, over: Partial<CoordinatorOptions> = {}): CoordinatorOptions {
+  const runDir = f.store.artifactsDir;
+  return {
+    store: f.store,
+    runDir,
+    logsDir: join(runDir, 'logs'),
+    agent: resolveAgent({ preset: 'sim', env: {}, cwd: f.dir }).choice,
+    agentOptions: { dangerouslySkipPermissions: false },
+    template: DEFAULT_TEMPLATE,
+    cwd: f.dir,
+    env: { ...process.env, ...f.env },
+    leaseMs: 60_000,
+    graceMs: 1000,
+    worktree: false,
+    events: new EngineEvents(),
+    slots: 1,
+    onFailure: 'continue',
+    retries: 0,
+    backoff: { baseMs: 10, capMs: 10 },
+    floorMs: 3_600_000,
+    retryFailed: false,
+    ...over,
+  };
 }
 
 export interface Exit {

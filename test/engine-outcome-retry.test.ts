@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { resolveAgent } from '../src/engine/agents.js';
 import { Coordinator } from '../src/engine/coordinator.js';
 import { EngineEvents } from '../src/engine/events.js';
-import { DEFAULT_TEMPLATE } from '../src/engine/prompt.js';
 import { TasklaneError, tasklaneFields } from '../src/model/index.js';
 import type { CompleteInput, FailInput, TaskStore } from '../src/store/types.js';
-import { makeList } from './engine-helpers.js';
+import { coordinatorOptions, makeList } from './engine-helpers.js';
 
 // Recording an outcome whose first write was made but whose answer was lost (a connection cut
 // while committing: "the change may or may not have been made"). The run tries it again, the
@@ -59,27 +56,7 @@ describe('an outcome written but not acknowledged', () => {
     events.on((e) => {
       if (e.type === 'warning') warnings.push(e.message);
     });
-    const runDir = f.store.artifactsDir;
-    const coordinator = new Coordinator({
-      store: answerLostOnce(f.store, log),
-      runDir,
-      logsDir: join(runDir, 'logs'),
-      agent: resolveAgent({ preset: 'sim', env: {}, cwd: f.dir }).choice,
-      agentOptions: { dangerouslySkipPermissions: false },
-      template: DEFAULT_TEMPLATE,
-      cwd: f.dir,
-      env: { ...process.env, ...f.env },
-      leaseMs: 60_000,
-      graceMs: 1000,
-      worktree: false,
-      events,
-      slots: 1,
-      onFailure: 'continue',
-      retries: 0,
-      backoff: { baseMs: 10, capMs: 10 },
-      floorMs: 3_600_000,
-      retryFailed: false,
-    });
+    const coordinator = new Coordinator(coordinatorOptions(f, { store: answerLostOnce(f.store, log), events }));
     const report = await coordinator.run();
     const [ok, bad] = f.ids as [string, string];
     assert.deepEqual(

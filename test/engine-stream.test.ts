@@ -5,9 +5,8 @@ import { describe, it } from 'node:test';
 import { claudeStreamReader, describeToolUse } from '../src/engine/agents.js';
 import { Coordinator } from '../src/engine/coordinator.js';
 import { EngineEvents } from '../src/engine/events.js';
-import { DEFAULT_TEMPLATE } from '../src/engine/prompt.js';
 import { tasklaneFields } from '../src/model/index.js';
-import { CLAUDE_STANDIN, makeList } from './engine-helpers.js';
+import { CLAUDE_STANDIN, coordinatorOptions, makeList } from './engine-helpers.js';
 
 // Claude Code's stream-json (issue 8, observations 6 and 7): what a running agent does shows as it
 // happens, and its result, tokens, cost, session and own error come from its final event.
@@ -20,26 +19,15 @@ async function runClaudeStandin(extraEnv: NodeJS.ProcessEnv) {
     if (e.type === 'activity' && e.taskId === '1') activity.push(e.line);
   });
   const runDir = f.store.artifactsDir;
-  const coordinator = new Coordinator({
-    store: f.store,
-    runDir,
-    logsDir: join(runDir, 'logs'),
-    agent: { command: [process.execPath, CLAUDE_STANDIN], preset: 'claude', source: 'flag' },
-    agentOptions: { dangerouslySkipPermissions: false, stream: true },
-    template: DEFAULT_TEMPLATE,
-    cwd: f.dir,
-    env: { ...process.env, ...f.env, ...extraEnv },
-    leaseMs: 60_000,
-    graceMs: 1000,
-    worktree: false,
-    events,
-    slots: 1,
-    onFailure: 'continue',
-    retries: 0,
-    backoff: { baseMs: 10, capMs: 10 },
-    floorMs: 5000,
-    retryFailed: false,
-  });
+  const coordinator = new Coordinator(
+    coordinatorOptions(f, {
+      agent: { command: [process.execPath, CLAUDE_STANDIN], preset: 'claude', source: 'flag' },
+      agentOptions: { dangerouslySkipPermissions: false, stream: true },
+      env: { ...process.env, ...f.env, ...extraEnv },
+      events,
+      floorMs: 5000,
+    }),
+  );
   const report = await coordinator.run();
   return { f, report, activity, log: readFileSync(join(runDir, 'logs', '1.log'), 'utf8') };
 }

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { resolveAgent } from '../src/engine/agents.js';
 import { Coordinator } from '../src/engine/coordinator.js';
 import { EngineEvents } from '../src/engine/events.js';
 import { DEFAULT_TEMPLATE } from '../src/engine/prompt.js';
 import { runWorker } from '../src/engine/worker.js';
 import type { Change, ClaimInput, CompleteInput, TaskStore, WatchOptions } from '../src/store/types.js';
-import { makeList } from './engine-helpers.js';
+import { coordinatorOptions, makeList } from './engine-helpers.js';
 
 // Issue 8's executor latency: a blocker's completion starts its ready dependent at once. Proven by
 // the order of what happens, never by timing: the dependent's claim is made before the turn of the
@@ -64,27 +63,7 @@ describe('a completion wakes the scheduler', () => {
     events.on((e) => {
       if (e.type === 'finish') log.push(`finish ${e.taskId}`);
     });
-    const runDir = f.store.artifactsDir;
-    const coordinator = new Coordinator({
-      store: observed(f.store, log),
-      runDir,
-      logsDir: join(runDir, 'logs'),
-      agent: resolveAgent({ preset: 'sim', env: {}, cwd: f.dir }).choice,
-      agentOptions: { dangerouslySkipPermissions: false },
-      template: DEFAULT_TEMPLATE,
-      cwd: f.dir,
-      env: { ...process.env, ...f.env },
-      leaseMs: 60_000,
-      graceMs: 1000,
-      worktree: false,
-      events,
-      slots: 1,
-      onFailure: 'continue',
-      retries: 0,
-      backoff: { baseMs: 10, capMs: 10 },
-      floorMs: 3_600_000,
-      retryFailed: false,
-    });
+    const coordinator = new Coordinator(coordinatorOptions(f, { store: observed(f.store, log), events }));
     const report = await coordinator.run();
     assert.equal(report.ok, true, JSON.stringify(report.tasks.map((t) => [t.id, t.status])));
     const [first, second, third] = f.ids as [string, string, string];

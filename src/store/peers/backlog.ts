@@ -10,7 +10,17 @@ import {
   type PeerTask,
   type Skipped,
 } from './build.js';
-import { decodeText, isObject, peerError, readPeerFile, setOwn, typeName, type Where, yamlValue } from './where.js';
+import {
+  decodeText,
+  isObject,
+  isoTime,
+  peerError,
+  readPeerFile,
+  setOwn,
+  typeName,
+  type Where,
+  yamlValue,
+} from './where.js';
 
 // A Backlog.md folder (backlog.md 1.52): `backlog/tasks/<id> - <Title>.md`, each a Markdown file
 // with YAML front matter (id, title, status, assignee, labels, dependencies, priority,
@@ -255,12 +265,7 @@ function readTaskFile(path: string, file: string, statuses: string[], completed:
           at(fm.parent_task_id === undefined ? 'parent' : 'parent_task_id'),
           fm.parent_task_id === undefined ? 'parent' : 'parent_task_id',
         );
-  const time = (k: string): string | undefined => {
-    const v = fm[k];
-    if (typeof v !== 'string') return undefined;
-    const ms = Date.parse(v);
-    return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-  };
+  const time = (k: string): string | undefined => isoTime(fm[k]);
   const createdAt = time('created_date');
   const updatedAt = time('updated_date');
   const body = lines

@@ -9,7 +9,7 @@ import {
   type PeerTask,
   type Skipped,
 } from './build.js';
-import { decodeText, isObject, parseJson, peerError, readPeerFile, typeName, type Where } from './where.js';
+import { decodeText, isObject, isoTime, parseJson, peerError, readPeerFile, typeName, type Where } from './where.js';
 
 // Beads' JSONL export (`.beads/issues.jsonl`, older `.beads/beads.jsonl`): one issue a line, as
 // bd writes it (internal/types Issue: id, title, description, design, acceptance_criteria, notes,
@@ -211,12 +211,7 @@ function toPeer(v: Record<string, unknown>, where: Where): PeerTask | 'tombstone
     else links.push({ type: kind, id: d.depends_on_id });
   });
   if (links.length > 0) imported.links = links;
-  const time = (key: string): string | undefined => {
-    const x = v[key];
-    if (typeof x !== 'string') return undefined;
-    const ms = Date.parse(x);
-    return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-  };
+  const time = (key: string): string | undefined => isoTime(v[key]);
   const createdAt = time('created_at');
   const updatedAt = time('updated_at');
   const completedAt = time('closed_at');

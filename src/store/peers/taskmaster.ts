@@ -3,6 +3,7 @@ import { buildPeerImport, type FieldMapping, type PeerImport, type PeerRef, type
 import {
   decodeText,
   isObject,
+  isoTime,
   JsonLocator,
   lazyWhere,
   parseJson,
@@ -293,12 +294,8 @@ function toPeer(
     peerStatus,
     ...(owner === undefined ? {} : { owner }),
     ...(priority === undefined ? {} : { priority }),
-    ...(typeof t.createdAt === 'string' && !Number.isNaN(Date.parse(t.createdAt))
-      ? { createdAt: new Date(t.createdAt).toISOString() }
-      : {}),
-    ...(typeof t.updatedAt === 'string' && !Number.isNaN(Date.parse(t.updatedAt))
-      ? { updatedAt: new Date(t.updatedAt).toISOString() }
-      : {}),
+    ...(isoTime(t.createdAt) === undefined ? {} : { createdAt: isoTime(t.createdAt) as string }),
+    ...(isoTime(t.updatedAt) === undefined ? {} : { updatedAt: isoTime(t.updatedAt) as string }),
     dependsOn,
     ...(parent === undefined ? {} : { parent }),
     imported,

@@ -72,6 +72,13 @@ export function checkPeerField(where: Where, task: string, peerField: string, ch
   }
 }
 
+/** A peer's timestamp as ISO 8601, or undefined when it is not a string Date can read. */
+export function isoTime(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
 export function typeName(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'array';
