@@ -403,7 +403,7 @@ export async function executeClaim(
         if (n === 1) {
           cfg.events.emit({
             type: 'warning',
-            message: `task ${id}: recording its outcome failed, trying again for up to ${Math.round(cfg.leaseMs / 1000)} s: ${err.message}`,
+            message: `task ${id}: recording its outcome failed, trying again for up to ${formatDuration(cfg.leaseMs)}: ${err.message}`,
           });
         }
       },

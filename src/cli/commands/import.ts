@@ -198,7 +198,7 @@ async function importPeer(
 const SHOW = 10;
 
 function printPeerReport(io: CommandIO, list: string, r: PeerReport, result: ImportReport, dryRun: boolean): void {
-  const n = (k: number, one: string, many = `${one}s`): string => `${k} ${k === 1 ? one : many}`;
+  const n = (k: number, one: string, many = one.concat('s')): string => `${k} ${k === 1 ? one : many}`;
   const head = dryRun ? `Would import into list ${inert(list)}` : `Imported into list ${inert(list)}`;
   println(
     io,
