@@ -3,13 +3,14 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { z } from 'zod';
+import { rng } from '../bench/lib/data.js';
 import { driverCommand, setupGit } from '../src/engine/git-lists/setup.js';
 import { findCycles, isProjectId, isTombstone, parseTask, type Task } from '../src/model/index.js';
 import { resolveLocation } from '../src/store/location.js';
 import { openStore } from '../src/store/open.js';
 import { initList } from '../src/store/project.js';
 import type { TaskStore } from '../src/store/types.js';
+import { ClaudeTask } from './claude-task-schema.js';
 import { repoRoot, tempDir } from './helpers.js';
 
 // Issue 11's acceptance: two clones of a repository change the same lists at random (seeded),
@@ -23,18 +24,6 @@ import { repoRoot, tempDir } from './helpers.js';
 
 const SEEDS = Number(process.env.TASKLANE_GIT_SEEDS ?? 200);
 const BATCH = 50;
-
-const ClaudeTask = z.object({
-  id: z.string(),
-  subject: z.string(),
-  description: z.string(),
-  activeForm: z.string().optional(),
-  owner: z.string().optional(),
-  status: z.enum(['pending', 'in_progress', 'completed']),
-  blocks: z.array(z.string()),
-  blockedBy: z.array(z.string()),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-});
 
 /** Runs git; async, so the batches' merges (and the drivers git starts) overlap. */
 function git(cwd: string, ...args: string[]): Promise<string> {
@@ -54,18 +43,6 @@ function git(cwd: string, ...args: string[]): Promise<string> {
       },
     );
   });
-}
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function storeAt(repo: string, list: string): TaskStore {
@@ -222,7 +199,7 @@ async function runBatch(first: number, count: number): Promise<{ conflictsSeen: 
   for (let seed = first; seed < first + count; seed++) {
     const list = `seed${seed}`;
     const store = storeAt(origin, list);
-    const rnd = prng(seed * 3 + 1);
+    const rnd = rng(seed * 3 + 1);
     const ids: string[] = [];
     const done: string[] = [];
     for (let i = 0; i < 6; i++) {
@@ -249,10 +226,10 @@ async function runBatch(first: number, count: number): Promise<{ conflictsSeen: 
   }
   const expects = new Map<string, Expect>();
   const logsA = new Map<string, SideLog>();
-  for (const l of lists) logsA.set(l.list, await randomChanges(storeAt(a, l.list), prng(l.seed * 3 + 2), l.hot, 'A'));
+  for (const l of lists) logsA.set(l.list, await randomChanges(storeAt(a, l.list), rng(l.seed * 3 + 2), l.hot, 'A'));
   for (const l of lists) {
     const la = logsA.get(l.list) as SideLog;
-    const lb = await randomChanges(storeAt(b, l.list), prng(l.seed * 3 + 3), l.hot, 'B');
+    const lb = await randomChanges(storeAt(b, l.list), rng(l.seed * 3 + 3), l.hot, 'B');
     const present = new Set([...l.base, ...la.created, ...lb.created]);
     for (const id of [...la.deleted, ...lb.deleted]) present.delete(id);
     expects.set(l.list, { present, completed: new Set([...l.baseCompleted, ...la.completed, ...lb.completed]) });

@@ -2,27 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { z } from 'zod';
 import { tasklaneFields } from '../src/model/index.js';
 import { resolveLocation } from '../src/store/location.js';
 import { openStore } from '../src/store/open.js';
+import { ClaudeTask } from './claude-task-schema.js';
 import { tempDir } from './helpers.js';
 
 // Byte-level compatibility with Claude Code's task files (facts in shared/DESIGN.md section 2).
-
-// Claude Code's read schema. Like Claude Code's own, z.object strips unknown top-level keys.
-const ClaudeTask = z.object({
-  id: z.string(),
-  subject: z.string(),
-  description: z.string(),
-  activeForm: z.string().optional(),
-  owner: z.string().optional(),
-  status: z.enum(['pending', 'in_progress', 'completed']),
-  blocks: z.array(z.string()),
-  blockedBy: z.array(z.string()),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-});
-type ClaudeTask = z.infer<typeof ClaudeTask>;
 
 // Claude Code builds the object in this order before JSON.stringify(task, null, 2).
 function claudeBytes(t: ClaudeTask): string {
