@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { cliIn, explain, type Json, run } from './cli-run.js';
 import { repoRoot } from './helpers.js';
-import { type PostgresServer, postgresBinDir, startPostgres } from './pg-server.js';
+import { freshSchemaUrl, type PostgresServer, postgresBinDir, startPostgres } from './pg-server.js';
 
 // tasklane import --from PEER into the PostgreSQL store: the same tasks, edges, statuses and ids
 // as into the file store (the readers hand both stores the same records), and a malformed input
@@ -22,7 +21,6 @@ describe('peer imports into PostgreSQL', {
 }, () => {
   let server: PostgresServer;
   let url: string;
-  let schemas = 0;
   before(async () => {
     server = await startPostgres();
     url = await server.createDatabase('import_peers_test');
@@ -30,14 +28,8 @@ describe('peer imports into PostgreSQL', {
   after(async () => {
     await server?.stop();
   });
-  const freshStore = async (): Promise<string> => {
-    const schema = `s${++schemas}`;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`CREATE SCHEMA ${schema}`);
-    await client.end();
-    return `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  };
+  const freshStore = (): Promise<string> => freshSchemaUrl(url);
+
   const listed = (args: string[]): Json =>
     run([...args, 'list', '--all', '--json'])
       .json()

@@ -184,3 +184,18 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+let schemaCount = 0;
+
+/**
+ * The URL of the database at `url` with its tables in a schema made fresh for the caller (by
+ * search_path): an empty store, apart from every other test's on the same database.
+ */
+export async function freshSchemaUrl(url: string): Promise<string> {
+  const schema = `s${++schemaCount}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  await client.end();
+  return `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}

@@ -11,7 +11,7 @@ import type { ExportRecord, JournalEntry, TaskStore } from '../src/store/types.j
 import { run as cli } from './cli-run.js';
 import { allExited, type Fixture, goAll, start, startReady } from './fixtures/store/procs.js';
 import { tempDir } from './helpers.js';
-import { type PostgresServer, startPostgres } from './pg-server.js';
+import { freshSchemaUrl, type PostgresServer, startPostgres } from './pg-server.js';
 import { runStoreContract } from './store-contract.js';
 
 // The PostgreSQL store against the one contract suite, and what only a shared database has:
@@ -22,7 +22,6 @@ import { runStoreContract } from './store-contract.js';
 let server: PostgresServer;
 let databaseUrl: string;
 const opened: TaskStore[] = [];
-let schemas = 0;
 
 before(async () => {
   server = await startPostgres();
@@ -36,13 +35,8 @@ after(async () => {
 });
 
 /** A URL of the test database whose tables live in a fresh schema: an empty store. */
-async function freshStoreUrl(): Promise<string> {
-  const schema = `s${++schemas}`;
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  await client.query(`CREATE SCHEMA ${schema}`);
-  await client.end();
-  return `${databaseUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+function freshStoreUrl(): Promise<string> {
+  return freshSchemaUrl(databaseUrl);
 }
 
 function open(url: string, list: string): TaskStore {
