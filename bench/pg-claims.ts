@@ -8,6 +8,7 @@ import { openStore } from '../src/store/open.js';
 import { startPostgres } from '../test/pg-server.js';
 import { generateTasks, writeTasklaneList } from './lib/data.js';
 import { freshDir, median, NODE, printMachine, REPO, saveResults, WORK } from './lib/measure.js';
+import { FLOOR_VARIANTS, type FloorVariant, loadFloor } from './lib/pg-claim-floor.js';
 
 // Issue 10: claims per second with W (default 16) worker processes, each with its own connection,
 // on the PostgreSQL store, beside the file store and pg-boss's `fetch` on the same database server,
@@ -22,6 +23,8 @@ import { freshDir, median, NODE, printMachine, REPO, saveResults, WORK } from '.
 // installed on demand into bench/.work/pgboss; BENCH_NO_PGBOSS=1 leaves it out.
 //
 // With an old build's dist folder as the fourth argument, its PostgreSQL store runs beside ours.
+// Also beside it, unless BENCH_NO_FLOOR=1: the floor (lib/pg-claim-floor.ts), claims as bare SQL
+// with no model and no store, in three variants, to show what PostgreSQL itself gives here.
 //
 //   npx tsc -p . && node dist/bench/pg-claims.js [tasks] [workers] [rounds] [old-build-dist]
 
@@ -33,7 +36,10 @@ const oldDist = process.argv[5];
 const LIST = 'bench';
 const workerScript = join(REPO, 'dist', 'bench', 'lib', 'claim-race-worker.js');
 
-type System = 'file' | 'postgres' | 'postgres, old build' | 'pg-boss';
+type FloorSystem = `sql floor, ${FloorVariant}`;
+type System = 'file' | 'postgres' | 'postgres, old build' | 'pg-boss' | FloorSystem;
+const floorVariant = (s: System): FloorVariant | undefined =>
+  s.startsWith('sql floor, ') ? (s.slice('sql floor, '.length) as FloorVariant) : undefined;
 
 function pgBossModule(): string | undefined {
   if (process.env.BENCH_NO_PGBOSS === '1') return undefined;
@@ -58,6 +64,7 @@ const systems: System[] = [
   'postgres',
   ...(oldModule === undefined ? [] : (['postgres, old build'] as const)),
   ...(boss === undefined ? [] : (['pg-boss'] as const)),
+  ...(process.env.BENCH_NO_FLOOR === '1' ? [] : FLOOR_VARIANTS.map((v): FloorSystem => `sql floor, ${v}`)),
 ];
 const machineInfo = printMachine();
 const pgServer = await startPostgres();
@@ -85,6 +92,13 @@ async function prepare(system: System, round: number): Promise<string> {
     return dir;
   }
   const url = await pgServer.createDatabase(`claims_${system.replace(/[^a-z]/g, '')}_${round}`);
+  if (floorVariant(system) !== undefined) {
+    await loadFloor(
+      url,
+      tasks.map((t) => String(t.n)),
+    );
+    return url;
+  }
   if (system !== 'pg-boss') {
     const dir = freshDir(`pg-claims-src-${round}`);
     writeTasklaneList(dir, LIST, tasks);
@@ -123,10 +137,13 @@ async function runOnce(system: System, round: number): Promise<RunResult> {
   const reports: Promise<Report>[] = [];
   const readies: Promise<void>[] = [];
   for (let w = 0; w < workers; w++) {
+    const floor = floorVariant(system);
     const args =
       system === 'pg-boss'
         ? ['pgboss', target, LIST, `w${w}`, pathToFileURL(boss as string).href]
-        : ['tasklane', target, LIST, `w${w}`, ...(system === 'postgres, old build' ? [oldModule as string] : [])];
+        : floor !== undefined
+          ? ['sql', target, floor, `w${w}`]
+          : ['tasklane', target, LIST, `w${w}`, ...(system === 'postgres, old build' ? [oldModule as string] : [])];
     const child = spawn(NODE, [workerScript, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -155,7 +172,7 @@ async function runOnce(system: System, round: number): Promise<RunResult> {
   const windowMs = Math.max(...got.map((r) => r.lastEnd)) - Math.min(...got.map((r) => r.firstStart));
   const perSecond = taskCount / (windowMs / 1000);
   console.log(
-    `round ${round} ${system.padEnd(19)} ${perSecond.toFixed(0).padStart(6)} claims/s (${windowMs.toFixed(0)} ms)`,
+    `round ${round} ${system.padEnd(26)} ${perSecond.toFixed(0).padStart(6)} claims/s (${windowMs.toFixed(0)} ms)`,
   );
   return { system, round, claims: taskCount, windowMs, perSecond };
 }
@@ -176,7 +193,7 @@ const rate = (system: System, round: number) =>
 const perRound = (a: System, b: System) => [...Array(rounds).keys()].map((r) => rate(a, r) / rate(b, r));
 console.log('\nMedian claims per second:');
 for (const s of systems)
-  console.log(`  ${s.padEnd(19)} ${median(results.filter((r) => r.system === s).map((r) => r.perSecond)).toFixed(0)}`);
+  console.log(`  ${s.padEnd(26)} ${median(results.filter((r) => r.system === s).map((r) => r.perSecond)).toFixed(0)}`);
 console.log(
   `PostgreSQL / file store, per round: ${perRound('postgres', 'file')
     .map((x) => x.toFixed(2))
@@ -192,6 +209,14 @@ if (oldModule !== undefined) {
 if (boss !== undefined) {
   console.log(
     `PostgreSQL / pg-boss, per round: ${perRound('postgres', 'pg-boss')
+      .map((x) => x.toFixed(2))
+      .join(', ')}`,
+  );
+}
+for (const s of systems) {
+  if (floorVariant(s) === undefined) continue;
+  console.log(
+    `PostgreSQL / ${s}, per round: ${perRound('postgres', s)
       .map((x) => x.toFixed(2))
       .join(', ')}`,
   );

@@ -11,6 +11,11 @@ import { createInterface } from 'node:readline';
 // tasklane: the store's claim (the file store for a directory, PostgreSQL for postgres://), of this
 // build or of the build whose store/open.js is STORE_MODULE; pgboss:
 // pg-boss's fetch of one job (marks it active), the peer's equivalent of a claim.
+//
+//   node dist/bench/lib/claim-race-worker.js sql URL VARIANT OWNER
+//
+// sql: the floor, what PostgreSQL itself gives on this machine (see pg-claim-floor.ts): one
+// prepared statement per claim in its own transaction, no model, no store.
 
 const [kind, target, list, owner, module] = process.argv.slice(2) as [string, string, string, string, string?];
 const now = () => performance.timeOrigin + performance.now();
@@ -63,6 +68,18 @@ if (kind === 'tasklane') {
   }
   lastEnd = now();
   await boss.stop({ graceful: false, wait: true });
+} else if (kind === 'sql') {
+  const { connectFloor } = await import('./pg-claim-floor.js');
+  const claimOne = await connectFloor(target, list, owner);
+  process.stdout.write('ready\n');
+  await goSignal();
+  firstStart = now();
+  for (;;) {
+    const id = await claimOne();
+    if (id === undefined) break;
+    ids.push(id);
+  }
+  lastEnd = now();
 } else {
   throw new Error(`unknown kind ${kind}`);
 }
