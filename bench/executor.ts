@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Task, tasklaneFields } from '../src/model/index.js';
 import { openStore } from '../src/store/open.js';
-import { type BaselineRun, runBatchPoll, runFifo } from './lib/baseline-schedulers.js';
+import { type BaselineRun, runBatchPoll, runReadyQueue } from './lib/baseline-schedulers.js';
 import { bounds, type Dag, type DagTask, modelMakespan, modelSchedule, randomDag } from './lib/dag.js';
 import { CA_VAR, CLI, freshDir, load, median, NODE, printMachine, saveResults } from './lib/measure.js';
 import { type LatencyFigures, latencyFigures, readTimeline, type Spread, spread } from './lib/run-timeline.js';
@@ -21,6 +21,8 @@ import { type LatencyFigures, latencyFigures, readTimeline, type Spread, spread 
 //                  order that rotates from graph to graph. Times from the store and the run's
 //                  logs and result files (bench/lib/run-timeline.ts).
 //      fifo        an event-driven FIFO ready queue, in this process (bench/lib/baseline-schedulers.ts)
+//      cp queue    the same queue in critical-path order: an executor whose only overhead is the
+//                  agents' spawns, so the floor for any executor that starts agents as processes
 //      batch-poll  launch up to 8 ready tasks, poll every 5 s (scaled: 5 s of agent time) until the
 //                  whole batch is done, repeat
 //    Makespan = first task start to last task end. Ratio = makespan / LB, LB = max(critical path,
@@ -164,6 +166,8 @@ interface GraphResult {
   modelClaimAfterBlockers: Spread;
   runs: TasklaneRun[];
   fifo: { makespanMs: number; ratio: number };
+  /** The same queue in critical-path order: spawns are its only overhead. */
+  cpQueue: { makespanMs: number; ratio: number };
   batchPoll: { makespanMs: number; ratio: number };
 }
 
@@ -241,7 +245,8 @@ async function makespanOne(seed: number, round_: number): Promise<GraphResult> {
   );
 
   const base = freshDir(`executor/graph-${seed}-baselines`);
-  const fifo: BaselineRun = await runFifo(dag, SLOTS, UNIT_MS, join(base, 'fifo'));
+  const fifo: BaselineRun = await runReadyQueue(dag, SLOTS, UNIT_MS, join(base, 'fifo'), 'fifo');
+  const cpQueue: BaselineRun = await runReadyQueue(dag, SLOTS, UNIT_MS, join(base, 'cp'), 'critical-path');
   const batch: BaselineRun = await runBatchPoll(dag, SLOTS, UNIT_MS, POLL_MS, join(base, 'batch'));
   return {
     seed,
@@ -258,6 +263,7 @@ async function makespanOne(seed: number, round_: number): Promise<GraphResult> {
     modelClaimAfterBlockers: spread(modelWait),
     runs,
     fifo: { makespanMs: Math.round(fifo.makespanMs), ratio: round(fifo.makespanMs / lbMs, 3) },
+    cpQueue: { makespanMs: Math.round(cpQueue.makespanMs), ratio: round(cpQueue.makespanMs / lbMs, 3) },
     batchPoll: { makespanMs: Math.round(batch.makespanMs), ratio: round(batch.makespanMs / lbMs, 3) },
   };
 }
@@ -273,7 +279,7 @@ async function makespan() {
     results.push(r);
     console.log(
       `seed ${r.seed} (load ${load()}): ${r.layers} layers, CP ${r.criticalPathUnits} u, work/8 ${round(r.workUnits / SLOTS, 1)} u, LB ${(r.lbMs / 1000).toFixed(2)} s | ` +
-        `fifo ${r.fifo.ratio.toFixed(3)} | batch-poll ${r.batchPoll.ratio.toFixed(3)} | ` +
+        `fifo ${r.fifo.ratio.toFixed(3)} | cp queue ${r.cpQueue.ratio.toFixed(3)} | batch-poll ${r.batchPoll.ratio.toFixed(3)} | ` +
         `model cp/fifo/batch ${r.model['critical-path'].toFixed(3)}/${r.model.fifo.toFixed(3)}/${r.model['batch-poll'].toFixed(3)}, ` +
         `model claim after blockers med/p90 ${r.modelClaimAfterBlockers.median}/${r.modelClaimAfterBlockers.p90} ms`,
     );
@@ -304,6 +310,10 @@ async function makespan() {
   summary.fifo = {
     ratioMedian: med(results.map((r) => r.fifo.ratio)),
     ratioMax: Math.max(...results.map((r) => r.fifo.ratio)),
+  };
+  summary.cpQueue = {
+    ratioMedian: med(results.map((r) => r.cpQueue.ratio)),
+    ratioMax: Math.max(...results.map((r) => r.cpQueue.ratio)),
   };
   summary.batchPoll = {
     ratioMedian: med(results.map((r) => r.batchPoll.ratio)),

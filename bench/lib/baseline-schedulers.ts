@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIM_SCRIPT } from '../../src/engine/agents.js';
-import { type Dag, type DagTask, dependents } from './dag.js';
+import { bottomLevels, type Dag, type DagTask, dependents } from './dag.js';
 
 // The two schedulers the executor benchmark compares Tasklane with, run for real in this process:
 // each task is the same simulated agent Tasklane's sim preset spawns (/bin/sh running SIM_SCRIPT,
@@ -12,6 +12,9 @@ import { type Dag, type DagTask, dependents } from './dag.js';
 //
 //   fifo        a ready queue with `slots` slots, event-driven: a task's end starts the next ready
 //               task at once; ready tasks start in the order they became ready, ties by id.
+//   critical-path  the same queue, ready tasks by longest remaining path then id (Tasklane's order,
+//               the model's best): an executor that pays only the agents' spawns, the floor for
+//               any executor that starts its agents as processes.
 //   batch-poll  the coordinator pattern used today: take up to `slots` ready tasks (by id), launch
 //               them all, poll every `pollMs` until the whole batch is done, repeat.
 
@@ -62,9 +65,27 @@ function finish(times: TaskTimes[]): BaselineRun {
   return { times, makespanMs: last - first };
 }
 
-export async function runFifo(dag: Dag, slots: number, unitMs: number, workDir: string): Promise<BaselineRun> {
+export async function runReadyQueue(
+  dag: Dag,
+  slots: number,
+  unitMs: number,
+  workDir: string,
+  order: 'fifo' | 'critical-path',
+): Promise<BaselineRun> {
   mkdirSync(workDir, { recursive: true });
   const deps = dependents(dag);
+  const levels = bottomLevels(dag);
+  const pick = (): number => {
+    let best = 0;
+    if (order === 'critical-path') {
+      for (let k = 1; k < ready.length; k++) {
+        const a = ready[k] as number;
+        const b = ready[best] as number;
+        if ((levels[a] as number) > (levels[b] as number) || (levels[a] === levels[b] && a < b)) best = k;
+      }
+    }
+    return ready.splice(best, 1)[0] as number;
+  };
   const open = dag.tasks.map((t) => t.blockers.length);
   const ready = dag.tasks.filter((t) => t.blockers.length === 0).map((t) => t.index);
   const times: TaskTimes[] = [];
@@ -72,7 +93,7 @@ export async function runFifo(dag: Dag, slots: number, unitMs: number, workDir: 
   return new Promise((resolve, reject) => {
     const fill = () => {
       while (running < slots && ready.length > 0) {
-        const task = dag.tasks[ready.shift() as number] as DagTask;
+        const task = dag.tasks[pick()] as DagTask;
         running++;
         runSim(task, task.units * unitMs, workDir).then((t) => {
           running--;
