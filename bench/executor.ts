@@ -98,7 +98,10 @@ interface CliRun {
 /** Runs the CLI as a cold process and times it from spawn to exit. */
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv, bin = CLI): Promise<CliRun> {
   const t0 = now();
-  const child = spawn(NODE, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_CPU_PROF=DIR: each run's V8 CPU profile goes to DIR (for `node --cpu-prof` readers).
+  const prof = process.env.BENCH_CPU_PROF;
+  const flags = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`];
+  const child = spawn(NODE, [...flags, bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c));
