@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIM_SCRIPT } from '../../src/engine/agents.js';
-import { bottomLevels, type Dag, type DagTask, dependents } from './dag.js';
+import { bottomLevels, type Dag, type DagTask, dependents, takeNext } from './dag.js';
 
 // The two schedulers the executor benchmark compares Tasklane with, run for real in this process:
 // each task is the same simulated agent Tasklane's sim preset spawns (/bin/sh running SIM_SCRIPT,
@@ -75,17 +75,6 @@ export async function runReadyQueue(
   mkdirSync(workDir, { recursive: true });
   const deps = dependents(dag);
   const levels = bottomLevels(dag);
-  const pick = (): number => {
-    let best = 0;
-    if (order === 'critical-path') {
-      for (let k = 1; k < ready.length; k++) {
-        const a = ready[k] as number;
-        const b = ready[best] as number;
-        if ((levels[a] as number) > (levels[b] as number) || (levels[a] === levels[b] && a < b)) best = k;
-      }
-    }
-    return ready.splice(best, 1)[0] as number;
-  };
   const open = dag.tasks.map((t) => t.blockers.length);
   const ready = dag.tasks.filter((t) => t.blockers.length === 0).map((t) => t.index);
   const times: TaskTimes[] = [];
@@ -93,7 +82,7 @@ export async function runReadyQueue(
   return new Promise((resolve, reject) => {
     const fill = () => {
       while (running < slots && ready.length > 0) {
-        const task = dag.tasks[pick()] as DagTask;
+        const task = dag.tasks[takeNext(ready, levels, order)] as DagTask;
         running++;
         runSim(task, task.units * unitMs, workDir).then((t) => {
           running--;

@@ -83,6 +83,22 @@ export function bounds(dag: Dag, slots: number): Bounds {
 export type Policy = 'critical-path' | 'fifo' | 'batch-poll';
 
 /**
+ * Removes and returns the task to start next from a non-empty ready queue: critical-path, the
+ * longest remaining path (`levels`, from bottomLevels) then the lowest index; otherwise the first.
+ */
+export function takeNext(ready: number[], levels: number[], order: Policy): number {
+  let best = 0;
+  if (order === 'critical-path') {
+    for (let k = 1; k < ready.length; k++) {
+      const a = ready[k] as number;
+      const b = ready[best] as number;
+      if ((levels[a] as number) > (levels[b] as number) || (levels[a] === levels[b] && a < b)) best = k;
+    }
+  }
+  return ready.splice(best, 1)[0] as number;
+}
+
+/**
  * The makespan a policy reaches with zero overhead, in units. critical-path: list scheduling,
  * ready tasks by longest remaining path then id (Tasklane's order). fifo: ready tasks in the
  * order they became ready, ties by id. batch-poll: up to `slots` ready tasks by id, the next
@@ -126,18 +142,7 @@ export function modelSchedule(
   // Event-driven list scheduling.
   const running: { index: number; end: number }[] = [];
   const starts: number[] = new Array(n).fill(0);
-  const pick = (): number | undefined => {
-    if (ready.length === 0) return undefined;
-    let best = 0;
-    if (policy === 'critical-path') {
-      for (let k = 1; k < ready.length; k++) {
-        const a = ready[k] as number;
-        const b = ready[best] as number;
-        if ((levels[a] as number) > (levels[b] as number) || (levels[a] === levels[b] && a < b)) best = k;
-      }
-    }
-    return ready.splice(best, 1)[0];
-  };
+  const pick = (): number | undefined => (ready.length === 0 ? undefined : takeNext(ready, levels, policy));
   while (done < n) {
     while (running.length < slots) {
       const i = pick();
