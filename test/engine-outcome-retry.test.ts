@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Coordinator } from '../src/engine/coordinator.js';
 import { EngineEvents } from '../src/engine/events.js';
-import { TasklaneError, tasklaneFields } from '../src/model/index.js';
+import { retryWhileIo } from '../src/engine/retry-io.js';
+import { runWorker } from '../src/engine/worker.js';
+import { isTasklaneError, TasklaneError, tasklaneFields } from '../src/model/index.js';
 import type { CompleteInput, FailInput, TaskStore } from '../src/store/types.js';
 import { coordinatorOptions, makeList } from './engine-helpers.js';
 
@@ -74,6 +76,125 @@ describe('an outcome written but not acknowledged', () => {
       warnings.some((w) => w.includes('recording its outcome failed')),
       warnings.join('\n'),
     );
+    await f.store.close();
+  });
+});
+
+// A store whose connection hangs: a query on a connection whose network went away (link down, a
+// pulled cable) gets no answer until TCP gives up, about 15 minutes. Nothing may wait for it.
+
+/** A promise that never settles. */
+const never = () => new Promise<never>(() => {});
+
+describe('a write that never answers', () => {
+  it('is given up at the deadline: an IO error saying the store gave no answer, and its late failure is handled', {
+    timeout: 20_000,
+  }, async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let calls = 0;
+      let failLate: (e: Error) => void = () => {};
+      const error = await retryWhileIo(
+        () => {
+          calls++;
+          return new Promise<never>((_, reject) => {
+            failLate = reject;
+          });
+        },
+        { deadline: Date.now() + 300, firstDelayMs: 1, maxDelayMs: 1 },
+      ).then(
+        () => assert.fail('a write that never answers cannot succeed'),
+        (e: unknown) => e,
+      );
+      assert.ok(isTasklaneError(error, 'IO'), String(error));
+      assert.match((error as Error).message, /^the store gave no answer within (\d+ ms|[\d.]+ s)$/);
+      assert.equal((error as TasklaneError).transient, true, 'it may pass: a caller may try again later');
+      assert.equal(calls, 1, 'no second attempt after the deadline');
+      // The abandoned attempt fails at last (TCP gave up): handled, not an unhandled rejection.
+      failLate(new TasklaneError('IO', 'Connection terminated unexpectedly', { transient: true }));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('is abandoned when stopped while it hangs', { timeout: 20_000 }, async () => {
+    const stop = new AbortController();
+    let calls = 0;
+    const pending = retryWhileIo(
+      () => {
+        calls++;
+        setTimeout(() => stop.abort(), 50);
+        return never();
+      },
+      { deadline: Date.now() + 3_600_000, stop: stop.signal },
+    );
+    await assert.rejects(pending, (e: unknown) => {
+      assert.ok(isTasklaneError(e, 'IO'), String(e));
+      assert.match((e as Error).message, /stopped while waiting for the store to answer/);
+      return true;
+    });
+    assert.equal(calls, 1);
+  });
+});
+
+describe('a worker whose heartbeats get no answer', () => {
+  it('sends one at a time, stops its agent once a lease has passed unanswered, writes nothing and ends with an IO error', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await makeList([{ subject: 'Long', metadata: { sim: { ms: 60_000 } } }]);
+    const [id] = f.ids as [string];
+    let heartbeats = 0;
+    const writes: string[] = [];
+    const hung = new Proxy(f.store, {
+      get(target, prop, receiver) {
+        if (prop === 'heartbeat') {
+          return () => {
+            heartbeats++;
+            return never();
+          };
+        }
+        if (prop === 'complete' || prop === 'fail' || prop === 'release') {
+          return (...args: unknown[]) => {
+            writes.push(String(prop));
+            return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const events = new EngineEvents();
+    let pid: number | undefined;
+    events.on((e) => {
+      if (e.type === 'spawn') pid = e.pid;
+    });
+    const leaseMs = 600;
+    const options = coordinatorOptions(f, { store: hung, events, leaseMs, graceMs: 200 });
+    const error = await runWorker(
+      { ...options, once: true, floorMs: 3_600_000 },
+      { cancel: new AbortController().signal, hard: new AbortController().signal },
+    ).then(
+      () => assert.fail('the worker must not end well: its lease could not be renewed'),
+      (e: unknown) => e,
+    );
+    assert.ok(isTasklaneError(error, 'IO'), String(error));
+    assert.match(
+      (error as Error).message,
+      new RegExp(
+        `^task ${id}: the lease could not be renewed: the store did not answer for [\\d.]+ (s|ms); its agent was stopped and nothing was recorded$`,
+      ),
+    );
+    assert.equal(heartbeats, 1, 'no heartbeat sent while one was in flight');
+    assert.ok(pid !== undefined, 'the agent started');
+    assert.throws(() => process.kill(pid as number, 0), 'the agent is gone');
+    assert.deepEqual(writes, [], 'nothing written for the task');
+    const task = await f.store.get(id);
+    assert.equal(task.status, 'in_progress', 'left to its lease, which has run out');
+    assert.equal(tasklaneFields(task).result, undefined);
     await f.store.close();
   });
 });

@@ -6,6 +6,7 @@ import {
   isTasklaneError,
   sanitizePathComponent,
   type Task,
+  TasklaneError,
   tasklaneFields,
   verifyOf,
 } from '../model/index.js';
@@ -37,7 +38,7 @@ import {
 } from './prompt.js';
 import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
-import { retryWhileIo } from './retry-io.js';
+import { answerBy, retryWhileIo } from './retry-io.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
 import { simPlan, simScale } from './sim.js';
@@ -167,31 +168,71 @@ export async function executeClaim(
 
   // Lease heartbeat at a third of the lease. A refused heartbeat stops the agent only when another
   // claim took the task: an agent (or session) that edited the task (owner, status) or deleted it
-  // leaves the attempt running, and what it did is noted (own-edits.ts).
+  // leaves the attempt running, and what it did is noted (own-edits.ts). One heartbeat at a time:
+  // on a connection whose network went away a query hangs until TCP gives up (about 15 minutes),
+  // and each one sent meanwhile would pin another of the pool's connections. When the store has
+  // answered no heartbeat (nor the claim) for a whole lease, the lease has run out and another
+  // host may have taken the task: the agent is stopped and nothing is written for it.
   const lost = new AbortController();
   let lostReason: string | undefined;
+  /** Set when the lease was given up because the store did not answer: an IO failure, not a loss to another claim. */
+  let unanswered = false;
   let current: HolderInput = holder;
   const notes = new Map<string, string>();
   let beating: Promise<unknown> = Promise.resolve();
+  let inFlight = false;
+  let attemptOver = false;
+  /** When the last heartbeat the store answered was sent (the claim: when this attempt began). */
+  let answeredSentAt = performance.now();
+  let lastHeartbeatError: Error | undefined;
+  const giveUp = () => {
+    if (attemptOver || lostReason !== undefined) return;
+    const cause = lastHeartbeatError === undefined ? '' : ` (last: ${lastHeartbeatError.message})`;
+    lostReason = `the lease could not be renewed: the store did not answer for ${formatDuration(performance.now() - answeredSentAt)}${cause}`;
+    unanswered = true;
+    lost.abort();
+  };
+  const timerMs = (ms: number) => Math.min(Math.max(0, ms), 2 ** 31 - 1); // a longer delay would fire at once
+  let giveUpTimer = setTimeout(giveUp, timerMs(cfg.leaseMs));
+  const answered = (sentAt: number) => {
+    answeredSentAt = Math.max(answeredSentAt, sentAt);
+    lastHeartbeatError = undefined;
+    clearTimeout(giveUpTimer);
+    if (!attemptOver) giveUpTimer = setTimeout(giveUp, timerMs(answeredSentAt + cfg.leaseMs - performance.now()));
+  };
   const heartbeat = setInterval(
     () => {
-      beating = store.heartbeat(id, current, cfg.leaseMs).catch(async (e: unknown) => {
-        if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
-          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
-          return;
-        }
-        const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
-        if (verdict === undefined) return;
-        if (verdict.kind === 'taken') {
-          lostReason = `the claim was lost: ${(e as Error).message}`;
-          lost.abort();
-          return;
-        }
-        if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
-        notes.set(verdict.kind, verdict.note);
-        // The lease is still ours by its token: keep it alive without insisting on the owner.
-        if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
-      });
+      if (inFlight || attemptOver || lostReason !== undefined) return;
+      inFlight = true;
+      const sentAt = performance.now();
+      beating = store
+        .heartbeat(id, current, cfg.leaseMs)
+        .then(
+          () => answered(sentAt),
+          async (e: unknown) => {
+            if (attemptOver) return; // given up on, or the attempt ended meanwhile (the store closed under it)
+            if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
+              lastHeartbeatError = e as Error;
+              cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+              return;
+            }
+            answered(sentAt); // a refusal is an answer: the store is there
+            const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
+            if (verdict === undefined) return;
+            if (verdict.kind === 'taken') {
+              lostReason = `the claim was lost: ${(e as Error).message}`;
+              lost.abort();
+              return;
+            }
+            if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
+            notes.set(verdict.kind, verdict.note);
+            // The lease is still ours by its token: keep it alive without insisting on the owner.
+            if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
+          },
+        )
+        .finally(() => {
+          inFlight = false;
+        });
     },
     Math.max(50, Math.floor(cfg.leaseMs / 3)),
   );
@@ -325,15 +366,48 @@ export async function executeClaim(
   } finally {
     clearInterval(heartbeat);
   }
-  await beating;
+  // The outcome is recorded within one lease of the agent's end (see writeOutcome below); a
+  // heartbeat still in flight is waited for within the same time, so that its verdict counts.
+  const outcomeDeadline = Date.now() + cfg.leaseMs;
+  const stopWriting = AbortSignal.any([signals.cancel, signals.hard]);
+  const stoppedByUs = !result.ok && result.error.reason === 'cancelled';
+  if (lostReason === undefined && inFlight) {
+    const unsettled = await answerBy(beating, { deadline: outcomeDeadline, stop: signals.hard })
+      .then(() => undefined)
+      .catch((e: unknown) => e as Error);
+    attemptOver = true;
+    clearTimeout(giveUpTimer);
+    // A stopped attempt goes on to release its task (bounded below) whatever the heartbeat did.
+    if (unsettled !== undefined && !stoppedByUs) {
+      throw new TasklaneError('IO', `task ${id}: its outcome was not recorded: ${unsettled.message}`, {
+        task: id,
+        cause: unsettled,
+        transient: true,
+      });
+    }
+  }
+  attemptOver = true;
+  clearTimeout(giveUpTimer);
 
+  if (unanswered) {
+    // Nothing is written: the lease is gone and the store out of reach. An IO failure of the
+    // worker (exit 1), as when an outcome cannot be recorded within a lease.
+    throw new TasklaneError('IO', `task ${id}: ${lostReason}; its agent was stopped and nothing was recorded`, {
+      task: id,
+      transient: true,
+    });
+  }
   if (lostReason !== undefined) return { kind: 'lost', reason: lostReason, durationMs: elapsed() };
-  if (!result.ok && result.error.reason === 'cancelled') {
+  if (stoppedByUs) {
     try {
-      const released = await store.release(id, current);
+      // Bounded: a release on a connection that hangs must not keep a stopping worker forever.
+      const released = await answerBy(store.release(id, current), {
+        deadline: Date.now() + cfg.leaseMs,
+        stop: signals.hard,
+      });
       return { kind: 'cancelled', task: released, durationMs: elapsed() };
     } catch {
-      return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over
+      return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over, or no answer
     }
   }
 
@@ -394,10 +468,10 @@ export async function executeClaim(
   // a full disk) is tried again for up to one lease period from here, unless the run is stopped
   // (retry-io.ts); the token fences a late write.
   let retried = false;
-  const writeOutcome = (by: HolderInput): Promise<TaskOutcome> =>
+  const writeOutcome = (by: HolderInput, deadline = Date.now() + cfg.leaseMs): Promise<TaskOutcome> =>
     retryWhileIo(() => write(by), {
-      deadline: Date.now() + cfg.leaseMs,
-      stop: AbortSignal.any([signals.cancel, signals.hard]),
+      deadline,
+      stop: stopWriting,
       onRetry: (err, n) => {
         retried = true;
         if (n === 1) {
@@ -409,7 +483,7 @@ export async function executeClaim(
       },
     });
   try {
-    return await writeOutcome(current);
+    return await writeOutcome(current, outcomeDeadline);
   } catch (e) {
     if (!refused(e)) throw e;
     // A write tried again after its connection was lost may have been made the first time: then
@@ -605,7 +679,7 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     if (!retrier.has(id) || stopped) return null;
     const ok = await new Promise<boolean>((resolve) => {
       retried.set(id, resolve);
-      signals.cancel.addEventListener('abort', () => resolve(false), { once: true });
+      slotSignals.cancel.addEventListener('abort', () => resolve(false), { once: true });
     });
     if (!ok || stopped) return null;
     try {
@@ -629,6 +703,12 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     feed.poke();
   };
   signals.cancel.addEventListener('abort', () => stop('signal'), { once: true });
+  // A slot that fails (the store out of reach for a lease: its outcome or its lease could not be
+  // recorded) ends the worker with that error, once the other slots have stopped their agents
+  // and released their tasks: none is left running behind a worker that has given up.
+  const failed = new AbortController();
+  const slotSignals: ExecSignals = { cancel: AbortSignal.any([signals.cancel, failed.signal]), hard: signals.hard };
+  let failure: { error: unknown } | undefined;
 
   const slot = async (n: number): Promise<void> => {
     const owner = ownerId('worker', n);
@@ -650,7 +730,7 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
         ranOnce = true;
         busy++;
         for (let run: Claim | null = claim; run !== null; ) {
-          const outcome = await executeClaim(run, owner, opts, signals);
+          const outcome = await executeClaim(run, owner, opts, slotSignals);
           idleSince = Date.now();
           record(outcome, run.task, report, retrier, events);
           // What it unblocked is for every idle slot now, not when the feed brings our own write back.
@@ -684,9 +764,19 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       await feed.wait(seen, Math.max(10, wakeIn));
     }
   };
-  await Promise.all(Array.from({ length: opts.slots }, (_, i) => slot(i + 1)));
+  await Promise.all(
+    Array.from({ length: opts.slots }, (_, i) =>
+      slot(i + 1).catch((error: unknown) => {
+        failure ??= { error };
+        stopped = true;
+        failed.abort();
+        feed.poke();
+      }),
+    ),
+  );
   retrier.cancelAll();
   feed.close();
+  if (failure !== undefined) throw failure.error;
   return report;
 }
 
