@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Coordinator } from '../src/engine/coordinator.js';
 import { EngineEvents } from '../src/engine/events.js';
 import { retryWhileIo } from '../src/engine/retry-io.js';
@@ -83,8 +83,17 @@ describe('an outcome written but not acknowledged', () => {
 // A store whose connection hangs: a query on a connection whose network went away (link down, a
 // pulled cable) gets no answer until TCP gives up, about 15 minutes. Nothing may wait for it.
 
-/** A promise that never settles. */
-const never = () => new Promise<never>(() => {});
+/** Timers standing for the hung sockets: they keep the process alive, as a hung connection does. */
+const hung: NodeJS.Timeout[] = [];
+after(() => {
+  for (const t of hung) clearInterval(t);
+});
+
+/** A promise that never settles, holding the event loop as a hung connection does. */
+function never(): Promise<never> {
+  hung.push(setInterval(() => {}, 60_000));
+  return new Promise<never>(() => {});
+}
 
 describe('a write that never answers', () => {
   it('is given up at the deadline: an IO error saying the store gave no answer, and its late failure is handled', {
@@ -99,6 +108,7 @@ describe('a write that never answers', () => {
       const error = await retryWhileIo(
         () => {
           calls++;
+          hung.push(setInterval(() => {}, 60_000));
           return new Promise<never>((_, reject) => {
             failLate = reject;
           });
@@ -149,7 +159,7 @@ describe('a worker whose heartbeats get no answer', () => {
     const [id] = f.ids as [string];
     let heartbeats = 0;
     const writes: string[] = [];
-    const hung = new Proxy(f.store, {
+    const store = new Proxy(f.store, {
       get(target, prop, receiver) {
         if (prop === 'heartbeat') {
           return () => {
@@ -173,7 +183,7 @@ describe('a worker whose heartbeats get no answer', () => {
       if (e.type === 'spawn') pid = e.pid;
     });
     const leaseMs = 600;
-    const options = coordinatorOptions(f, { store: hung, events, leaseMs, graceMs: 200 });
+    const options = coordinatorOptions(f, { store, events, leaseMs, graceMs: 200 });
     const error = await runWorker(
       { ...options, once: true, floorMs: 3_600_000 },
       { cancel: new AbortController().signal, hard: new AbortController().signal },
