@@ -151,60 +151,73 @@ describe('a write that never answers', () => {
   });
 });
 
-describe('a worker whose heartbeats get no answer', () => {
-  it('sends one at a time, stops its agent once a lease has passed unanswered, writes nothing and ends with an IO error', {
-    timeout: 60_000,
-  }, async () => {
-    const f = await makeList([{ subject: 'Long', metadata: { sim: { ms: 60_000 } } }]);
-    const [id] = f.ids as [string];
-    let heartbeats = 0;
-    const writes: string[] = [];
-    const store = new Proxy(f.store, {
-      get(target, prop, receiver) {
-        if (prop === 'heartbeat') {
-          return () => {
-            heartbeats++;
-            return never();
-          };
-        }
-        if (prop === 'complete' || prop === 'fail' || prop === 'release') {
-          return (...args: unknown[]) => {
-            writes.push(String(prop));
-            return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const events = new EngineEvents();
-    let pid: number | undefined;
-    events.on((e) => {
-      if (e.type === 'spawn') pid = e.pid;
-    });
-    const leaseMs = 600;
-    const options = coordinatorOptions(f, { store, events, leaseMs, graceMs: 200 });
-    const error = await runWorker(
-      { ...options, once: true, floorMs: 3_600_000 },
-      { cancel: new AbortController().signal, hard: new AbortController().signal },
-    ).then(
-      () => assert.fail('the worker must not end well: its lease could not be renewed'),
-      (e: unknown) => e,
-    );
-    assert.ok(isTasklaneError(error, 'IO'), String(error));
-    assert.match(
-      (error as Error).message,
-      new RegExp(
-        `^task ${id}: the lease could not be renewed: the store did not answer for [\\d.]+ (s|ms); its agent was stopped and nothing was recorded$`,
-      ),
-    );
-    assert.equal(heartbeats, 1, 'no heartbeat sent while one was in flight');
-    assert.ok(pid !== undefined, 'the agent started');
-    assert.throws(() => process.kill(pid as number, 0), 'the agent is gone');
-    assert.deepEqual(writes, [], 'nothing written for the task');
-    const task = await f.store.get(id);
-    assert.equal(task.status, 'in_progress', 'left to its lease, which has run out');
-    assert.equal(tasklaneFields(task).result, undefined);
-    await f.store.close();
+/** The store, whose heartbeats never answer (counted) and whose outcome writes and releases are logged. */
+function heartbeatsHang(store: TaskStore, seen: { heartbeats: number; writes: string[] }): TaskStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'heartbeat') {
+        return () => {
+          seen.heartbeats++;
+          return never();
+        };
+      }
+      if (prop === 'complete' || prop === 'fail' || prop === 'release') {
+        return (...args: unknown[]) => {
+          seen.writes.push(String(prop));
+          return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
+}
+
+describe('an executor whose heartbeats get no answer', () => {
+  for (const command of ['worker', 'run'] as const) {
+    it(`${command}: sends one at a time, stops its agent once a lease has passed unanswered, writes nothing and ends with an IO error`, {
+      timeout: 60_000,
+    }, async () => {
+      const f = await makeList([{ subject: 'Long', metadata: { sim: { ms: 60_000 } } }]);
+      const [id] = f.ids as [string];
+      const seen = { heartbeats: 0, writes: [] as string[] };
+      const events = new EngineEvents();
+      let pid: number | undefined;
+      events.on((e) => {
+        if (e.type === 'spawn') pid = e.pid;
+      });
+      const options = coordinatorOptions(f, {
+        store: heartbeatsHang(f.store, seen),
+        events,
+        leaseMs: 600,
+        graceMs: 200,
+      });
+      const ended =
+        command === 'worker'
+          ? runWorker(
+              { ...options, once: true },
+              { cancel: new AbortController().signal, hard: new AbortController().signal },
+            )
+          : new Coordinator(options).run();
+      const error = await ended.then(
+        () => assert.fail('it must not end well: its lease could not be renewed'),
+        (e: unknown) => e,
+      );
+      assert.ok(isTasklaneError(error, 'IO'), String(error));
+      assert.match(
+        (error as Error).message,
+        new RegExp(
+          `^task ${id}: the lease could not be renewed: the store did not answer for [\\d.]+ (s|ms); its agent was stopped and nothing was recorded$`,
+        ),
+      );
+      assert.equal(seen.heartbeats, 1, 'no heartbeat sent while one was in flight');
+      assert.ok(pid !== undefined, 'the agent started');
+      assert.throws(() => process.kill(pid as number, 0), 'the agent is gone');
+      assert.deepEqual(seen.writes, [], 'nothing written for the task');
+      const task = await f.store.get(id);
+      assert.equal(task.status, 'in_progress', 'left to its lease, which has run out');
+      assert.equal(tasklaneFields(task).result, undefined);
+      await f.store.close();
+    });
+  }
 });

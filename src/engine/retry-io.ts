@@ -98,8 +98,6 @@ export function answerBy<T>(answer: Promise<T>, opts: AnswerByOptions): Promise<
       settle();
       reject(new TasklaneError('IO', message, { transient: true }));
     }
-    if (stop?.aborted === true) return onStop();
-    stop?.addEventListener('abort', onStop, { once: true });
     answer.then(
       (value) => {
         settle();
@@ -110,5 +108,9 @@ export function answerBy<T>(answer: Promise<T>, opts: AnswerByOptions): Promise<
         reject(e);
       },
     );
+    // Stopped already (within the attempt itself): an answer already there still wins, as its
+    // reaction runs first.
+    if (stop?.aborted === true) queueMicrotask(onStop);
+    else stop?.addEventListener('abort', onStop, { once: true });
   });
 }

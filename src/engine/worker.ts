@@ -485,6 +485,13 @@ export async function executeClaim(
   try {
     return await writeOutcome(current, outcomeDeadline);
   } catch (e) {
+    if (isTasklaneError(e, 'IO')) {
+      throw new TasklaneError('IO', `task ${id}: its outcome was not recorded: ${e.message}`, {
+        task: id,
+        cause: e,
+        ...(e.transient === true ? { transient: true } : {}),
+      });
+    }
     if (!refused(e)) throw e;
     // A write tried again after its connection was lost may have been made the first time: then
     // the store holds this attempt's outcome already, and the refusal is of the repeat.
