@@ -152,18 +152,24 @@ describe('a write that never answers', () => {
 });
 
 /** The store, whose heartbeats never answer (counted) and whose outcome writes and releases are logged. */
-function heartbeatsHang(store: TaskStore, seen: { heartbeats: number; writes: string[] }): TaskStore {
+function heartbeatsHang(
+  store: TaskStore,
+  seen: { heartbeats: number; writes: string[] },
+  hangsFor = (_id: string) => true,
+): TaskStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'heartbeat') {
-        return () => {
+        return (id: string, ...rest: unknown[]) => {
+          if (!hangsFor(id))
+            return (target.heartbeat as (...a: unknown[]) => Promise<unknown>).call(target, id, ...rest);
           seen.heartbeats++;
           return never();
         };
       }
       if (prop === 'complete' || prop === 'fail' || prop === 'release') {
         return (...args: unknown[]) => {
-          seen.writes.push(String(prop));
+          seen.writes.push(`${String(prop)} ${String(args[0])}`);
           return (Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         };
       }
@@ -220,4 +226,36 @@ describe('an executor whose heartbeats get no answer', () => {
       await f.store.close();
     });
   }
+
+  it('worker -j 2: the other slot stops its agent and releases its task before the worker ends with the error', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await makeList([
+      { subject: 'Cut off', priority: 9, metadata: { sim: { ms: 60_000 } } },
+      { subject: 'Fine', metadata: { sim: { ms: 60_000 } } },
+    ]);
+    const [cut, fine] = f.ids as [string, string];
+    const seen = { heartbeats: 0, writes: [] as string[] };
+    const events = new EngineEvents();
+    const pids = new Map<string, number>();
+    events.on((e) => {
+      if (e.type === 'spawn') pids.set(e.taskId, e.pid);
+    });
+    const store = heartbeatsHang(f.store, seen, (id) => id === cut);
+    const options = coordinatorOptions(f, { store, events, leaseMs: 1_500, graceMs: 200, slots: 2 });
+    const error = await runWorker(
+      { ...options, once: false },
+      { cancel: new AbortController().signal, hard: new AbortController().signal },
+    ).then(
+      () => assert.fail('it must not end well'),
+      (e: unknown) => e,
+    );
+    assert.match((error as Error).message, new RegExp(`^task ${cut}: the lease could not be renewed`));
+    assert.deepEqual(seen.writes, [`release ${fine}`], 'only the other task was released; nothing for the cut-off one');
+    assert.equal(pids.size, 2, 'both agents started');
+    for (const [id, pid] of pids) assert.throws(() => process.kill(pid, 0), `the agent of #${id} is gone`);
+    assert.equal((await f.store.get(fine)).status, 'pending', 'the other task is free for another worker');
+    assert.equal((await f.store.get(cut)).status, 'in_progress', 'the cut-off one is left to its lease');
+    await f.store.close();
+  });
 });

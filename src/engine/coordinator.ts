@@ -15,6 +15,7 @@ import type { Change, Claim } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
 import { type Integration, integrateRun } from './integration.js';
 import { type BackoffOptions, Retrier } from './retries.js';
+import { answerBy } from './retry-io.js';
 import { blockedByFailure, earliestLeaseExpiry, heldByOthers, nextTasks } from './scheduler.js';
 import { type AgentRunInfo, type ExecConfig, executeClaim, finishEvent, ownerId, type TaskOutcome } from './worker.js';
 import { type Repository, repositoryOf } from './worktree.js';
@@ -330,7 +331,12 @@ export class Coordinator {
     const { store, events } = this.opts;
     let claim: Claim;
     try {
-      claim = (await store.claim({ owner: entry.owner, taskId: entry.id, leaseMs: this.opts.leaseMs })) as Claim;
+      // At most a lease for the answer (a connection that hangs would hold the run's end until TCP
+      // gives up); a second Ctrl-C gives up on it at once.
+      claim = (await answerBy(store.claim({ owner: entry.owner, taskId: entry.id, leaseMs: this.opts.leaseMs }), {
+        deadline: Date.now() + this.opts.leaseMs,
+        stop: this.hard.signal,
+      })) as Claim;
     } catch (e) {
       // Someone else took it, or our view was stale: look at it again after its next change.
       if (!isTasklaneError(e)) throw e;

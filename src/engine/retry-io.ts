@@ -1,4 +1,4 @@
-import { formatDuration, isTasklaneError, TasklaneError } from '../model/index.js';
+import { formatDuration, isTasklaneError, TasklaneError, timerDelay } from '../model/index.js';
 
 // An agent's outcome is recorded once its work is done; a store out of reach at that moment (a
 // database across a network that dropped, a disk full for a while) must not throw the work away
@@ -85,10 +85,16 @@ export function answerBy<T>(answer: Promise<T>, opts: AnswerByOptions): Promise<
   const within = opts.within ?? Math.max(0, opts.deadline - Date.now());
   return new Promise<T>((resolve, reject) => {
     const stop = opts.stop;
-    const timer = setTimeout(
-      () => giveUp(`the store gave no answer within ${formatDuration(within)}`),
-      Math.max(0, opts.deadline - Date.now()),
-    );
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      const left = opts.deadline - Date.now();
+      // A delay past what a timer holds is waited for in steps (timerDelay clamps it).
+      timer =
+        left > timerDelay(left)
+          ? setTimeout(arm, timerDelay(left))
+          : setTimeout(() => giveUp(`the store gave no answer within ${formatDuration(within)}`), Math.max(0, left));
+    };
+    arm();
     const onStop = () => giveUp('stopped while waiting for the store to answer');
     function settle() {
       clearTimeout(timer);

@@ -8,6 +8,7 @@ import {
   type Task,
   TasklaneError,
   tasklaneFields,
+  timerDelay,
   verifyOf,
 } from '../model/index.js';
 import { storeEnv } from '../store/descriptor.js';
@@ -192,13 +193,12 @@ export async function executeClaim(
     unanswered = true;
     lost.abort();
   };
-  const timerMs = (ms: number) => Math.min(Math.max(0, ms), 2 ** 31 - 1); // a longer delay would fire at once
-  let giveUpTimer = setTimeout(giveUp, timerMs(cfg.leaseMs));
+  let giveUpTimer = setTimeout(giveUp, timerDelay(cfg.leaseMs)); // leases are at most 24 days: one timer holds it
   const answered = (sentAt: number) => {
     answeredSentAt = Math.max(answeredSentAt, sentAt);
     lastHeartbeatError = undefined;
     clearTimeout(giveUpTimer);
-    if (!attemptOver) giveUpTimer = setTimeout(giveUp, timerMs(answeredSentAt + cfg.leaseMs - performance.now()));
+    if (!attemptOver) giveUpTimer = setTimeout(giveUp, timerDelay(answeredSentAt + cfg.leaseMs - performance.now()));
   };
   const heartbeat = setInterval(
     () => {
@@ -690,7 +690,7 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     });
     if (!ok || stopped) return null;
     try {
-      return await store.claim({ owner, taskId: id, leaseMs: opts.leaseMs });
+      return await bounded(store.claim({ owner, taskId: id, leaseMs: opts.leaseMs }));
     } catch (e) {
       events.emit({
         type: 'warning',
@@ -716,6 +716,12 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
   const failed = new AbortController();
   const slotSignals: ExecSignals = { cancel: AbortSignal.any([signals.cancel, failed.signal]), hard: signals.hard };
   let failure: { error: unknown } | undefined;
+  // A store call of the claim loop gets at most a lease for its answer: on a connection that
+  // hangs it would hold the slot, and the worker's end, until TCP gives up. A second Ctrl-C or
+  // another slot's failure gives up on it at once.
+  const giveUpOn = AbortSignal.any([signals.hard, failed.signal]);
+  const bounded = <T>(call: Promise<T>): Promise<T> =>
+    answerBy(call, { deadline: Date.now() + opts.leaseMs, stop: giveUpOn });
 
   const slot = async (n: number): Promise<void> => {
     const owner = ownerId('worker', n);
@@ -724,13 +730,13 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       let claim: Claim | null = null;
       if (!(opts.once && ranOnce)) {
         try {
-          claim = await store.claim({ owner, leaseMs: opts.leaseMs });
+          claim = await bounded(store.claim({ owner, leaseMs: opts.leaseMs }));
         } catch (e) {
           events.emit({ type: 'warning', message: `claim failed: ${(e as Error).message}` });
         }
       }
       if (stopped && claim !== null) {
-        await store.release(claim.task.id, { owner, token: claim.token }).catch(() => {});
+        await bounded(store.release(claim.task.id, { owner, token: claim.token })).catch(() => {});
         break;
       }
       if (claim !== null) {
@@ -756,8 +762,8 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       // without any change being written, so also wake when the earliest one does.
       let wakeIn = opts.floorMs;
       try {
-        await store.reap();
-        const expiry = earliestLeaseExpiry(await store.list({ status: ['in_progress'] }), Date.now());
+        await bounded(store.reap());
+        const expiry = earliestLeaseExpiry(await bounded(store.list({ status: ['in_progress'] })), Date.now());
         if (expiry !== undefined) wakeIn = Math.min(wakeIn, expiry - Date.now() + 20);
       } catch {}
       if (opts.idleExitMs !== undefined && busy === 0 && retrier.pending === 0) {
