@@ -258,4 +258,24 @@ describe('an executor whose heartbeats get no answer', () => {
     assert.equal((await f.store.get(cut)).status, 'in_progress', 'the cut-off one is left to its lease');
     await f.store.close();
   });
+
+  it('an agent that ends while a heartbeat hangs still has its outcome recorded (the write is fenced by its token)', {
+    timeout: 60_000,
+  }, async () => {
+    // Lease 3 s: the heartbeat at 1 s hangs, the agent ends at about 1.5 s, well before the lease
+    // would be given up; its completion goes on another connection, which works.
+    const f = await makeList([{ subject: 'Short', metadata: { sim: { ms: 1_500 } } }]);
+    const [id] = f.ids as [string];
+    const seen = { heartbeats: 0, writes: [] as string[] };
+    const options = coordinatorOptions(f, { store: heartbeatsHang(f.store, seen), leaseMs: 3_000 });
+    const report = await runWorker(
+      { ...options, once: true },
+      { cancel: new AbortController().signal, hard: new AbortController().signal },
+    );
+    assert.deepEqual(report.completed, [id]);
+    assert.equal(seen.heartbeats, 1, 'the agent ran past the first heartbeat');
+    assert.deepEqual(seen.writes, [`complete ${id}`]);
+    assert.equal((await f.store.get(id)).status, 'completed');
+    await f.store.close();
+  });
 });

@@ -186,8 +186,10 @@ export async function executeClaim(
   /** When the last heartbeat the store answered was sent (the claim: when this attempt began). */
   let answeredSentAt = performance.now();
   let lastHeartbeatError: Error | undefined;
+  /** Once the agent has ended, its outcome has a lease of its own to be recorded in (writeOutcome): no more giving up. */
+  let agentEnded = false;
   const giveUp = () => {
-    if (attemptOver || lostReason !== undefined) return;
+    if (agentEnded || lostReason !== undefined) return;
     const cause = lastHeartbeatError === undefined ? '' : ` (last: ${lastHeartbeatError.message})`;
     lostReason = `the lease could not be renewed: the store did not answer for ${formatDuration(performance.now() - answeredSentAt)}${cause}`;
     unanswered = true;
@@ -198,44 +200,42 @@ export async function executeClaim(
     answeredSentAt = Math.max(answeredSentAt, sentAt);
     lastHeartbeatError = undefined;
     clearTimeout(giveUpTimer);
-    if (!attemptOver) giveUpTimer = setTimeout(giveUp, timerDelay(answeredSentAt + cfg.leaseMs - performance.now()));
+    if (!agentEnded) giveUpTimer = setTimeout(giveUp, timerDelay(answeredSentAt + cfg.leaseMs - performance.now()));
   };
-  const heartbeat = setInterval(
-    () => {
-      if (inFlight || attemptOver || lostReason !== undefined) return;
-      inFlight = true;
-      const sentAt = performance.now();
-      beating = store
-        .heartbeat(id, current, cfg.leaseMs)
-        .then(
-          () => answered(sentAt),
-          async (e: unknown) => {
-            if (attemptOver) return; // given up on, or the attempt ended meanwhile (the store closed under it)
-            if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
-              lastHeartbeatError = e as Error;
-              cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
-              return;
-            }
-            answered(sentAt); // a refusal is an answer: the store is there
-            const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
-            if (verdict === undefined) return;
-            if (verdict.kind === 'taken') {
-              lostReason = `the claim was lost: ${(e as Error).message}`;
-              lost.abort();
-              return;
-            }
-            if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
-            notes.set(verdict.kind, verdict.note);
-            // The lease is still ours by its token: keep it alive without insisting on the owner.
-            if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
-          },
-        )
-        .finally(() => {
-          inFlight = false;
-        });
-    },
-    Math.max(50, Math.floor(cfg.leaseMs / 3)),
-  );
+  const heartbeatEvery = Math.max(50, Math.floor(cfg.leaseMs / 3));
+  const heartbeat = setInterval(() => {
+    if (inFlight || attemptOver || lostReason !== undefined) return;
+    inFlight = true;
+    const sentAt = performance.now();
+    beating = store
+      .heartbeat(id, current, cfg.leaseMs)
+      .then(
+        () => answered(sentAt),
+        async (e: unknown) => {
+          if (attemptOver) return; // given up on, or the attempt ended meanwhile (the store closed under it)
+          if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
+            lastHeartbeatError = e as Error;
+            cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+            return;
+          }
+          answered(sentAt); // a refusal is an answer: the store is there
+          const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
+          if (verdict === undefined) return;
+          if (verdict.kind === 'taken') {
+            lostReason = `the claim was lost: ${(e as Error).message}`;
+            lost.abort();
+            return;
+          }
+          if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
+          notes.set(verdict.kind, verdict.note);
+          // The lease is still ours by its token: keep it alive without insisting on the owner.
+          if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
+        },
+      )
+      .finally(() => {
+        inFlight = false;
+      });
+  }, heartbeatEvery);
   const cancel = AbortSignal.any([signals.cancel, lost.signal]);
 
   let result: RunResult;
@@ -365,29 +365,20 @@ export async function executeClaim(
     };
   } finally {
     clearInterval(heartbeat);
+    agentEnded = true;
+    clearTimeout(giveUpTimer);
   }
-  // The outcome is recorded within one lease of the agent's end (see writeOutcome below); a
-  // heartbeat still in flight is waited for within the same time, so that its verdict counts.
+  // The outcome is recorded within one lease of the agent's end (see writeOutcome below). A
+  // heartbeat still in flight is waited for first, so that its verdict counts, but no longer than
+  // a heartbeat period: one that hangs (its connection gone, maybe only that one) must not eat the
+  // outcome's time, and the write is fenced by its token anyway.
   const outcomeDeadline = Date.now() + cfg.leaseMs;
   const stopWriting = AbortSignal.any([signals.cancel, signals.hard]);
   const stoppedByUs = !result.ok && result.error.reason === 'cancelled';
   if (lostReason === undefined && inFlight) {
-    const unsettled = await answerBy(beating, { deadline: outcomeDeadline, stop: signals.hard })
-      .then(() => undefined)
-      .catch((e: unknown) => e as Error);
-    attemptOver = true;
-    clearTimeout(giveUpTimer);
-    // A stopped attempt goes on to release its task (bounded below) whatever the heartbeat did.
-    if (unsettled !== undefined && !stoppedByUs) {
-      throw new TasklaneError('IO', `task ${id}: its outcome was not recorded: ${unsettled.message}`, {
-        task: id,
-        cause: unsettled,
-        transient: true,
-      });
-    }
+    await answerBy(beating, { deadline: Date.now() + heartbeatEvery, stop: signals.hard }).catch(() => {});
   }
   attemptOver = true;
-  clearTimeout(giveUpTimer);
 
   if (unanswered) {
     // Nothing is written: the lease is gone and the store out of reach. An IO failure of the
