@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
 import { tasklaneFields } from '../src/model/index.js';
@@ -133,6 +133,13 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     };
   }
 
+  /** The processes in host `name`'s namespace. */
+  function pidsOn(name: string): number[] {
+    const ns = (net.hosts[name] as { ns: string }).ns;
+    const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+    return r.stdout.split('\n').filter(Boolean).map(Number);
+  }
+
   /** A process on host `name` driving the store API (fixtures/store/pg-host.ts). */
   function hostFixture(name: string, hostUrl: string, owner = `host-${name}`): Fixture {
     const host = net.hosts[name] as { exec(argv: string[]): string[] };
@@ -156,7 +163,7 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     return lineAfter(f, n);
   }
 
-  it('a host cut off mid-task: its lease runs out, another host runs the task, its late heartbeat is refused; each task completed once', async () => {
+  it('a host cut off mid-task and back after its lease ran out: another host runs the task, the cut-off host has given it up and writes nothing for it; each task completed once', async () => {
     const { hostUrl, store } = await freshList();
     await store.create({ subject: 'long', priority: 9, metadata: { sim: { ms: 10_000 } } });
     for (let i = 2; i <= 7; i++) await store.create({ subject: `short ${i}`, metadata: { sim: { ms: 300 } } });
@@ -199,24 +206,36 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     assert.equal(taken.status, 'in_progress');
     const cutFor = Date.now() - cutAt;
 
-    // Host a comes back while b runs the task: a's heartbeat, held up since the cut, now arrives.
+    // Host a comes back while b runs the task. a gives #1 up a lease after its last answered
+    // heartbeat (agent stopped, nothing written, the worker ends with an IO error), about when
+    // b can take it, so by now as a rule; should its timer run late past the restore, its held
+    // heartbeat may get through first and be refused by the token: then it reports #1 lost and
+    // carries on. Either way it writes nothing for #1.
     net.restore('a');
     const [aCode, bCode] = await within(
       Promise.all([a.exit, b.exit]),
       60_000,
       () => `the workers did not stop (a hung after coming back?): a: ${a.stderr()}\nb: ${b.stderr()}`,
     );
-    assert.equal(aCode, 0, `a exited ${aCode}: ${a.stderr()}`);
     assert.equal(bCode, 0, `b exited ${bCode}: ${b.stderr()}`);
-    assert.match(a.stderr(), /lost #1 long: the claim was lost/, `a was told its claim was lost: ${a.stderr()}`);
-    const aReport = JSON.parse(a.stdout()) as { completed: string[] };
+    const gaveUp = /tasklane: error: task 1: the lease could not be renewed: the store did not answer for [\d.]+ s/;
+    if (aCode === 1) {
+      assert.match(a.stderr(), gaveUp, `a gave #1 up: ${a.stderr()}`);
+      assert.equal((JSON.parse(a.stdout()) as { error?: { code: string } }).error?.code, 'IO', a.stdout());
+    } else {
+      assert.equal(aCode, 0, `a exited ${aCode}: ${a.stderr()}`);
+      assert.match(a.stderr(), /lost #1 long: the claim was lost/, `a was told its claim was lost: ${a.stderr()}`);
+    }
     const bReport = JSON.parse(b.stdout()) as { completed: string[] };
-    assert.ok(!aReport.completed.includes('1'), 'a did not complete #1');
     assert.ok(bReport.completed.includes('1'), 'b completed #1');
 
     const done = await completedOnce(store);
     assert.ok(mine(done.get('1')?.actor, b.pid), 'b completed #1');
     assert.equal(done.size, 7);
+    if (aCode === 1) {
+      const byA = [...done.values()].filter((e) => mine(e.actor, a.pid)).map((e) => e.taskId);
+      assert.deepEqual(byA, [], 'a, having given up, completed nothing');
+    }
     // Nothing a wrote about #1 after b took it over.
     const late = (await journal(store)).filter((e) => e.taskId === '1' && e.seq > bClaim.seq && mine(e.actor, a.pid));
     assert.deepEqual(late, [], 'no write by a on #1 after b claimed it');
@@ -224,10 +243,81 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
       a
         .stderr()
         .split('\n')
-        .find((l) => l.includes('lost #1')) ?? '';
-    console.log(
-      `# a was cut off ${cutFor} ms before b took #1 over; then a ran ${aReport.completed.length} tasks, b ${bReport.completed.length}; a said: ${said}`,
+        .find((l) => l.includes('lease could not be renewed') || l.includes('lost #1')) ?? '';
+    console.log(`# a was cut off ${cutFor} ms before b took #1 over; a exited ${aCode}; a said: ${said}`);
+  });
+
+  it('a host cut off for good mid-task: its worker stops the agent once a lease has passed unanswered and exits 1; another host runs the task', async () => {
+    const { hostUrl, store } = await freshList();
+    await store.create({ subject: 'long', priority: 9, metadata: { sim: { ms: 8_000 } } });
+    await store.create({ subject: 'short', metadata: { sim: { ms: 300 } } });
+    const flags = ['--preset', 'sim', '--lease', '2s', '--grace', '1s', '--idle-exit', '3s', '--json'];
+    const a = worker('a', hostUrl, flags);
+    const mine = (owner: string | undefined, pid: number) => owner?.includes(`:${pid}:`) === true;
+    await until(
+      async () => {
+        const t = await store.get('1');
+        return t.status === 'in_progress' && mine(t.owner, a.pid) ? t : undefined;
+      },
+      20_000,
+      () => `host a never claimed #1: ${a.stderr()}`,
     );
+    // The agent: a's processes other than the worker (the host runs nothing else).
+    const agents = await until(
+      async () => {
+        const others = pidsOn('a').filter((p) => p !== a.pid);
+        return others.length > 0 ? others : undefined;
+      },
+      20_000,
+      () => `no agent on host a: ${a.stderr()}`,
+    );
+    const b = worker('b', hostUrl, flags);
+    await sleep(800); // a heartbeats at least once
+    net.cut('a'); // for good: not restored in this test
+    const cutAt = Date.now();
+    const aLease = tasklaneFields(await store.get('1')).lease as { expiresAt: string };
+
+    // a gives the task up a lease after its last answered heartbeat, stops its agent, and ends
+    // with an IO error; on main it waited for its hung heartbeat until TCP gave up (~15 min).
+    const aCode = await within(a.exit, 60_000, () => `a did not stop while cut off: ${a.stderr()}`);
+    const aTook = Date.now() - cutAt;
+    assert.equal(aCode, 1, `a exited ${aCode}: ${a.stderr()}`);
+    assert.match(
+      a.stderr(),
+      /tasklane: error: task 1: the lease could not be renewed: the store did not answer for [\d.]+ s.*; its agent was stopped and nothing was recorded/,
+      a.stderr(),
+    );
+    assert.doesNotMatch(a.stderr(), /completed #1|\[done\] #1/, 'a did not record #1');
+    assert.deepEqual(
+      agents.filter((p) => alive(p)),
+      [],
+      `a's agent is gone (pids ${agents.join(', ')}; on host a now: ${pidsOn('a').join(', ') || 'none'})`,
+    );
+    const aOut = JSON.parse(a.stdout()) as { error?: { code: string; task?: string } };
+    assert.deepEqual({ code: aOut.error?.code, task: aOut.error?.task }, { code: 'IO', task: '1' }, a.stdout());
+
+    // b takes #1 once a's lease has run out, and completes it and the rest.
+    const bCode = await within(b.exit, 60_000, () => `b did not finish: ${b.stderr()}`);
+    assert.equal(bCode, 0, `b exited ${bCode}: ${b.stderr()}`);
+    const bReport = JSON.parse(b.stdout()) as { completed: string[] };
+    assert.deepEqual([...bReport.completed].sort(), ['1', '2'], b.stderr());
+    const entries = await journal(store);
+    const bClaim = entries.filter((e) => e.taskId === '1' && e.kind === 'claimed').at(-1) as JournalEntry;
+    assert.ok(mine(bClaim.actor, b.pid), `b's claim is journaled: ${JSON.stringify(bClaim)}`);
+    assert.ok(
+      Date.parse(bClaim.at) >= Date.parse(aLease.expiresAt),
+      `b claimed #1 at ${bClaim.at}, after a's lease ran out at ${aLease.expiresAt}`,
+    );
+    const done = await completedOnce(store);
+    assert.ok(mine(done.get('1')?.actor, b.pid), 'b completed #1');
+    const late = entries.filter((e) => mine(e.actor, a.pid) && Date.parse(e.at) > cutAt);
+    assert.deepEqual(late, [], 'nothing journaled by a after it was cut off');
+    const said =
+      a
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('lease could not be renewed')) ?? '';
+    console.log(`# a, cut off for good, exited ${aTook} ms after the cut (lease 2 s); it said: ${said}`);
   });
 
   it('a host cut off while its agent finishes records the outcome once it is back (within the lease), and carries on', async () => {
@@ -344,6 +434,16 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     );
   });
 });
+
+/** Whether process `pid` is still there. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

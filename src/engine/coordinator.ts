@@ -15,6 +15,7 @@ import type { Change, Claim } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
 import { type Integration, integrateRun } from './integration.js';
 import { type BackoffOptions, Retrier } from './retries.js';
+import { answerBy } from './retry-io.js';
 import { blockedByFailure, earliestLeaseExpiry, heldByOthers, nextTasks } from './scheduler.js';
 import { type AgentRunInfo, type ExecConfig, executeClaim, finishEvent, ownerId, type TaskOutcome } from './worker.js';
 import { type Repository, repositoryOf } from './worktree.js';
@@ -124,6 +125,8 @@ export class Coordinator {
   private leaseTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   private floorTimer: NodeJS.Timeout | undefined;
   private floorBusy = false;
+  /** Why the run ends with an error once its agents have stopped: a store out of reach (see `start`). */
+  private failure: Error | undefined;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.freeSlots = Array.from({ length: opts.slots }, (_, i) => opts.slots - i);
@@ -168,6 +171,7 @@ export class Coordinator {
     if (this.leaseTimer !== undefined) clearTimeout(this.leaseTimer.timer);
     this.retrier.cancelAll();
     this.feed.close();
+    if (this.failure !== undefined) throw this.failure;
     // The final word comes from the store, not from events that may still be on their way.
     for (const task of await store.list()) this.snapshot.set(task.id, task);
     const tasks = [...this.snapshot.values()]
@@ -302,7 +306,12 @@ export class Coordinator {
     };
     this.running.set(task.id, entry);
     void this.drive(entry).catch((e: unknown) => {
-      this.opts.events.emit({ type: 'warning', message: `task ${task.id}: ${(e as Error).message}` });
+      if (isTasklaneError(e, 'IO')) {
+        // The store did not answer for a lease (the task's outcome or its lease could not be
+        // recorded): the run stops its other agents and ends with this error, as a worker does.
+        this.failure ??= e;
+        this.stop(`the store could not be reached for task ${task.id}`, true);
+      } else this.opts.events.emit({ type: 'warning', message: `task ${task.id}: ${(e as Error).message}` });
       this.finishSlot(entry);
     });
   }
@@ -322,7 +331,12 @@ export class Coordinator {
     const { store, events } = this.opts;
     let claim: Claim;
     try {
-      claim = (await store.claim({ owner: entry.owner, taskId: entry.id, leaseMs: this.opts.leaseMs })) as Claim;
+      // At most a lease for the answer (a connection that hangs would hold the run's end until TCP
+      // gives up); a second Ctrl-C gives up on it at once.
+      claim = (await answerBy(store.claim({ owner: entry.owner, taskId: entry.id, leaseMs: this.opts.leaseMs }), {
+        deadline: Date.now() + this.opts.leaseMs,
+        stop: this.hard.signal,
+      })) as Claim;
     } catch (e) {
       // Someone else took it, or our view was stale: look at it again after its next change.
       if (!isTasklaneError(e)) throw e;

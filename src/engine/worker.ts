@@ -6,7 +6,9 @@ import {
   isTasklaneError,
   sanitizePathComponent,
   type Task,
+  TasklaneError,
   tasklaneFields,
+  timerDelay,
   verifyOf,
 } from '../model/index.js';
 import { storeEnv } from '../store/descriptor.js';
@@ -37,7 +39,7 @@ import {
 } from './prompt.js';
 import { ok } from './result.js';
 import { type BackoffOptions, Retrier } from './retries.js';
-import { retryWhileIo } from './retry-io.js';
+import { answerBy, retryWhileIo } from './retry-io.js';
 import { type RunFailure, type RunResult, runAgent } from './runner.js';
 import { earliestLeaseExpiry } from './scheduler.js';
 import { simPlan, simScale } from './sim.js';
@@ -167,34 +169,73 @@ export async function executeClaim(
 
   // Lease heartbeat at a third of the lease. A refused heartbeat stops the agent only when another
   // claim took the task: an agent (or session) that edited the task (owner, status) or deleted it
-  // leaves the attempt running, and what it did is noted (own-edits.ts).
+  // leaves the attempt running, and what it did is noted (own-edits.ts). One heartbeat at a time:
+  // on a connection whose network went away a query hangs until TCP gives up (about 15 minutes),
+  // and each one sent meanwhile would pin another of the pool's connections. When the store has
+  // answered no heartbeat (nor the claim) for a whole lease, the lease has run out and another
+  // host may have taken the task: the agent is stopped and nothing is written for it.
   const lost = new AbortController();
   let lostReason: string | undefined;
+  /** Set when the lease was given up because the store did not answer: an IO failure, not a loss to another claim. */
+  let unanswered = false;
   let current: HolderInput = holder;
   const notes = new Map<string, string>();
   let beating: Promise<unknown> = Promise.resolve();
-  const heartbeat = setInterval(
-    () => {
-      beating = store.heartbeat(id, current, cfg.leaseMs).catch(async (e: unknown) => {
-        if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
-          cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
-          return;
-        }
-        const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
-        if (verdict === undefined) return;
-        if (verdict.kind === 'taken') {
-          lostReason = `the claim was lost: ${(e as Error).message}`;
-          lost.abort();
-          return;
-        }
-        if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
-        notes.set(verdict.kind, verdict.note);
-        // The lease is still ours by its token: keep it alive without insisting on the owner.
-        if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
+  let inFlight = false;
+  let attemptOver = false;
+  /** When the last heartbeat the store answered was sent (the claim: when this attempt began). */
+  let answeredSentAt = performance.now();
+  let lastHeartbeatError: Error | undefined;
+  /** Once the agent has ended, its outcome has a lease of its own to be recorded in (writeOutcome): no more giving up. */
+  let agentEnded = false;
+  const giveUp = () => {
+    if (agentEnded || lostReason !== undefined) return;
+    const cause = lastHeartbeatError === undefined ? '' : ` (last: ${lastHeartbeatError.message})`;
+    lostReason = `the lease could not be renewed: the store did not answer for ${formatDuration(performance.now() - answeredSentAt)}${cause}`;
+    unanswered = true;
+    lost.abort();
+  };
+  let giveUpTimer = setTimeout(giveUp, timerDelay(cfg.leaseMs)); // leases are at most 24 days: one timer holds it
+  const answered = (sentAt: number) => {
+    answeredSentAt = Math.max(answeredSentAt, sentAt);
+    lastHeartbeatError = undefined;
+    clearTimeout(giveUpTimer);
+    if (!agentEnded) giveUpTimer = setTimeout(giveUp, timerDelay(answeredSentAt + cfg.leaseMs - performance.now()));
+  };
+  const heartbeatEvery = Math.max(50, Math.floor(cfg.leaseMs / 3));
+  const heartbeat = setInterval(() => {
+    if (inFlight || attemptOver || lostReason !== undefined) return;
+    inFlight = true;
+    const sentAt = performance.now();
+    beating = store
+      .heartbeat(id, current, cfg.leaseMs)
+      .then(
+        () => answered(sentAt),
+        async (e: unknown) => {
+          if (attemptOver) return; // given up on, or the attempt ended meanwhile (the store closed under it)
+          if (!isTasklaneError(e, 'NOT_OWNER') && !isTasklaneError(e, 'NOT_FOUND')) {
+            lastHeartbeatError = e as Error;
+            cfg.events.emit({ type: 'warning', message: `task ${id}: heartbeat failed: ${(e as Error).message}` });
+            return;
+          }
+          answered(sentAt); // a refusal is an answer: the store is there
+          const verdict = await judgeClaim(store, id, claim.token, owner).catch(() => undefined);
+          if (verdict === undefined) return;
+          if (verdict.kind === 'taken') {
+            lostReason = `the claim was lost: ${(e as Error).message}`;
+            lost.abort();
+            return;
+          }
+          if (!notes.has(verdict.kind)) cfg.events.emit({ type: 'warning', message: verdict.note });
+          notes.set(verdict.kind, verdict.note);
+          // The lease is still ours by its token: keep it alive without insisting on the owner.
+          if (verdict.kind === 'edited' && verdict.leaseKept) current = { token: claim.token };
+        },
+      )
+      .finally(() => {
+        inFlight = false;
       });
-    },
-    Math.max(50, Math.floor(cfg.leaseMs / 3)),
-  );
+  }, heartbeatEvery);
   const cancel = AbortSignal.any([signals.cancel, lost.signal]);
 
   let result: RunResult;
@@ -324,16 +365,40 @@ export async function executeClaim(
     };
   } finally {
     clearInterval(heartbeat);
+    agentEnded = true;
+    clearTimeout(giveUpTimer);
   }
-  await beating;
+  // The outcome is recorded within one lease of the agent's end (see writeOutcome below). A
+  // heartbeat still in flight is waited for first, so that its verdict counts, but no longer than
+  // a heartbeat period: one that hangs (its connection gone, maybe only that one) must not eat the
+  // outcome's time, and the write is fenced by its token anyway.
+  const outcomeDeadline = Date.now() + cfg.leaseMs;
+  const stopWriting = AbortSignal.any([signals.cancel, signals.hard]);
+  const stoppedByUs = !result.ok && result.error.reason === 'cancelled';
+  if (lostReason === undefined && inFlight) {
+    await answerBy(beating, { deadline: Date.now() + heartbeatEvery, stop: signals.hard }).catch(() => {});
+  }
+  attemptOver = true;
 
+  if (unanswered) {
+    // Nothing is written: the lease is gone and the store out of reach. An IO failure of the
+    // worker (exit 1), as when an outcome cannot be recorded within a lease.
+    throw new TasklaneError('IO', `task ${id}: ${lostReason}; its agent was stopped and nothing was recorded`, {
+      task: id,
+      transient: true,
+    });
+  }
   if (lostReason !== undefined) return { kind: 'lost', reason: lostReason, durationMs: elapsed() };
-  if (!result.ok && result.error.reason === 'cancelled') {
+  if (stoppedByUs) {
     try {
-      const released = await store.release(id, current);
+      // Bounded: a release on a connection that hangs must not keep a stopping worker forever.
+      const released = await answerBy(store.release(id, current), {
+        deadline: Date.now() + cfg.leaseMs,
+        stop: signals.hard,
+      });
       return { kind: 'cancelled', task: released, durationMs: elapsed() };
     } catch {
-      return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over
+      return { kind: 'cancelled', durationMs: elapsed() }; // already released or taken over, or no answer
     }
   }
 
@@ -394,10 +459,10 @@ export async function executeClaim(
   // a full disk) is tried again for up to one lease period from here, unless the run is stopped
   // (retry-io.ts); the token fences a late write.
   let retried = false;
-  const writeOutcome = (by: HolderInput): Promise<TaskOutcome> =>
+  const writeOutcome = (by: HolderInput, deadline = Date.now() + cfg.leaseMs): Promise<TaskOutcome> =>
     retryWhileIo(() => write(by), {
-      deadline: Date.now() + cfg.leaseMs,
-      stop: AbortSignal.any([signals.cancel, signals.hard]),
+      deadline,
+      stop: stopWriting,
       onRetry: (err, n) => {
         retried = true;
         if (n === 1) {
@@ -409,8 +474,15 @@ export async function executeClaim(
       },
     });
   try {
-    return await writeOutcome(current);
+    return await writeOutcome(current, outcomeDeadline);
   } catch (e) {
+    if (isTasklaneError(e, 'IO')) {
+      throw new TasklaneError('IO', `task ${id}: its outcome was not recorded: ${e.message}`, {
+        task: id,
+        cause: e,
+        ...(e.transient === true ? { transient: true } : {}),
+      });
+    }
     if (!refused(e)) throw e;
     // A write tried again after its connection was lost may have been made the first time: then
     // the store holds this attempt's outcome already, and the refusal is of the repeat.
@@ -605,11 +677,11 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     if (!retrier.has(id) || stopped) return null;
     const ok = await new Promise<boolean>((resolve) => {
       retried.set(id, resolve);
-      signals.cancel.addEventListener('abort', () => resolve(false), { once: true });
+      slotSignals.cancel.addEventListener('abort', () => resolve(false), { once: true });
     });
     if (!ok || stopped) return null;
     try {
-      return await store.claim({ owner, taskId: id, leaseMs: opts.leaseMs });
+      return await bounded(store.claim({ owner, taskId: id, leaseMs: opts.leaseMs }));
     } catch (e) {
       events.emit({
         type: 'warning',
@@ -629,6 +701,18 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
     feed.poke();
   };
   signals.cancel.addEventListener('abort', () => stop('signal'), { once: true });
+  // A slot that fails (the store out of reach for a lease: its outcome or its lease could not be
+  // recorded) ends the worker with that error, once the other slots have stopped their agents
+  // and released their tasks: none is left running behind a worker that has given up.
+  const failed = new AbortController();
+  const slotSignals: ExecSignals = { cancel: AbortSignal.any([signals.cancel, failed.signal]), hard: signals.hard };
+  let failure: { error: unknown } | undefined;
+  // A store call of the claim loop gets at most a lease for its answer: on a connection that
+  // hangs it would hold the slot, and the worker's end, until TCP gives up. A second Ctrl-C or
+  // another slot's failure gives up on it at once.
+  const giveUpOn = AbortSignal.any([signals.hard, failed.signal]);
+  const bounded = <T>(call: Promise<T>): Promise<T> =>
+    answerBy(call, { deadline: Date.now() + opts.leaseMs, stop: giveUpOn });
 
   const slot = async (n: number): Promise<void> => {
     const owner = ownerId('worker', n);
@@ -637,20 +721,20 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       let claim: Claim | null = null;
       if (!(opts.once && ranOnce)) {
         try {
-          claim = await store.claim({ owner, leaseMs: opts.leaseMs });
+          claim = await bounded(store.claim({ owner, leaseMs: opts.leaseMs }));
         } catch (e) {
           events.emit({ type: 'warning', message: `claim failed: ${(e as Error).message}` });
         }
       }
       if (stopped && claim !== null) {
-        await store.release(claim.task.id, { owner, token: claim.token }).catch(() => {});
+        await bounded(store.release(claim.task.id, { owner, token: claim.token })).catch(() => {});
         break;
       }
       if (claim !== null) {
         ranOnce = true;
         busy++;
         for (let run: Claim | null = claim; run !== null; ) {
-          const outcome = await executeClaim(run, owner, opts, signals);
+          const outcome = await executeClaim(run, owner, opts, slotSignals);
           idleSince = Date.now();
           record(outcome, run.task, report, retrier, events);
           // What it unblocked is for every idle slot now, not when the feed brings our own write back.
@@ -669,8 +753,8 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       // without any change being written, so also wake when the earliest one does.
       let wakeIn = opts.floorMs;
       try {
-        await store.reap();
-        const expiry = earliestLeaseExpiry(await store.list({ status: ['in_progress'] }), Date.now());
+        await bounded(store.reap());
+        const expiry = earliestLeaseExpiry(await bounded(store.list({ status: ['in_progress'] })), Date.now());
         if (expiry !== undefined) wakeIn = Math.min(wakeIn, expiry - Date.now() + 20);
       } catch {}
       if (opts.idleExitMs !== undefined && busy === 0 && retrier.pending === 0) {
@@ -684,9 +768,19 @@ export async function runWorker(opts: WorkerOptions, signals: ExecSignals): Prom
       await feed.wait(seen, Math.max(10, wakeIn));
     }
   };
-  await Promise.all(Array.from({ length: opts.slots }, (_, i) => slot(i + 1)));
+  await Promise.all(
+    Array.from({ length: opts.slots }, (_, i) =>
+      slot(i + 1).catch((error: unknown) => {
+        failure ??= { error };
+        stopped = true;
+        failed.abort();
+        feed.poke();
+      }),
+    ),
+  );
   retrier.cancelAll();
   feed.close();
+  if (failure !== undefined) throw failure.error;
   return report;
 }
 

@@ -90,6 +90,15 @@ const TX_ATTEMPTS = 8;
  */
 export const IDLE_IN_TRANSACTION_MS = 30_000;
 
+/**
+ * How long closing waits for a connection still busy with a query before it destroys its socket.
+ * A query on a connection whose network went away (link down, pulled cable) gets no answer until
+ * the kernel's TCP retransmissions give up, about 15 minutes (tcp_retries2); pg's `pool.end()`
+ * and `client.end()` wait for it, and its socket keeps the process alive. A query on a working
+ * connection answers in milliseconds; whoever still awaits one at close gets a connection error.
+ */
+export const CLOSE_GRACE_MS = 1_000;
+
 export interface DbOptions {
   /** Largest number of pooled connections (default 4: a CLI command needs one, the executor a few). */
   max?: number;
@@ -99,6 +108,9 @@ export class Db implements Queryable {
   readonly url: string;
   private pool: pg.Pool | undefined;
   private readonly options: DbOptions;
+  /** Every open connection (pooled or a session), so that closing can destroy one that hangs. */
+  private readonly clients = new Set<pg.Client>();
+  private closed = false;
 
   constructor(url: string, options: DbOptions = {}) {
     this.url = url;
@@ -108,7 +120,11 @@ export class Db implements Queryable {
   /** The pool, made on first use: opening a store connects to nothing (and loads no driver). */
   private async connections(): Promise<pg.Pool> {
     if (this.pool === undefined) {
+      // A closed store makes no new pool: a query retried after close (its connection destroyed
+      // there) would otherwise open connections nothing ends.
+      if (this.closed) throw this.closedError();
       const { default: driver } = await import('pg');
+      if (this.closed) throw this.closedError();
       if (this.pool !== undefined) return this.pool; // made by a concurrent first call meanwhile
       this.pool = new driver.Pool({
         connectionString: this.url,
@@ -123,7 +139,10 @@ export class Db implements Queryable {
       // A connection the server ends while it is checked out (pg_terminate_backend, a failover)
       // emits 'error' on its client: the query in flight fails and is handled; the event must not
       // crash the process.
-      this.pool.on('connect', (client) => client.on('error', () => {}));
+      this.pool.on('connect', (client) => {
+        client.on('error', () => {});
+        this.track(client);
+      });
     }
     return this.pool;
   }
@@ -229,7 +248,9 @@ export class Db implements Queryable {
    */
   async session(onNotify: (payload: string) => void, onEnd: (err?: Error) => void): Promise<Session> {
     const { default: driver } = await import('pg');
+    if (this.closed) throw this.closedError();
     const client = new driver.Client({ connectionString: this.url });
+    this.track(client);
     let ended = false;
     const end = (err?: Error): void => {
       if (ended) return;
@@ -250,15 +271,48 @@ export class Db implements Queryable {
       query: async (sql, params = []) => (await client.query(sql, params)).rows,
       close: async () => {
         ended = true;
-        await client.end().catch(() => {});
+        await this.ended(
+          client.end().catch(() => {}),
+          [client],
+        );
       },
     };
   }
 
+  /** Ends every connection; one whose query hangs is destroyed after CLOSE_GRACE_MS. Later queries fail. */
   async close(): Promise<void> {
+    this.closed = true;
     const pool = this.pool;
     this.pool = undefined;
-    await pool?.end();
+    if (pool !== undefined) await this.ended(pool.end(), this.clients);
+  }
+
+  private track(client: pg.Client): void {
+    this.clients.add(client);
+    client.once('end', () => this.clients.delete(client));
+  }
+
+  /** Waits for `ending`; if it has not settled after CLOSE_GRACE_MS, destroys the sockets of `clients` and waits again. */
+  private async ended(ending: Promise<void>, clients: Iterable<pg.Client>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      ending.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), CLOSE_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!late) return;
+    // pg offers no way to drop a connection without the server's goodbye: its socket, destroyed,
+    // fails the query in flight ("Connection terminated unexpectedly") and lets the end complete.
+    for (const client of [...clients]) {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
+    await ending;
+  }
+
+  private closedError(): TasklaneError {
+    return new TasklaneError('IO', `PostgreSQL at ${redactUrl(this.url)}: the store was closed`);
   }
 }
 
