@@ -3,6 +3,7 @@ import type { EngineEvent, EngineEvents } from '../engine/events.js';
 import { formatDuration } from '../model/index.js';
 import { inert } from './inert-text.js';
 import type { Palette } from './output.js';
+import { clipToWidth, cutToWidth, displayWidth, padToWidth } from './text-width.js';
 
 // Progress of a run on stderr (stdout is kept for the aggregated result). On a terminal: a live
 // view redrawn at most 10 times a second, one line per running agent (task, elapsed, last
@@ -125,7 +126,7 @@ class LiveView implements ProgressView {
     const rows = Math.max(3, (positive(this.o.stderr.rows) ?? 24) - 2);
     const lines: string[] = [];
     const agents = s.agents.slice(0, rows - 1);
-    const width = Math.max(4, ...agents.map((a) => inert(a.id).length + 1));
+    const width = Math.max(4, ...agents.map((a) => displayWidth(inert(a.id)) + 1));
     for (const a of agents) {
       const elapsed = a.phase === 'claiming' ? 'claiming' : formatDuration(now - a.startedAt);
       const activity =
@@ -133,7 +134,7 @@ class LiveView implements ProgressView {
           ? ''
           : p.dim(`  ${inert(a.lastLine)} (${formatDuration(now - (a.lastAt ?? now))} ago)`);
       lines.push(
-        `  ${p.blue('▸')} ${`#${inert(a.id)}`.padEnd(width)} ${clip(a.subject, 40).padEnd(40)} ${elapsed.padStart(7)}${activity}`,
+        `  ${p.blue('▸')} ${padToWidth(`#${inert(a.id)}`, width)} ${padToWidth(clip(a.subject, 40), 40)} ${elapsed.padStart(7)}${activity}`,
       );
     }
     if (s.agents.length > agents.length) lines.push(p.dim(`    … and ${s.agents.length - agents.length} more`));
@@ -167,23 +168,21 @@ class LiveView implements ProgressView {
     return `  ${bar} ${text}`;
   }
 
-  /** Cut to the terminal width (by visible characters) so no line wraps and breaks the redraw. */
+  /**
+   * Cut to the terminal width (in columns, colour codes kept and taking none) so no line wraps and
+   * breaks the redraw.
+   */
   private fit(line: string): string {
-    const width = (positive(this.o.stderr.columns) ?? 80) - 1;
-    let visible = 0;
+    let room = (positive(this.o.stderr.columns) ?? 80) - 1;
     let out = '';
-    for (let i = 0; i < line.length; i++) {
-      if (line[i] === '\x1b') {
-        const end = line.indexOf('m', i);
-        if (end > 0) {
-          out += line.slice(i, end + 1);
-          i = end;
-          continue;
-        }
+    // The text between colour codes is made inert, so every escape left is one of ours.
+    for (const [i, part] of line.split(SGR_PART).entries()) {
+      if (i % 2 === 1) out += part;
+      else if (room > 0) {
+        const kept = clipToWidth(part, room);
+        room -= displayWidth(kept);
+        out += kept;
       }
-      if (visible >= width) continue;
-      out += line[i];
-      visible++;
     }
     return this.o.p.enabled ? `${out}\x1b[0m` : out;
   }
@@ -191,15 +190,22 @@ class LiveView implements ProgressView {
 
 function clip(text: string, n: number): string {
   const one = inert(text).replace(/\s+/g, ' ');
-  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+  return cutToWidth(one, n);
 }
 
 function positive(n: number | undefined): number | undefined {
   return n !== undefined && n > 0 ? n : undefined;
 }
 
-/** Characters a terminal shows: colour codes take no room. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape sequences is the point
+const SGR_PART = /(\x1b\[[0-9;]*m)/;
+
+/** Columns a terminal shows: colour codes take no room. */
 function visibleLength(text: string): number {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape sequences is the point
-  return text.replace(/\x1b\[[0-9;]*m/g, '').length;
+  return displayWidth(
+    text
+      .split(SGR_PART)
+      .filter((_, i) => i % 2 === 0)
+      .join(''),
+  );
 }

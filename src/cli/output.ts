@@ -1,6 +1,7 @@
 import type { TaskState } from '../model/task.js';
 import { inert, jsonInert } from './inert-text.js';
 import type { CommandIO } from './registry.js';
+import { cutToWidth, displayWidth, padToWidth } from './text-width.js';
 
 // Writing to the terminal: JSON for scripts, aligned tables with optional ANSI colour for people.
 
@@ -72,7 +73,8 @@ export interface Cell {
 
 /**
  * An aligned table. `flex` names the column that is cut short (with …) when a terminal is too
- * narrow; widths are measured on the plain text, colour is applied after padding.
+ * narrow; widths are terminal columns (see text-width.ts) of the plain text, as printed (made
+ * inert), and colour is applied after padding.
  */
 export function formatTable(
   headers: string[],
@@ -81,25 +83,25 @@ export function formatTable(
 ): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'string' ? { text: c } : c)));
   for (const row of cells) for (const c of row) c.text = oneLine(c.text);
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i]?.text ?? '').length)));
+  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...cells.map((r) => displayWidth(r[i]?.text ?? ''))));
   const gap = 2;
   if (opts.width !== undefined && opts.flex !== undefined) {
     const total = widths.reduce((a, b) => a + b, 0) + gap * (widths.length - 1);
     const over = total - opts.width;
     const flexWidth = widths[opts.flex] as number;
     if (over > 0) {
-      const target = Math.max(headers[opts.flex]?.length ?? 0, 12, flexWidth - over);
+      const target = Math.max(displayWidth(headers[opts.flex] ?? ''), 12, flexWidth - over);
       widths[opts.flex] = target;
       for (const row of cells) {
         const c = row[opts.flex];
-        if (c !== undefined && c.text.length > target) c.text = `${c.text.slice(0, target - 1)}…`;
+        if (c !== undefined) c.text = cutToWidth(c.text, target);
       }
     }
   }
   const line = (row: Cell[], last: number): string =>
     row
       .map((c, i) => {
-        const padded = i === last ? c.text : c.text.padEnd(widths[i] as number);
+        const padded = i === last ? c.text : padToWidth(c.text, widths[i] as number);
         return c.paint === undefined || c.text === '' ? padded : c.paint(padded);
       })
       .join(' '.repeat(gap))
