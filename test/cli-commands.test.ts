@@ -313,6 +313,28 @@ describe('claims: claim, heartbeat, release, done, fail, retry, reap', () => {
     assert.equal(task.metadata.tasklane.failures.length, 1);
   });
 
+  it('update --status completed or pending on a failed task completes it as done does or reopens it as retry does', () => {
+    const { tl } = cliIn();
+    ok(tl(['create', 'Build']));
+    ok(tl(['create', 'Test']));
+    ok(tl(['fail', '1', '--reason', 'flaky']));
+    ok(tl(['fail', '2', '--reason', 'red']));
+    const completed = ok(tl(['update', '1', '--status', 'completed', '--json'])).json().task;
+    assert.equal(completed.state, 'completed');
+    assert.equal(completed.metadata.tasklane.failure, undefined);
+    assert.equal(ok(tl(['update', '1', '--status', 'pending', '--json'])).json().task.state, 'ready');
+    const reopened = ok(tl(['update', '2', '--status', 'pending']));
+    assert.match(reopened.stdout, /^Updated #2 Test \[ready\]/);
+    assert.deepEqual(
+      ok(tl(['show', '2', '--json']))
+        .json()
+        .task.metadata.tasklane.failures.map((f: Json) => f.reason),
+      ['red'],
+    );
+    assert.equal(ok(tl(['claim', '--owner', 'w', '--json'])).json().task.id, '1');
+    assert.equal(ok(tl(['claim', '--owner', 'w', '--json'])).json().task.id, '2');
+  });
+
   it('reap returns tasks whose lease expired', () => {
     const { tl } = cliIn();
     ok(tl(['create', 'One']));
@@ -361,6 +383,15 @@ describe('delete, history, restore, stats', () => {
     assert.equal(taskFile(dir, '1').subject, 'One');
     assert.deepEqual(taskFile(dir, '2').blockedBy, ['1'], 'the edge is back on both sides');
     assert.match(ok(tl(['restore'])).stdout, /Nothing to restore/);
+  });
+
+  it('restore brings a task deleted while claimed back released, claimable by anyone', () => {
+    const { tl } = cliIn();
+    ok(tl(['create', 'A']));
+    ok(tl(['claim', '1', '--owner', 'w', '--lease', '10m']));
+    ok(tl(['delete', '1']));
+    assert.match(ok(tl(['restore', '1'])).stdout, /^Restored #1 A \[ready\]/);
+    assert.equal(ok(tl(['claim', '--owner', 'z', '--json'])).json().task.owner, 'z');
   });
 
   it('stats --json is the StoreStats object', () => {

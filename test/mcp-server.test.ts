@@ -183,6 +183,25 @@ test('complete records the result and passes it on; fail records the reason', as
   assert.match(await ok(client, 'TaskList'), /#2 \[in_progress\] Fix \(bot\) \[failed\]/);
 });
 
+test('TaskUpdate status completed on a failed task completes it as TaskComplete does: reopened, it is not failed', async () => {
+  const dir = tempDir();
+  const client = await connect(dir, 'm', { TASKLANE_OWNER: 'bot' });
+  await ok(client, 'TaskCreate', { subject: 'Build', description: 'it' });
+  await ok(client, 'TaskClaim');
+  await ok(client, 'TaskFail', { taskId: '1', reason: 'flaky' });
+  await ok(client, 'TaskUpdate', { taskId: '1', status: 'completed' });
+  const store = openStore({ dir, list: 'm' });
+  const completed = tasklaneFields(await store.get('1'));
+  assert.equal(completed.failure, undefined);
+  assert.deepEqual(
+    completed.failures?.map((f) => f.reason),
+    ['flaky'],
+  );
+  await ok(client, 'TaskUpdate', { taskId: '1', status: 'pending' });
+  assert.equal(await ok(client, 'TaskList'), '#1 [pending] Build (bot)');
+  assert.match(await ok(client, 'TaskClaim', { owner: 'bot' }), /^Claimed task #1: Build/);
+});
+
 test('bad arguments and refused operations come back as isError with a message; the server keeps serving', async () => {
   const dir = tempDir();
   const client = await connect(dir);

@@ -11,6 +11,7 @@ import {
   indexTasks,
   isTasklaneError,
   reapTask,
+  restoredTask,
   retryTask,
   stateOf,
   type Task,
@@ -128,6 +129,42 @@ describe('transitions', () => {
     const completed = editTask(claimed, { status: 'completed' }, at());
     assert.equal(completed.kind, 'completed');
     assert.equal(tasklaneFields(completed.task).lease, undefined);
+  });
+
+  it('a status edit of a failed task completes it as done does, or reopens it as retry does', () => {
+    const byId = new Map<string, Task>();
+    const failed = failTask(claimTask(task('1'), byId, 'w', 1000, at()), { owner: 'w' }, 'boom', at());
+    const completed = editTask(failed, { status: 'completed' }, at());
+    assert.equal(completed.kind, 'completed');
+    assert.equal(tasklaneFields(completed.task).failure, undefined);
+    assert.deepEqual(tasklaneFields(completed.task).failures, [tasklaneFields(failed).failure]);
+    const reopened = editTask(completed.task, { status: 'pending' }, at());
+    assert.equal(stateOf(reopened.task, byId, T0), 'assigned', 'reopened as a completed task is, not failed');
+    const retried = editTask(failed, { status: 'pending' }, at());
+    assert.equal(retried.kind, 'retried');
+    assert.deepEqual(
+      [retried.task.status, retried.task.owner, tasklaneFields(retried.task).failure],
+      ['pending', undefined, undefined],
+    );
+    assert.deepEqual(retried.task, retryTask(failed, at()), 'the same task retry gives');
+    assert.equal(editTask(failed, { status: 'pending', owner: 'w2' }, at()).task.owner, 'w2');
+    // A completed task that kept a failure (written before this rule) is reopened not failed.
+    const stale = withTasklaneFields({ ...failed, status: 'completed' }, tasklaneFields(failed));
+    assert.equal(stateOf(editTask(stale, { status: 'pending' }, at()).task, byId, T0), 'ready');
+  });
+
+  it('restores a task held on a lease released; a failure, and a claim without a lease, stay', () => {
+    const claimed = claimTask(task('1'), new Map(), 'w', 60_000, at());
+    const restored = restoredTask(claimed, at(later(1)));
+    assert.deepEqual(
+      [restored.status, restored.owner, tasklaneFields(restored).lease],
+      ['pending', undefined, undefined],
+    );
+    assert.equal(tasklaneFields(restored).updatedAt, later(1).toISOString());
+    const failed = restoredTask(failTask(claimed, { owner: 'w' }, 'boom', at()), at());
+    assert.equal(stateOf(failed, new Map(), T0), 'failed');
+    const taken = task('2', { status: 'in_progress', owner: 'cc' });
+    assert.deepEqual([restoredTask(taken, at()).status, restoredTask(taken, at()).owner], ['in_progress', 'cc']);
   });
 
   it(`keeps the last ${FAILURE_HISTORY_LIMIT} failures across retries`, () => {

@@ -247,6 +247,60 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.equal(tasklaneFields(again.task).attempts, 2);
     });
 
+    it('completes a failed task by a status edit as done does: reopening it leaves it ready, not failed', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      await store.claim({ owner: 'w1' });
+      await store.fail(t.id, { owner: 'w1', reason: 'flaky' });
+      const completed = await store.update(t.id, { status: 'completed' });
+      assert.equal(completed.status, 'completed');
+      assert.equal(tasklaneFields(completed).failure, undefined);
+      assert.deepEqual(
+        tasklaneFields(completed).failures?.map((f) => f.reason),
+        ['flaky'],
+      );
+      // Reopened as any completed task is: pending, still assigned to its owner, and not failed.
+      const reopened = await store.update(t.id, { status: 'pending' });
+      assert.equal(reopened.status, 'pending');
+      assert.equal(reopened.owner, 'w1');
+      assert.deepEqual(
+        (await store.list({ state: ['assigned'] })).map((x) => x.id),
+        [t.id],
+      );
+      assert.equal((await store.claim({ owner: 'w1' }))?.task.id, t.id);
+    });
+
+    it('reopens a failed task by a status edit to pending as retry does', async () => {
+      const store = await makeStore();
+      const t = await store.create({ subject: 'T' });
+      const u = await store.create({ subject: 'U' });
+      await store.claim({ owner: 'w1', taskId: t.id });
+      await store.fail(t.id, { owner: 'w1', reason: 'boom' });
+      await store.claim({ owner: 'w1', taskId: u.id });
+      await store.fail(u.id, { owner: 'w1', reason: 'bang' });
+      const reopened = await store.update(t.id, { status: 'pending' });
+      assert.equal(reopened.status, 'pending');
+      assert.equal(reopened.owner, undefined);
+      assert.equal(tasklaneFields(reopened).failure, undefined);
+      assert.deepEqual(
+        tasklaneFields(reopened).failures?.map((f) => f.reason),
+        ['boom'],
+      );
+      // Naming an owner in the same edit assigns the reopened task to it.
+      const assigned = await store.update(u.id, { status: 'pending', owner: 'w3' });
+      assert.equal(assigned.owner, 'w3');
+      assert.deepEqual(
+        (await store.list({ state: ['ready'] })).map((x) => x.id),
+        [t.id],
+      );
+      assert.deepEqual(
+        (await store.list({ state: ['assigned'] })).map((x) => x.id),
+        [u.id],
+      );
+      assert.deepEqual((await store.history({ taskId: t.id })).map((e) => e.kind).slice(-1), ['retried']);
+      assert.equal((await store.claim({ owner: 'w2' }))?.task.id, t.id);
+    });
+
     it('returns a task whose lease expired to the ready set (reap, and claim takes it over)', async () => {
       const store = await makeStore();
       const a = await store.create({ subject: 'A' });
@@ -289,6 +343,34 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.deepEqual((await store.get(b.id)).blockedBy, [a.id]);
       assert.deepEqual((await store.get(a.id)).blocks, [b.id]);
       await rejectsWith(store.restore(['77']), 'NOT_FOUND', /77/);
+    });
+
+    it('restores a task deleted while claimed released, not held on a lease nobody has', async () => {
+      const store = await makeStore();
+      const a = await store.create({ subject: 'A' });
+      const b = await store.create({ subject: 'B' });
+      const c = await store.create({ subject: 'C' });
+      await store.claim({ owner: 'w', taskId: a.id, leaseMs: 600_000 });
+      await store.claim({ owner: 'w', taskId: b.id });
+      await store.fail(b.id, { owner: 'w', reason: 'boom' });
+      // Claude Code's own way of taking a task: in_progress with an owner, no lease.
+      await store.update(c.id, { status: 'in_progress', owner: 'cc' });
+      for (const id of [a.id, b.id, c.id]) await store.delete(id);
+      const restored = await store.restore();
+      assert.deepEqual(
+        restored.map((t) => [t.id, t.status, t.owner ?? null, tasklaneFields(t).lease ?? null]),
+        [
+          [a.id, 'pending', null, null],
+          [b.id, 'in_progress', 'w', null],
+          [c.id, 'in_progress', 'cc', null],
+        ],
+      );
+      assert.equal(tasklaneFields(await store.get(b.id)).failure?.reason, 'boom');
+      assert.deepEqual(
+        (await store.list({ state: ['failed'] })).map((x) => x.id),
+        [b.id],
+      );
+      assert.equal((await store.claim({ owner: 'z' }))?.task.id, a.id);
     });
 
     it('claims, uncontended, exactly in the order ready shows (observation 10)', async () => {

@@ -224,9 +224,15 @@ export function reapTask(task: Task, at: Moment): Task | undefined {
  * Applies an edit. A status change ends any claim (the lease goes; completing stamps completedAt).
  * An owner change on a task held on a live lease moves the lease to the new owner with a new
  * token, so the old holder's heartbeat, done and fail are refused from then on; removing the
- * owner ends the claim (the lease goes). `kind` is `completed` when the edit completes the task.
+ * owner ends the claim (the lease goes). A status edit of a failed task completes it as `done`
+ * does or reopens it as `retry` does. `kind` is `completed` when the edit completes the task,
+ * `retried` when it reopens a failed one.
  */
-export function editTask(task: Task, edit: TaskEdit, at: Moment): { task: Task; kind: 'updated' | 'completed' } {
+export function editTask(
+  task: Task,
+  edit: TaskEdit,
+  at: Moment,
+): { task: Task; kind: 'updated' | 'completed' | 'retried' } {
   let next: Task = { ...task };
   if (edit.subject !== undefined) next.subject = edit.subject;
   if (edit.description !== undefined) next.description = edit.description;
@@ -253,7 +259,19 @@ export function editTask(task: Task, edit: TaskEdit, at: Moment): { task: Task; 
       fields.lease = { ...lease, owner: edit.owner };
     }
   }
-  let kind: 'updated' | 'completed' = 'updated';
+  let kind: 'updated' | 'completed' | 'retried' = 'updated';
+  // A failed task is stored in_progress with its failure; a status edit must not leave that
+  // failure behind, or the task stays failed (pending) or carries it into a reopening (completed).
+  // Completing it moves the failure to the history as `done` does; setting it pending reopens it
+  // as `retry` does: the failure to the history, and unowned unless the edit names an owner.
+  if (fields.failure !== undefined && (edit.status === 'completed' || edit.status === 'pending')) {
+    fields.failures = keepRecent([...(fields.failures ?? []), fields.failure]);
+    delete fields.failure;
+    if (edit.status === 'pending') {
+      if (edit.owner === undefined) delete next.owner;
+      kind = 'retried';
+    }
+  }
   if (edit.status !== undefined && edit.status !== task.status) {
     next.status = edit.status;
     delete fields.lease;
@@ -265,6 +283,22 @@ export function editTask(task: Task, edit: TaskEdit, at: Moment): { task: Task; 
     }
   }
   return { task: withTasklaneFields(next, fields), kind };
+}
+
+// ---- restore ----
+
+/**
+ * A deleted task's last state as `restore` brings it back, never holding a claim: its lease
+ * cannot be renewed by a holder that saw the task go, so a task held on one comes back released
+ * (pending and unowned, as `release` leaves it) instead of in_progress on a lease nobody has,
+ * which would never expire. A failure is kept (the task comes back failed); an in_progress task
+ * that had no lease (Claude Code's own way of taking a task) comes back as it was.
+ */
+export function restoredTask(snapshot: Task, at: Moment): Task {
+  const fields: TasklaneFields = { ...tasklaneFields(snapshot), updatedAt: at.now.toISOString() };
+  const held = fields.lease !== undefined && snapshot.status === 'in_progress' && fields.failure === undefined;
+  delete fields.lease;
+  return held ? unclaimed(snapshot, fields) : withTasklaneFields(snapshot, fields);
 }
 
 // ---- who holds a claim ----

@@ -10,8 +10,9 @@ export const command: Command = {
 
 Re-creates tasks from their last state in the history: the ones named, or without ids every
 task the history knows that is no longer in the list (for instance after Claude Code deleted a
-finished list). Dependencies are put back on both sides where the other task exists. Leases
-are not restored. Ids already present are left alone.
+finished list). Dependencies are put back on both sides where the other task exists. A task
+that was held on a lease comes back released (pending and unowned), never held by a claim that
+nobody can renew. Ids already present are left alone.
 
 Examples:
   tasklane restore           # everything that went missing

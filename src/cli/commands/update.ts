@@ -20,7 +20,9 @@ Changing the owner of a claimed task (in_progress on a live lease) moves the cla
 owner holds the lease, which keeps its token (so a process holding the token, such as tasklane
 run whose agent set its own task's owner as Claude Code does, still finishes it; the old owner's
 name no longer does). On a lease that ran out, or with --no-owner, the claim ends and the task is
-pending again (assigned to the new owner, if any). A status change always ends the claim.
+pending again (assigned to the new owner, if any). A status change always ends the claim. On a
+failed task, --status completed completes it as done does, and --status pending reopens it as
+retry does (unowned unless --owner is given).
 
 Options:
   --subject TEXT             new subject

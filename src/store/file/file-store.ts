@@ -35,6 +35,7 @@ import {
   orderTasklaneFields,
   reapTask,
   releaseTask,
+  restoredTask,
   retryTask,
   sealRevision,
   serializeTask,
@@ -645,17 +646,12 @@ export class FileStore implements TaskStore {
       // Edges added since a task was deleted must not close a cycle through it when it comes back.
       const graph = new Map(present);
       for (const id of targets) {
-        const snapshot = last.get(id) as Task;
-        const fields = { ...tasklaneFields(snapshot) };
-        delete fields.lease;
-        fields.updatedAt = new Date().toISOString();
-        const { task, dropped } = withoutCyclicEdges(
-          graph,
-          withTasklaneFields(
-            { ...snapshot, blocks: snapshot.blocks.filter(keep), blockedBy: snapshot.blockedBy.filter(keep) },
-            fields,
-          ),
-        );
+        const snapshot = restoredTask(last.get(id) as Task, this.moment());
+        const { task, dropped } = withoutCyclicEdges(graph, {
+          ...snapshot,
+          blocks: snapshot.blocks.filter(keep),
+          blockedBy: snapshot.blockedBy.filter(keep),
+        });
         for (const [a, b] of dropped) this.onWarning(`restore: left out #${a} blocking #${b}: it would close a cycle`);
         graph.set(id, task);
         restored.set(id, task);

@@ -26,6 +26,7 @@ import {
   normalizeRevision,
   reapTask,
   releaseTask,
+  restoredTask,
   retryTask,
   stateOf,
   TASK_STATES,
@@ -744,17 +745,12 @@ export class PostgresStore implements TaskStore {
       const restored = new Map<string, Task>();
       const graph = new Map(present);
       for (const id of targets) {
-        const snapshot = last.get(id) as Task;
-        const fields = { ...tasklaneFields(snapshot) };
-        delete fields.lease;
-        fields.updatedAt = new Date().toISOString();
-        const { task } = withoutCyclicEdges(
-          graph,
-          withTasklaneFields(
-            { ...snapshot, blocks: snapshot.blocks.filter(keep), blockedBy: snapshot.blockedBy.filter(keep) },
-            fields,
-          ),
-        );
+        const snapshot = restoredTask(last.get(id) as Task, this.moment());
+        const { task } = withoutCyclicEdges(graph, {
+          ...snapshot,
+          blocks: snapshot.blocks.filter(keep),
+          blockedBy: snapshot.blockedBy.filter(keep),
+        });
         graph.set(id, task);
         restored.set(id, task);
       }
