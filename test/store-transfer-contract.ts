@@ -128,5 +128,45 @@ export function runTransferContract(name: string, makeStore: StoreFactory): void
       assert.deepEqual(await empty.list(), []);
       assert.deepEqual(await empty.history(), []);
     });
+    it('keeps top-level keys Tasklane does not model, in their place, through import, get, list, update and export', async () => {
+      const src = await makeStore('transfer-src6');
+      await sourceList(src);
+      // Task 2 as a newer Claude Code might have written it: a key between the known ones, one after them.
+      const out = (await records(src)).map((r) => {
+        if (r.type !== 'task' || r.task.id !== '2') return r;
+        const { metadata, ...known } = r.task;
+        const task = { ...known, createdBy: 'session-abc', metadata, futureField: { n: 42, deep: [[1]] } };
+        return { type: 'task' as const, task: task as typeof r.task };
+      });
+      const dst = await makeStore('transfer-dst6', src);
+      await dst.importList(out);
+      const extra = (t: object): Record<string, unknown> =>
+        Object.fromEntries(Object.entries(t).filter(([k]) => k === 'createdBy' || k === 'futureField'));
+      const expected = { createdBy: 'session-abc', futureField: { n: 42, deep: [[1]] } };
+      assert.deepEqual(extra(await dst.get('2')), expected);
+      assert.deepEqual(extra((await dst.list()).find((t) => t.id === '2') ?? {}), expected);
+      const updated = await dst.update('2', { subject: 'b, renamed', priority: 3 });
+      assert.deepEqual(extra(updated), expected);
+      const again = await dst.get('2');
+      assert.deepEqual(extra(again), expected);
+      assert.deepEqual(Object.keys(again), [
+        'id',
+        'subject',
+        'description',
+        'status',
+        'blocks',
+        'blockedBy',
+        'createdBy',
+        'metadata',
+        'futureField',
+      ]);
+      const exported = (await records(dst)).find((r) => r.type === 'task' && r.task.id === '2');
+      assert.ok(exported?.type === 'task');
+      assert.deepEqual(extra(exported.task), expected);
+      assert.match(
+        exportLine(exported),
+        /"blockedBy":\["1"\],"createdBy":"session-abc","metadata":\{.*\},"futureField":\{/,
+      );
+    });
   });
 }

@@ -1,6 +1,6 @@
 import { formatDuration } from './duration.js';
 import { TasklaneError } from './errors.js';
-import { type Task, tasklaneFields } from './task.js';
+import { type Task, tasklaneFields, unknownKeys } from './task.js';
 
 // Bounds on what one task may hold. A task file is read whole by every session on every scan,
 // so a runaway agent must not be able to write a 10 MB description into the list.
@@ -201,6 +201,7 @@ export function checkStoredTask(task: Task): void {
     ['metadata', userMetadataBytes(task.metadata)],
     ['result', Buffer.byteLength(fields.result ?? '', 'utf8')],
     ['failure history', Buffer.byteLength(JSON.stringify(fields.failures ?? []), 'utf8')],
+    ['keys Tasklane does not model', unknownKeysBytes(task)],
   ];
   const largest = parts
     .sort((a, b) => b[1] - a[1])
@@ -212,6 +213,11 @@ export function checkStoredTask(task: Task): void {
     `task ${task.id} would be ${formatBytes(bytes)} stored; the limit is ${formatBytes(LIMITS.taskBytes)} (largest: ${largest})`,
     { task: task.id },
   );
+}
+
+function unknownKeysBytes(task: Task): number {
+  const t = task as unknown as Record<string, unknown>;
+  return unknownKeys(task).reduce((n, k) => n + Buffer.byteLength(JSON.stringify({ [k]: t[k] }), 'utf8'), 0);
 }
 
 export function formatBytes(n: number): string {

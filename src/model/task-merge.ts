@@ -7,9 +7,12 @@ import {
   orderTask,
   orderTasklaneFields,
   type Status,
+  setOwnKey,
+  TASK_KEYS,
   type Task,
   type TasklaneFields,
   tasklaneFields,
+  unknownKeys,
   withTasklaneFields,
 } from './task.js';
 import { changedAt, isTombstone, type Tombstone } from './tombstone.js';
@@ -29,7 +32,9 @@ import { changedAt, isTombstone, type Tombstone } from './tombstone.js';
 //   subject, activeForm, description
 //                both versions kept, visibly, earlier change first;
 //   metadata     key by key (and metadata.tasklane's keys too), the later change (updatedAt)
-//                winning; attempts the larger, failures the union, rev above both.
+//                winning; attempts the larger, failures the union, rev above both;
+//   top-level keys Tasklane does not model (a newer Claude Code's)
+//                as metadata's: key by key, the later change winning, kept in their place.
 // A deletion (tombstone) wins over any edit; a task restored on one side while the other left
 // the tombstone comes back. What the merge cannot settle (two different tasks under one id)
 // comes back as a failure, and git leaves that file in conflict.
@@ -192,6 +197,7 @@ export function mergeTasks(
     ...(hasMeta ? { metadata } : {}),
   } as Task);
   if (hasFields) task = withTasklaneFields(task, tf);
+  task = withUnknownKeys(task, base, x, y);
   return { ok: true, value: sealRevision(orderMetadata(task, x, y)), notes };
 }
 
@@ -286,6 +292,38 @@ function orderMetadata(task: Task, x: Task, y: Task): Task {
   }
   for (const [k, v] of Object.entries(task.metadata)) if (!(k in out)) out[k] = v;
   return orderTasklaneFields({ ...task, metadata: out });
+}
+
+/**
+ * The top-level keys Tasklane does not model, merged like user metadata: key by key, the side
+ * that changed one wins, the later change when both did, removed when one side removed it and the
+ * other left it. Each goes after the known key it follows in the earlier version that holds it.
+ */
+function withUnknownKeys(task: Task, base: Task | undefined, x: Task, y: Task): Task {
+  const versions = [x, y, ...(base === undefined ? [] : [base])];
+  const keys = [...new Set(versions.flatMap(unknownKeys))];
+  if (keys.length === 0) return task;
+  const valueIn = (t: Task | undefined, key: string): unknown =>
+    t === undefined ? undefined : (t as unknown as Record<string, unknown>)[key];
+  const byAnchor = new Map<string, [string, unknown][]>();
+  for (const key of keys) {
+    const r = pick3(valueIn(base, key), valueIn(x, key), valueIn(y, key), true);
+    if (r.value === undefined) continue;
+    const holder = versions.find((t) => Object.hasOwn(t, key)) as Task;
+    let anchor = '';
+    for (const k of Object.keys(holder)) {
+      if (k === key) break;
+      if ((TASK_KEYS as readonly string[]).includes(k)) anchor = k;
+    }
+    byAnchor.set(anchor, [...(byAnchor.get(anchor) ?? []), [key, r.value]]);
+  }
+  const src = task as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const anchor of ['', ...TASK_KEYS]) {
+    if (anchor !== '' && src[anchor] !== undefined) out[anchor] = src[anchor];
+    for (const [k, v] of byAnchor.get(anchor) ?? []) setOwnKey(out, k, v);
+  }
+  return out as unknown as Task;
 }
 
 function keysOf(...objects: object[]): string[] {

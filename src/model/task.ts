@@ -5,6 +5,8 @@ export { revisionOf } from './revision.js';
 
 // The task exactly as Claude Code defines it (its read schema). Tasklane's own fields live under
 // metadata.tasklane because Claude Code drops unknown top-level keys when it rewrites a file.
+// Tasklane itself keeps them: a top-level key it does not model (one a newer Claude Code adds)
+// stays on the Task object as read, in its place, through every read and write (orderTask).
 
 export const STATUSES = ['pending', 'in_progress', 'completed'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -127,7 +129,9 @@ export function withTasklaneFields(task: Task, fields: TasklaneFields): Task {
 
 /**
  * Validates a value against Claude Code's read schema and returns it as a Task with Claude Code's
- * key order. `where` names the file or input in the error.
+ * key order, top-level keys it does not model kept in their place (orderTask). Refuses nothing
+ * Claude Code would read; the caller bounds depth and size (task-files.ts, limits.ts) over the
+ * whole value, unknown keys included. `where` names the file or input in the error.
  */
 export function parseTask(value: unknown, where: { file?: string; task?: string } = {}): Task {
   const fail = (field: string, message: string): never => {
@@ -152,43 +156,77 @@ export function parseTask(value: unknown, where: { file?: string; task?: string 
     for (const item of x) if (typeof item !== 'string') fail(key, `must hold only string ids, found ${typeName(item)}`);
     return x as string[];
   };
-  const id = str('id', false) as string;
-  const subject = str('subject', false) as string;
-  const description = str('description', false) as string;
-  const activeForm = str('activeForm', true);
+  str('id', false);
+  str('subject', false);
+  str('description', false);
+  str('activeForm', true);
   const status = v.status;
   if (typeof status !== 'string' || !(STATUSES as readonly string[]).includes(status)) {
     fail('status', `must be one of pending, in_progress, completed; got ${JSON.stringify(status)}`);
   }
-  const blocks = ids('blocks');
-  const blockedBy = ids('blockedBy');
-  const owner = str('owner', true);
+  ids('blocks');
+  ids('blockedBy');
+  str('owner', true);
   const metadata = v.metadata;
   if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
     fail('metadata', `must be an object, got ${typeName(metadata)}`);
   }
-  return orderTask({
-    id,
-    subject,
-    description,
-    activeForm,
-    status: status as Status,
-    blocks,
-    blockedBy,
-    owner,
-    metadata: metadata as Record<string, unknown> | undefined,
-  });
+  // Validated above, so the value itself is the task; keys Tasklane does not model come along.
+  return orderTask(v as unknown as Task);
 }
 
-/** Claude Code's key order with undefined keys left out, as JSON.stringify would. */
+/** The top-level keys Tasklane models, in Claude Code's order. */
+export const TASK_KEYS = [
+  'id',
+  'subject',
+  'description',
+  'activeForm',
+  'status',
+  'blocks',
+  'blockedBy',
+  'owner',
+  'metadata',
+] as const;
+const KNOWN_KEYS: ReadonlySet<string> = new Set(TASK_KEYS);
+
+/** The task's top-level keys Tasklane does not model (kept as stored), in the task's order. */
+export function unknownKeys(task: Task): string[] {
+  return Object.keys(task).filter((k) => !KNOWN_KEYS.has(k));
+}
+
+/**
+ * Sets an own enumerable key, as JSON.parse and object spread do: plain assignment of a key named
+ * `__proto__` would set the prototype and lose the key.
+ */
+export function setOwnKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Claude Code's key order with undefined keys left out, as JSON.stringify would. A key Tasklane
+ * does not model keeps its place: it follows the known key it followed in `t` (first when none
+ * did), so a file whose known keys are in Claude Code's order is written back byte for byte.
+ */
 export function orderTask(t: Task): Task {
-  const ordered: Record<string, unknown> = { id: t.id, subject: t.subject, description: t.description };
-  if (t.activeForm !== undefined) ordered.activeForm = t.activeForm;
-  ordered.status = t.status;
-  ordered.blocks = t.blocks;
-  ordered.blockedBy = t.blockedBy;
-  if (t.owner !== undefined) ordered.owner = t.owner;
-  if (t.metadata !== undefined) ordered.metadata = t.metadata;
+  const src = t as unknown as Record<string, unknown>;
+  // Unknown keys by the known key they follow ('' for those before any).
+  const after = new Map<string, string[]>();
+  let anchor = '';
+  for (const key of Object.keys(src)) {
+    if (KNOWN_KEYS.has(key)) anchor = key;
+    else if (src[key] !== undefined) after.set(anchor, [...(after.get(anchor) ?? []), key]);
+  }
+  const ordered: Record<string, unknown> = {};
+  const unknownAfter = (key: string): void => {
+    for (const k of after.get(key) ?? []) setOwnKey(ordered, k, src[k]);
+  };
+  unknownAfter('');
+  for (const key of TASK_KEYS) {
+    // Required keys always, optional ones when present, as Claude Code writes them.
+    const optional = key === 'activeForm' || key === 'owner' || key === 'metadata';
+    if (!optional || src[key] !== undefined) ordered[key] = src[key];
+    unknownAfter(key);
+  }
   return ordered as unknown as Task;
 }
 
