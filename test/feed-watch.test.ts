@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { sealRevision, serializeTask, type Task } from '../src/model/index.js';
+import { revisionOf, sealRevision, serializeTask, type Task } from '../src/model/index.js';
 import type { FileStore } from '../src/store/file/file-store.js';
 import { type WatchListOptions, watchList } from '../src/store/file/watch.js';
 import { openStore } from '../src/store/open.js';
@@ -183,8 +183,8 @@ test('feed: a half-written file (non-atomic writer) is never reported, the finis
   await feed.until('the finished write', (cs) => cs.some((c) => c.task.subject === 'After the torn write'));
   await sleep(200);
   await feed.stop();
-  // A foreign change moves the revision one past the last Tasklane write (revision.ts).
-  assert.deepEqual(feed.summary(), [`updated #${t.id} r2`]);
+  // A foreign change moves the revision past the last Tasklane write, by its content (revision.ts).
+  assert.deepEqual(feed.summary(), [`updated #${t.id} r${revisionOf(JSON.parse(full) as Task)}`]);
 });
 
 test('feed: the list directory deleted and recreated (Claude Code clears finished lists)', async () => {
@@ -308,7 +308,8 @@ test('feed: when fs.watch fails mid-way, one warning, then polling delivers ever
   await feed.until('the first create', has('created', '1'));
   for (const w of made) w.emit('error', new Error('simulated ENOSPC'));
   for (let i = 2; i <= 6; i++) await store.create({ subject: `after the failure ${i}` });
-  claudeWrite(store, { ...readTask(store, '1'), status: 'completed' });
+  const completed: Task = { ...readTask(store, '1'), status: 'completed' };
+  claudeWrite(store, completed);
   await feed.until('every later change', (cs) => has('created', '6')(cs) && has('completed', '1')(cs));
   await feed.stop();
   assert.deepEqual(feed.summary(), [
@@ -318,7 +319,7 @@ test('feed: when fs.watch fails mid-way, one warning, then polling delivers ever
     'created #4 r1',
     'created #5 r1',
     'created #6 r1',
-    'completed #1 r2', // Claude Code's change: one past Tasklane's r1
+    `completed #1 r${revisionOf(completed)}`, // Claude Code's change: past Tasklane's r1, by its content
   ]);
   assert.equal(warnings.length, 1, `exactly one warning: ${JSON.stringify(warnings)}`);
   assert.match(warnings[0] ?? '', /polling/);
@@ -425,4 +426,26 @@ test('the periodic rescan reads only the task files that changed, and names a fi
     syncBuiltinESMExports();
     await feed.stop();
   }
+});
+
+test('feed: a second Claude Code edit whose content reads at a lower revision than the first is still reported', async () => {
+  // Two outside edits of one Tasklane write have revisions in no order (revision.ts): the later
+  // one read must not be taken for a stale read of the earlier.
+  const store = open();
+  const t = await store.create({ subject: 'A' });
+  const first: Task = { ...readTask(store, t.id), status: 'in_progress', owner: 'claude' };
+  const candidates = Array.from({ length: 64 }, (_, i): Task => ({ ...first, status: 'completed', subject: `A${i}` }));
+  const second = candidates.find((c) => revisionOf(c) < revisionOf(first));
+  assert.ok(second !== undefined, 'an outside content reading lower than another of the same Tasklane write');
+  const feed = new Collector((signal) => store.watch({ signal }));
+  await sleep(50);
+  claudeWrite(store, first);
+  await feed.until('the first edit', (cs) => cs.some((c) => c.task.owner === 'claude'));
+  claudeWrite(store, second);
+  await feed.until('the second edit', (cs) => cs.some((c) => c.task.status === 'completed'));
+  await feed.stop();
+  assert.deepEqual(feed.summary(), [
+    `claimed #${t.id} r${revisionOf(first)}`,
+    `completed #${t.id} r${revisionOf(second)}`,
+  ]);
 });

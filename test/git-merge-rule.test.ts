@@ -5,6 +5,7 @@ import {
   isProjectId,
   mergeTaskFiles,
   newProjectId,
+  sealRevision,
   type Task,
   type TaskFile,
   tasklaneFields,
@@ -15,18 +16,21 @@ import {
 
 function task(over: Partial<Task> & { at?: string; fields?: Record<string, unknown> } = {}): Task {
   const { at = '2026-01-01T00:00:00.000Z', fields = {}, ...rest } = over;
-  return withTasklaneFields(
-    {
-      id: 'abcdefgh',
-      subject: 'S',
-      description: 'D',
-      status: 'pending',
-      blocks: [],
-      blockedBy: [],
-      metadata: {},
-      ...rest,
-    },
-    { rev: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: at, ...fields },
+  // Sealed, as Tasklane writes it: each side at its counter (revision.ts).
+  return sealRevision(
+    withTasklaneFields(
+      {
+        id: 'abcdefgh',
+        subject: 'S',
+        description: 'D',
+        status: 'pending',
+        blocks: [],
+        blockedBy: [],
+        metadata: {},
+        ...rest,
+      },
+      { rev: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: at, ...fields },
+    ),
   );
 }
 const T1 = '2026-01-02T00:00:00.000Z';

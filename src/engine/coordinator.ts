@@ -5,6 +5,7 @@ import {
   formatDuration,
   isFailed,
   isTasklaneError,
+  revisionBefore,
   revisionOf,
   stateOf,
   type Task,
@@ -251,7 +252,7 @@ export class Coordinator {
   /** Takes a task into the snapshot unless what we hold is newer; whether it brought anything new. */
   private apply(task: Task): boolean {
     const current = this.snapshot.get(task.id);
-    if (current !== undefined && revisionOf(task) < revisionOf(current)) return false;
+    if (current !== undefined && revisionBefore(task, current)) return false;
     this.snapshot.set(task.id, task);
     if (current === undefined || revisionOf(task) > revisionOf(current)) return true;
     // Same revision: the same write, unless someone edited the file without one (Claude Code does).

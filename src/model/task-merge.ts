@@ -1,6 +1,6 @@
 import { compareIds } from './ids.js';
 import { checkStoredTask } from './limits.js';
-import { revisionOf, sealRevision } from './revision.js';
+import { nextRevisionOf, sealRevision } from './revision.js';
 import {
   type Failure,
   META_KEY,
@@ -151,7 +151,7 @@ export function mergeTasks(
     for (const key of claimKeys) fields[key] = fw[key];
   }
   const tf = fields as TasklaneFields;
-  tf.rev = Math.max(revisionOf(ours), revisionOf(theirs)) + 1;
+  tf.rev = Math.max(nextRevisionOf(ours), nextRevisionOf(theirs));
   delete tf.fp;
   tf.createdAt = fb.createdAt ?? minDefined(fx.createdAt, fy.createdAt);
   tf.updatedAt = maxDefined(fx.updatedAt, fy.updatedAt);

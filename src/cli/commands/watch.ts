@@ -30,9 +30,10 @@ Text: one line a change: time, kind, task, its state and owner, and its revision
 JSON (--json): one line a change (JSON Lines), flushed as it happens:
   {"kind": KIND, "list": LIST, "taskId": ID, "rev": N, "seq": N, "at": ISO-TIME, "task": TASK}
 where TASK is the task as it now is (for "deleted", as it was) plus "state". "rev" is the
-task's revision (metadata.tasklane.rev): it only goes up for one task. "seq" is the list-wide
-change sequence (a change Claude Code made carries the seq of the last change before it):
-restart with --since SEQ to pick up where a watch stopped.
+task's revision (metadata.tasklane.rev): each Tasklane write raises it (two Claude Code edits
+in a row read as different revisions, in no order). "seq" is the list-wide change sequence
+(a change Claude Code made carries the seq of the last change before it): restart with
+--since SEQ to pick up where a watch stopped.
 
 Examples:
   tasklane watch

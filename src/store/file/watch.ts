@@ -4,7 +4,9 @@ import {
   changedOutsideTasklane,
   compareIds,
   formatDuration,
+  revisionBefore,
   revisionOf,
+  sealRevision,
   serializeTask,
   type Task,
   tasklaneFields,
@@ -420,7 +422,7 @@ class ListSource implements LiveSource {
       // A heartbeat: only its fields. Bring the known copy up to date, or read the file.
       const k = this.known.get(id);
       if (k !== undefined && entry.fields !== undefined) {
-        task = withTasklaneFields(k.task, { ...tasklaneFields(k.task), ...entry.fields });
+        task = sealRevision(withTasklaneFields(k.task, { ...tasklaneFields(k.task), ...entry.fields }));
       } else {
         const read = this.readFile(taskFileName(id));
         if (read.kind !== 'task' || revisionOf(read.task) !== entry.fields?.rev) return;
@@ -520,7 +522,7 @@ class ListSource implements LiveSource {
     }
     const rev = revisionOf(task);
     const knownRev = k?.rev ?? 0;
-    if (k !== undefined && rev < knownRev) return; // older than what the journal said: stale
+    if (k !== undefined && revisionBefore(task, k.task)) return; // older than what the journal said: stale
     if (rev > knownRev && !force && !changedOutsideTasklane(task)) {
       this.hold(name, id); // a Tasklane write, its journal line on its way
       return;
