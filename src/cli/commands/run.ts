@@ -7,6 +7,7 @@ import { saveLastRun } from '../../engine/last-run.js';
 import { applyPlan } from '../../engine/plan/apply.js';
 import { isTasklaneError, TasklaneError } from '../../model/index.js';
 import { type Globals, parseCommand, usageError } from '../args.js';
+import { isBrokenPipe } from '../broken-pipe.js';
 import { defaultOwner, planBase } from '../context.js';
 import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
 import { EXIT } from '../exit-codes.js';
@@ -16,7 +17,6 @@ import { openBrowser, wantsBrowser } from '../open-browser.js';
 import { palette } from '../output.js';
 import { readPlanFile } from '../read-input.js';
 import type { Command, CommandIO } from '../registry.js';
-import { isBrokenPipe } from '../broken-pipe.js';
 import { handleRunSignals, SIGNAL_EXIT } from '../run-signals.js';
 import { packageVersion } from '../version.js';
 
