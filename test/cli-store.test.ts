@@ -229,6 +229,18 @@ describe('tasklane lists', () => {
     assert.doesNotMatch(text, /notes|\.tasklane/);
   });
 
+  it('counts expired claims in a column of their own', () => {
+    const root = tempDir();
+    ok(run(['--store', root, 'create', 'A']));
+    ok(run(['--store', root, 'create', 'B']));
+    ok(run(['--store', root, 'claim', '--owner', 'w1', '--lease', '0.001', '1']));
+    assert.equal(ok(run(['--store', root, 'lists', '--json'])).json().lists[0].byState.expired, 1);
+    const [header, row] = ok(run(['--store', root, 'lists'])).stdout.split('\n');
+    const cells = (line = ''): string[] => line.trim().split(/ {2,}/);
+    assert.deepEqual(cells(header).slice(0, 5), ['LIST', 'TASKS', 'READY', 'RUNNING', 'EXPIRED']);
+    assert.deepEqual(cells(row).slice(0, 5), ['* default', '2', '1', '0', '1']);
+  });
+
   it("shows Claude Code's own lists in its root", () => {
     const config = tempDir();
     const list = join(config, 'tasks', 'a1b2-session');

@@ -9,6 +9,7 @@ import type { Command } from '../registry.js';
 const COLUMNS: readonly [TaskState, string][] = [
   ['ready', 'READY'],
   ['in_progress', 'RUNNING'],
+  ['expired', 'EXPIRED'],
   ['assigned', 'ASSIGNED'],
   ['blocked', 'BLOCKED'],
   ['failed', 'FAILED'],
@@ -30,8 +31,8 @@ Examples:
   tasklane lists --json | jq -r '.lists[] | select(.byState.ready > 0) | .id'
 
 JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total": N,
-"byState": {"ready": N, "blocked": N, "assigned": N, "in_progress": N, "failed": N,
-"completed": N}, "lastChange"?: ISO-8601}, ...]}, by id.`,
+"byState": {"ready": N, "expired": N, "blocked": N, "assigned": N, "in_progress": N,
+"failed": N, "completed": N}, "lastChange"?: ISO-8601}, ...]}, by id.`,
 
   async run(io) {
     const ctx = context(io, 'lists', {});
