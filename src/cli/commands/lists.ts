@@ -3,7 +3,7 @@ import { listDirName } from '../../model/ids.js';
 import type { TaskState } from '../../model/task.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { type Cell, formatTable, printJson, println } from '../output.js';
+import { type Cell, formatTable, oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 const COLUMNS: readonly [TaskState, string][] = [
@@ -46,7 +46,7 @@ JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total"
       return EXIT.OK;
     }
     if (lists.length === 0) {
-      println(io, `No lists in ${store.descriptor} yet. Start one: tasklane create "First task"`);
+      println(io, `No lists in ${oneLine(store.descriptor)} yet. Start one: tasklane create "First task"`);
       return EXIT.OK;
     }
     const p = ctx.p;
@@ -61,7 +61,7 @@ JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total"
     ]);
     const headers = ['  LIST', 'TASKS', ...COLUMNS.map(([, name]) => name), 'CHANGED'];
     println(io, formatTable(headers, rows, { p }));
-    println(io, p.dim(`in ${store.descriptor}`));
+    println(io, p.dim(`in ${oneLine(store.descriptor)}`));
     return EXIT.OK;
   },
 };
