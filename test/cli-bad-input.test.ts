@@ -107,6 +107,20 @@ describe('bad input on the command line is refused, named, and changes nothing',
     assert.equal(j.json().error.list, '../evil');
   });
 
+  it('limit messages say the limit: a priority out of range, an export to a missing directory', async () => {
+    const { tl, dir } = await listWithTasks();
+    refused(
+      dir,
+      () => tl(['create', 'x', '--priority', '1000001']),
+      1,
+      /priority must be an integer from -1000000 to 1000000, got 1000001/,
+    );
+    const missing = join(tempDir(), 'no', 'such', 'x.jsonl');
+    const r = tl(['export', '--output', missing]);
+    assert.equal(r.status, 1, explain(r));
+    assert.equal(r.stderr, `tasklane: error: cannot write ${missing}: no such file or directory (ENOENT)\n`);
+  });
+
   it('an unknown task id', async () => {
     const { tl, dir } = await listWithTasks();
     refused(dir, () => tl(['show', '99']), 1, /no task 99 in list default/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openStore } from '../src/store/open.js';
@@ -73,6 +73,26 @@ describe('terminal output is inert', () => {
     assert.match(show, /Fix \^\[\]0;pwned\^G/, 'ESC and BEL shown in caret notation');
     assert.match(show, /<U\+202E>exe\.txt<U\+2066>/, 'bidi controls shown by code point');
     assert.match(show, /\n {2}line one\n {2}\^\[\[2J\^\[\[Hline two\ttabbed\^M/, 'the description keeps its lines');
+  });
+
+  it('a store path holding terminal control is printed visibly by init, list, lists, doctor and demo', () => {
+    const project = join(tempDir(), 'proj\x1b]0;PWNED\x07\u009b2J');
+    mkdirSync(project);
+    const inProject = (args: string[]) => {
+      const r = spawnSync(process.execPath, [cliPath, ...args], {
+        cwd: project,
+        env: { ...process.env, NO_COLOR: '1', TASKLANE_STORE: '', TASKLANE_DIR: '' },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      return `${r.stdout}${r.stderr}`;
+    };
+    for (const args of [['init', '--no-git'], ['list'], ['lists'], ['doctor']]) {
+      const out = inProject(args);
+      assert.match(out, /proj\^\[\]0;PWNED/, `${args[0]} names the path`);
+      assertInert(out, args.join(' '));
+    }
+    assertInert(inProject(['--dir', join(project, 'demo'), 'demo']), 'demo');
   });
 
   it('--json keeps the exact text, with no raw C1 or bidi characters', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { cleanEnv, explain, type Json, run } from './cli-run.js';
-import { repoRoot, tempDir } from './helpers.js';
+import { cliPath, repoRoot, tempDir } from './helpers.js';
 
 // Which store a command opens (--store, TASKLANE_STORE, --dir, TASKLANE_DIR, the project), where
 // a run's artifacts go, what agents are handed, and `tasklane lists`: real processes of the CLI.
@@ -99,6 +99,18 @@ describe('store descriptor', () => {
 });
 
 describe('run artifacts and agents', () => {
+  it('run whose stdout reader has gone exits 141, not 0, even when only the result finds it closed', async () => {
+    const dir = tempDir();
+    for (const subject of ['a', 'b']) ok(run(['--dir', dir, 'create', subject, '--meta', 'sim={"ms":20}']));
+    const child = spawn(process.execPath, [cliPath, '--dir', dir, 'run', '--preset', 'sim', '-j', '1'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: cleanEnv(),
+    });
+    child.stdout.destroy(); // the reader leaves before the run has written anything
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 141);
+  });
+
   it('keeps run artifacts in the list artifacts directory, out of git in a tasklane init project', () => {
     const project = tempDir();
     const git = (...args: string[]) =>
@@ -215,6 +227,18 @@ describe('tasklane lists', () => {
     assert.match(text, /^\* default +2 +1 /m);
     assert.match(text, /^ {2}other +1 /m);
     assert.doesNotMatch(text, /notes|\.tasklane/);
+  });
+
+  it('counts expired claims in a column of their own', () => {
+    const root = tempDir();
+    ok(run(['--store', root, 'create', 'A']));
+    ok(run(['--store', root, 'create', 'B']));
+    ok(run(['--store', root, 'claim', '--owner', 'w1', '--lease', '0.001', '1']));
+    assert.equal(ok(run(['--store', root, 'lists', '--json'])).json().lists[0].byState.expired, 1);
+    const [header, row] = ok(run(['--store', root, 'lists'])).stdout.split('\n');
+    const cells = (line = ''): string[] => line.trim().split(/ {2,}/);
+    assert.deepEqual(cells(header).slice(0, 5), ['LIST', 'TASKS', 'READY', 'RUNNING', 'EXPIRED']);
+    assert.deepEqual(cells(row).slice(0, 5), ['* default', '2', '1', '0', '1']);
   });
 
   it("shows Claude Code's own lists in its root", () => {

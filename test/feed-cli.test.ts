@@ -148,3 +148,21 @@ test('wait: exit 5 on timeout, 1 when a waited task fails or is deleted or does 
   assert.match(missing.stderr, /no task 42/);
   assert.equal(runCli(['wait', a.id, '--until', 'soon', ...loc]).status, 2, 'a bad --until is a usage error');
 });
+
+test('watch --since past the end of the history exits 2 at once; --since at the end follows the next changes', async () => {
+  const dir = tempDir();
+  assert.equal(runCli(['--dir', dir, 'create', 'A']).status, 0);
+  const bad = runCli(['--dir', dir, 'watch', '--since', '50']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /ends at seq 1; since must be at most 1, got 50/);
+  assert.equal(bad.stdout, '');
+
+  const watch = start(['watch', '--json', '--since', '1', '--dir', dir]);
+  const b = runCli(['--dir', dir, 'create', 'B']);
+  assert.equal(b.status, 0, b.stderr);
+  await watch.waitFor(1, 'the change after the cursor');
+  watch.child.kill('SIGTERM');
+  assert.equal(await watch.exit, 0, watch.stderr());
+  const first = JSON.parse(watch.lines[0] ?? '') as { kind: string; taskId: string; seq: number };
+  assert.deepEqual([first.kind, first.taskId, first.seq], ['created', '2', 2]);
+});

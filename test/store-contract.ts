@@ -566,6 +566,23 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
       assert.deepEqual(seen, live, 'then every live change once, in order');
     });
 
+    it('watch({ since }) refuses a cursor past the end of the history, before delivering anything', async () => {
+      const store = await makeStore();
+      await store.create({ subject: 'A' });
+      const last = (await store.history({ limit: 1 }))[0]?.seq ?? 0;
+      const controller = new AbortController();
+      const iterate = async (since: number): Promise<void> => {
+        for await (const _ of store.watch({ since, initial: true, signal: controller.signal })) break;
+      };
+      try {
+        await rejectsWith(iterate(last + 1), 'USAGE', new RegExp(`ends at seq ${last}; since must be at most ${last}`));
+        await rejectsWith(iterate(50), 'USAGE', /since must be at most/);
+        await iterate(last); // the end itself is a valid cursor: --initial delivers at once
+      } finally {
+        controller.abort();
+      }
+    });
+
     it('counts tasks by state in stats', async () => {
       const store = await makeStore();
       const a = await store.create({ subject: 'A' });

@@ -115,7 +115,7 @@ export function checkOwner(value: unknown): void {
 export function checkPriority(value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 1_000_000) {
-    fail('priority', `must be an integer, got ${JSON.stringify(value)}`);
+    fail('priority', `must be an integer from -1000000 to 1000000, got ${JSON.stringify(value)}`);
   }
 }
 

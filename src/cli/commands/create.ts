@@ -17,7 +17,7 @@ Options:
   --active-form TEXT         the present-continuous form shown while it runs ("Writing the API")
   --blocked-by ID[,ID...]    tasks that must complete first (repeatable)
   --blocks ID[,ID...]        tasks that wait for this one (repeatable)
-  --priority N               higher is claimed first (default 0)
+  --priority N               -1000000 to 1000000, higher is claimed first (default 0)
   --label L[,L...]           labels (repeatable)
   --estimate DURATION        expected duration: seconds, or 90s, 15m, 2h (weights the critical path)
   --verify CMD               a check that proves the work: after the agent exits 0, tasklane run

@@ -8,7 +8,7 @@ import { openStore } from '../../store/open.js';
 import { usageError } from '../args.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { formatTable, printJson, println } from '../output.js';
+import { formatTable, oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 import { taskJson, taskTable } from '../task-view.js';
 
@@ -71,7 +71,7 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
     const title = (n: number, text: string): void => out(`\n${p.bold(`${n}. ${text}`)}`);
     const snapshot = async (): Promise<Map<string, Task>> => indexTasks(await store.list());
 
-    out(`${p.bold('Tasklane demo')}: an example list ${JSON.stringify(list)} in ${dir}`);
+    out(`${p.bold('Tasklane demo')}: an example list ${JSON.stringify(list)} in ${oneLine(dir)}`);
     title(1, 'A plan of eight tasks, each waiting on the ones it needs');
     const ids: string[] = [];
     for (const step of PLAN) {
@@ -159,7 +159,7 @@ JSON (--json): {"dir", "list", "ready": [ID], "blocked": [{"id", "openBlockers"}
     out(indent(taskTable([...byId.values()], byId, p, undefined)));
     out();
     out(p.bold('Try it yourself:'));
-    const base = `tasklane --dir ${shellQuote(dir)} --list ${shellQuote(list)}`;
+    const base = oneLine(`tasklane --dir ${shellQuote(dir)} --list ${shellQuote(list)}`);
     out(`   ${base} list --all`);
     out(`   ${base} claim --owner you`);
     out(`   ${base} done 3 --owner bob --result "UI built"`);

@@ -2,7 +2,7 @@ import { checkGitSetup, setupGit } from '../../engine/git-lists/setup.js';
 import type { DoctorProblem } from '../../store/types.js';
 import { context, locationOf } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { printJson, println } from '../output.js';
+import { oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 export const command: Command = {
@@ -73,10 +73,10 @@ Exit status: 0 when the list is consistent (nothing found, or everything found w
     const left = report.problems.filter((x) => x.fixed === undefined);
     const fixed = report.problems.length - left.length;
     if (report.problems.length === 0) {
-      println(io, `List ${JSON.stringify(report.list)} is consistent (${report.location}).`);
+      println(io, `List ${JSON.stringify(report.list)} is consistent (${oneLine(report.location)}).`);
       return status;
     }
-    println(io, p.bold(`List ${JSON.stringify(report.list)} (${report.location}):`));
+    println(io, p.bold(`List ${JSON.stringify(report.list)} (${oneLine(report.location)}):`));
     for (const problem of report.problems) println(io, describe(problem, p.bold));
     const summary =
       left.length === 0

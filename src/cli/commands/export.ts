@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { TasklaneError } from '../../model/errors.js';
 import { exportLine } from '../../store/export-format.js';
 import type { ExportRecord } from '../../store/types.js';
 import { usageError } from '../args.js';
@@ -125,6 +126,12 @@ async function writeWhole(target: string, lines: AsyncIterable<string>): Promise
     try {
       unlinkSync(tmp);
     } catch {}
+    // The temp file is ours, not the user's: a failure on it is named by the path they gave.
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && e.path === tmp) {
+      const reason = e.message.replace(/^[A-Z]+: /, '').split(',')[0] ?? e.message;
+      throw new TasklaneError('IO', `cannot write ${target}: ${reason} (${e.code})`, { file: target, cause: err });
+    }
     throw err;
   }
 }

@@ -89,9 +89,9 @@ JSON (--json): setup: {"repository": DIR, "attributesFile": PATH, "wroteAttribut
     if (ctx.json) {
       printJson(io, { repository: check?.repository ?? null, problems: check?.problems ?? [] });
     } else if (check === undefined) {
-      println(io, `${where.projectDir} is not in a git work tree.`);
+      println(io, `${inert(where.projectDir)} is not in a git work tree.`);
     } else if (check.problems.length === 0) {
-      println(io, `This clone merges task files with tasklane's driver (${check.repository}).`);
+      println(io, `This clone merges task files with tasklane's driver (${inert(check.repository)}).`);
     } else {
       for (const p of check.problems) println(io, `${inert(p)}; run tasklane git setup`);
     }

@@ -3,7 +3,7 @@ import { repositoryOf, type SetupResult, setupGit } from '../../engine/git-lists
 import { initList } from '../../store/project.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { printJson, println } from '../output.js';
+import { oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 // Makes a project-local root, `.tasklane/tasks`, which every command run in this directory or
@@ -81,19 +81,21 @@ JSON (--json): {"root": DIR, "list": ID, "listDir": DIR, "artifactsDir": DIR, "c
     const shown = relative(io.cwd, where.root) || '.';
     println(
       io,
-      `${created ? 'Initialised' : 'Already initialised:'} ${ctx.p.bold(shown)} (list ${JSON.stringify(where.list)}, ${where.listDir})`,
+      `${created ? 'Initialised' : 'Already initialised:'} ${ctx.p.bold(oneLine(shown))} (list ${oneLine(JSON.stringify(where.list))}, ${oneLine(where.listDir)})`,
     );
     if (git !== undefined && (git.wroteAttributes || git.configuredDriver)) {
       println(
         io,
-        `Git: task files merge with tasklane's driver (${relative(io.cwd, git.attributesFile)}, to commit; merge.tasklane.driver in this clone's config). --no-git skips this.`,
+        `Git: task files merge with tasklane's driver (${oneLine(relative(io.cwd, git.attributesFile))}, to commit; merge.tasklane.driver in this clone's config). --no-git skips this.`,
       );
     }
     const override = ['TASKLANE_STORE', 'TASKLANE_DIR'].find((name) => (io.env[name] ?? '') !== '');
     if (root !== undefined && override !== undefined) {
       println(
         io,
-        ctx.p.yellow(`Note: ${override} is set (${io.env[override]}); it takes precedence over this directory.`),
+        ctx.p.yellow(
+          `Note: ${override} is set (${oneLine(io.env[override] ?? '')}); it takes precedence over this directory.`,
+        ),
       );
     } else if (root !== undefined) {
       println(io, `Commands run in this directory or below now use it. Next: tasklane create "First task"`);

@@ -3,6 +3,7 @@ import type { ListFilter } from '../../store/types.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printListing } from '../listing.js';
+import { oneLine } from '../output.js';
 import type { Command } from '../registry.js';
 
 export const command: Command = {
@@ -61,7 +62,9 @@ task plus "state"; "hiddenCompleted" counts the completed tasks left out (0 with
     const hidden = matching.length - shown.length;
     printListing(ctx, shown, judgedBy, {
       empty:
-        all.length === 0 ? `No tasks in list ${JSON.stringify(store.listId)} (${store.location}).` : 'No tasks match.',
+        all.length === 0
+          ? `No tasks in list ${JSON.stringify(store.listId)} (${oneLine(store.location)}).`
+          : 'No tasks match.',
       ...(hidden > 0 ? { footer: `${hidden} completed not shown (--all shows them)` } : {}),
       json: { hiddenCompleted: hidden },
     });

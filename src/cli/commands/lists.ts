@@ -3,12 +3,13 @@ import { listDirName } from '../../model/ids.js';
 import type { TaskState } from '../../model/task.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { type Cell, formatTable, printJson, println } from '../output.js';
+import { type Cell, formatTable, oneLine, printJson, println } from '../output.js';
 import type { Command } from '../registry.js';
 
 const COLUMNS: readonly [TaskState, string][] = [
   ['ready', 'READY'],
   ['in_progress', 'RUNNING'],
+  ['expired', 'EXPIRED'],
   ['assigned', 'ASSIGNED'],
   ['blocked', 'BLOCKED'],
   ['failed', 'FAILED'],
@@ -30,8 +31,8 @@ Examples:
   tasklane lists --json | jq -r '.lists[] | select(.byState.ready > 0) | .id'
 
 JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total": N,
-"byState": {"ready": N, "blocked": N, "assigned": N, "in_progress": N, "failed": N,
-"completed": N}, "lastChange"?: ISO-8601}, ...]}, by id.`,
+"byState": {"ready": N, "expired": N, "blocked": N, "assigned": N, "in_progress": N,
+"failed": N, "completed": N}, "lastChange"?: ISO-8601}, ...]}, by id.`,
 
   async run(io) {
     const ctx = context(io, 'lists', {});
@@ -45,7 +46,7 @@ JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total"
       return EXIT.OK;
     }
     if (lists.length === 0) {
-      println(io, `No lists in ${store.descriptor} yet. Start one: tasklane create "First task"`);
+      println(io, `No lists in ${oneLine(store.descriptor)} yet. Start one: tasklane create "First task"`);
       return EXIT.OK;
     }
     const p = ctx.p;
@@ -60,7 +61,7 @@ JSON (--json): {"store": DESCRIPTOR, "current": ID, "lists": [{"id": ID, "total"
     ]);
     const headers = ['  LIST', 'TASKS', ...COLUMNS.map(([, name]) => name), 'CHANGED'];
     println(io, formatTable(headers, rows, { p }));
-    println(io, p.dim(`in ${store.descriptor}`));
+    println(io, p.dim(`in ${oneLine(store.descriptor)}`));
     return EXIT.OK;
   },
 };

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { oneLine } from '../output.js';
 import type { Command } from '../registry.js';
 import { packageVersion } from '../version.js';
 
@@ -86,7 +87,9 @@ Setup for each client: docs/mcp.md. For example:
         if (unanswered.size === 0) drained?.();
       }
     };
-    io.stderr.write(`tasklane mcp: serving list ${store.listId} (${store.location}) as ${owner}\n`);
+    io.stderr.write(
+      `tasklane mcp: serving list ${oneLine(store.listId)} (${oneLine(store.location)}) as ${oneLine(owner)}\n`,
+    );
     await closed;
     return EXIT.OK;
   },

@@ -7,6 +7,7 @@ import { saveLastRun } from '../../engine/last-run.js';
 import { applyPlan } from '../../engine/plan/apply.js';
 import { isTasklaneError, TasklaneError } from '../../model/index.js';
 import { type Globals, parseCommand, usageError } from '../args.js';
+import { isBrokenPipe } from '../broken-pipe.js';
 import { defaultOwner, planBase } from '../context.js';
 import { agentLabel, EXECUTOR_HELP, EXECUTOR_OPTIONS, executorSetup } from '../executor-options.js';
 import { EXIT } from '../exit-codes.js';
@@ -136,7 +137,12 @@ dependency order, and the tasks left out because they conflict.`,
       ? await startRunBoard(io, store, events, boardPort, args.flag('no-open'))
       : undefined;
 
-    const offSignals = handleRunSignals((signal) => coordinator.interrupt(signal));
+    // A closed stdout or stderr stops the run (SIGPIPE); one found only by writing the result ends it with 141 too.
+    let outputClosed = false;
+    const offSignals = handleRunSignals((signal) => {
+      if (signal === 'SIGPIPE') outputClosed = true;
+      coordinator.interrupt(signal);
+    });
     let report: Awaited<ReturnType<Coordinator['run']>>;
     try {
       report = await coordinator.run();
@@ -158,7 +164,13 @@ dependency order, and the tasks left out because they conflict.`,
       const text = renderMarkdown(result);
       return io.stdout.isTTY === true ? inert(text, { multiline: true }) : text;
     };
-    io.stdout.write(args.globals.json ? jsonInert(renderJson(result)) : markdown());
+    // Waited for (a pipe's write fails after it is made): a reader gone by now is still a closed output.
+    const written = await new Promise<Error | null | undefined>((resolve) => {
+      io.stdout.write(args.globals.json ? jsonInert(renderJson(result)) : markdown(), resolve);
+    });
+    if (written != null && isBrokenPipe(written as NodeJS.ErrnoException)) outputClosed = true;
+    // The stream's 'error' (reported on a later tick) still goes to the run's handler, not to the quiet exit.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     offSignals();
     if (board !== undefined) {
       if (live && report.interrupted === undefined) {
@@ -171,6 +183,7 @@ dependency order, and the tasks left out because they conflict.`,
       await store.close();
     }
     if (report.interrupted !== undefined) return SIGNAL_EXIT[report.interrupted];
+    if (outputClosed) return SIGNAL_EXIT.SIGPIPE;
     return report.ok ? EXIT.OK : EXIT.ERROR;
   },
 };

@@ -20,7 +20,8 @@ guarantees nothing is missed. Use it instead of a polling loop.
 Options:
   --initial              first print every existing task as "created"
   --since SEQ            first replay the history after change SEQ (a "seq" printed by
-                         --json or by history), then go on live: no change missed or repeated
+                         --json or by history), then go on live: no change missed or repeated.
+                         At most the last seq of the history, else exit 2
   --kind KIND[,KIND...]  only these kinds (repeatable), or "all". Default: all but heartbeat
                          (a lease renewal, every few seconds per running task). Kinds:
                          ${CHANGE_KINDS.join(', ')}

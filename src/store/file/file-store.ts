@@ -52,6 +52,7 @@ import {
   withoutCyclicEdges,
   withTasklaneFields,
 } from '../../model/index.js';
+import { assertCursorInHistory } from '../feed-cursor.js';
 import type { Location } from '../location.js';
 import type { OpenOptions } from '../open.js';
 import type {
@@ -752,7 +753,7 @@ export class FileStore implements TaskStore {
     // One shared source per list in this process, however many subscribers (feed-subscriber.ts).
     // The subscriber joins now, so changes made after this call are delivered even if iteration
     // begins later; the source's code loads on first iteration (most commands never watch).
-    return subscribeFeed(
+    const feed = subscribeFeed(
       {
         listDir: this.listDir,
         journalPath: this.journalPath,
@@ -765,6 +766,34 @@ export class FileStore implements TaskStore {
       },
       () => import('./watch.js'),
     );
+    const since = options.since;
+    if (since === undefined) return feed;
+    // A cursor past the end of the history is refused before anything is delivered.
+    const lastSeq = (): number => lastEntries(this.journal, 1, () => true)[0]?.seq ?? 0;
+    const list = this.listId;
+    return {
+      [Symbol.asyncIterator]: () => {
+        const it = feed[Symbol.asyncIterator]();
+        let checked = false;
+        const end = async (): Promise<IteratorResult<Change>> =>
+          (await it.return?.()) ?? { done: true, value: undefined };
+        return {
+          next: async () => {
+            if (!checked) {
+              checked = true;
+              try {
+                assertCursorInHistory(list, since, lastSeq());
+              } catch (err) {
+                await end();
+                throw err;
+              }
+            }
+            return it.next();
+          },
+          return: end,
+        };
+      },
+    };
   }
 
   async close(): Promise<void> {}

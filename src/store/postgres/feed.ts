@@ -1,4 +1,5 @@
 import { revisionOf, sealRevision, type Task, tasklaneFields, withTasklaneFields } from '../../model/index.js';
+import { assertCursorInHistory } from '../feed-cursor.js';
 import type { Change, JournalEntry, WatchOptions } from '../types.js';
 import { NOTIFY_CHANNEL } from './commit.js';
 import { type Db, isConnectionLost, type Queryable, type Session } from './db.js';
@@ -91,6 +92,7 @@ async function* follow(
     // Listening before the first read: a change committed after it is read by a later pass.
     await listen();
     let cursor = await start;
+    if (opts.since !== undefined) assertCursorInHistory(host.list, opts.since, await currentSeq(db, host.list));
     if (opts.initial === true) {
       const tasks = await host.readAll();
       const at = new Date().toISOString();
