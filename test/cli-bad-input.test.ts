@@ -121,6 +121,23 @@ describe('bad input on the command line is refused, named, and changes nothing',
     assert.equal(r.stderr, `tasklane: error: cannot write ${missing}: no such file or directory (ENOENT)\n`);
   });
 
+  it('a transition by another owner on a completed task says it is completed, not held', async () => {
+    const { tl, dir } = await listWithTasks();
+    for (const args of [
+      ['claim', '1', '--owner', 'w1'],
+      ['done', '1', '--owner', 'w1'],
+    ]) {
+      const r = tl(args);
+      assert.equal(r.status, 0, explain(r));
+    }
+    refused(
+      dir,
+      () => tl(['heartbeat', '1', '--owner', 'w2']),
+      4,
+      /task 1 is completed \(its owner: "w1"\); "w2" does not hold it/,
+    );
+  });
+
   it('an unknown task id', async () => {
     const { tl, dir } = await listWithTasks();
     refused(dir, () => tl(['show', '99']), 1, /no task 99 in list default/);

@@ -307,9 +307,12 @@ export function restoredTask(snapshot: Task, at: Moment): Task {
 export function checkHolder(task: Task, holder: Holder, now: Date): void {
   const lease = tasklaneFields(task).lease;
   if (holder.owner !== undefined && task.owner !== holder.owner) {
+    const who = task.owner === undefined ? 'nobody' : JSON.stringify(task.owner);
     throw new TasklaneError(
       'NOT_OWNER',
-      `task ${task.id} is held by ${task.owner === undefined ? 'nobody' : JSON.stringify(task.owner)}, not ${JSON.stringify(holder.owner)}`,
+      task.status === 'completed'
+        ? `task ${task.id} is completed (its owner: ${who}); ${JSON.stringify(holder.owner)} does not hold it`
+        : `task ${task.id} is held by ${who}, not ${JSON.stringify(holder.owner)}`,
       { task: task.id },
     );
   }
