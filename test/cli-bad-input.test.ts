@@ -138,6 +138,19 @@ describe('bad input on the command line is refused, named, and changes nothing',
     );
   });
 
+  it('an option that takes one value, given twice with different values, is refused', async () => {
+    const { tl, dir } = await listWithTasks();
+    refused(
+      dir,
+      () => tl(['list', '--label', 'api', '--label', 'ui']),
+      2,
+      /--label was given twice \("api" and "ui"\); it takes one value/,
+    );
+    refused(dir, () => tl(['update', '1', '--subject', 'a', '--subject', 'b']), 2, /--subject was given twice/);
+    const same = tl(['list', '--label', 'api', '--label', 'api']);
+    assert.equal(same.status, 0, explain(same));
+  });
+
   it('an unknown task id', async () => {
     const { tl, dir } = await listWithTasks();
     refused(dir, () => tl(['show', '99']), 1, /no task 99 in list default/);
