@@ -198,7 +198,7 @@ describe('bad input on the command line is refused, named, and changes nothing',
       dir,
       () => tl(['update', '1', '--description-file', '-'], { input: 'x'.repeat(1024 * 1024 + 1) }),
       1,
-      /--description-file stdin: the description is over the limit; the limit is 1\.0 MiB/,
+      /--description-file stdin: the description is over the limit of 1\.0 MiB/,
     );
     refused(dir, () => tl(['done', '1', '--result-file', big]), 1, /result is 10\.0 MiB/);
     const j = tl(['create', 'Huge', '--description-file', big, '--json']);

@@ -162,10 +162,32 @@ describe('durations past what a timer holds (observation 8)', () => {
     ]) {
       const r = tl([...args, '--json']);
       assert.equal(r.status, 2, `${args.join(' ')}: ${explain(r)}`);
-      assert.match(r.json().error.message, /the longest duration is 24 days \(2073600 s\)/, args.join(' '));
+      assert.match(
+        r.json().error.message,
+        /is longer than the longest duration, 24 days \(2073600 s\)/,
+        args.join(' '),
+      );
     }
     const show = tl(['show', '1', '--json']);
     assert.equal(show.json().task.status, 'pending', 'nothing was claimed or run');
+  });
+
+  it('a refusal just past a limit says so exactly, not "24 days; the limit is 24 days"', () => {
+    const { tl, dir } = cliIn();
+    const estimate = tl(['create', 'x', '--estimate', '2073601', '--json']);
+    assert.equal(estimate.status, 2, explain(estimate));
+    assert.match(estimate.json().error.message, /^--estimate 2073601 is longer than the longest duration, 24 days/);
+    const file = join(dir, 'big.txt');
+    writeFileSync(file, 'x'.repeat(1024 * 1024 + 1));
+    const big = tl(['create', 'x', '--description-file', file, '--json']);
+    assert.equal(big.status, 1, explain(big));
+    assert.match(big.json().error.message, /is 1048577 bytes; the limit is 1048576 bytes \(1\.0 MiB\)/);
+    // Characters as people count them: 600 emoji are 600 characters (1,200 UTF-16 units).
+    const emoji = tl(['create', '😀'.repeat(600), '--json']);
+    assert.equal(emoji.status, 0, explain(emoji));
+    const long = tl(['create', '😀'.repeat(1001), '--json']);
+    assert.equal(long.status, 1, explain(long));
+    assert.match(long.json().error.message, /subject is 1001 characters; the limit is 1000/);
   });
 
   it('timerDelay clamps what a Node timer cannot hold', () => {

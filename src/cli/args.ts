@@ -120,7 +120,7 @@ export class Args {
     // Past 2^31 ms Node's timers fire at once: a timeout would kill at once, a lease loop would spin.
     if (n * 1000 > LIMITS.durationMs) {
       throw usageError(
-        `--${name} is ${formatDuration(n * 1000)}; the longest duration is ${formatDuration(LIMITS.durationMs)} (${LIMITS.durationMs / 1000} s)`,
+        `--${name} ${s} is longer than the longest duration, ${formatDuration(LIMITS.durationMs)} (${LIMITS.durationMs / 1000} s)`,
         `--${name}`,
       );
     }

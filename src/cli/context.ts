@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { TasklaneError } from '../model/errors.js';
-import { formatBytes, LIMITS } from '../model/limits.js';
+import { formatBytes, LIMITS, sizeAgainstLimit } from '../model/limits.js';
 import type { Task } from '../model/task.js';
 import { type Location, resolveLocation } from '../store/location.js';
 import { openStore } from '../store/open.js';
@@ -114,10 +114,11 @@ export async function textOption(ctx: Context, name: string): Promise<string | u
     throw usageError(`--${fileFlag} ${label}: cannot read it (${why})`, `--${fileFlag}`);
   }
   if ('over' in read) {
-    const size = read.size === undefined ? 'over the limit' : formatBytes(read.size);
+    const size =
+      read.size === undefined ? `is over the limit of ${formatBytes(max)}` : sizeAgainstLimit(read.size, max);
     throw new TasklaneError(
       'INVALID_INPUT',
-      `--${fileFlag} ${label}: the ${name} is ${size}; the limit is ${formatBytes(max)} (put large content in a file and reference it)`,
+      `--${fileFlag} ${label}: the ${name} ${size} (put large content in a file and reference it)`,
       { field: name, file: label },
     );
   }

@@ -44,7 +44,7 @@ export function checkDurationMs(field: string, ms: unknown): void {
     fail(field, `must be a positive duration in milliseconds, got ${JSON.stringify(ms)}`);
   }
   if ((ms as number) > LIMITS.durationMs) {
-    fail(field, `is ${formatDuration(ms as number)}; the longest duration is ${formatDuration(LIMITS.durationMs)}`);
+    fail(field, `is longer than the longest duration, ${formatDuration(LIMITS.durationMs)}`);
   }
 }
 
@@ -93,23 +93,20 @@ export function checkText(field: string, value: unknown, optional = true, maxByt
   if (typeof value !== 'string') fail(field, `must be a string, got ${value === null ? 'null' : typeof value}`);
   const bytes = Buffer.byteLength(value as string, 'utf8');
   if (bytes > maxBytes) {
-    fail(
-      field,
-      `is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)} (put large content in a file and reference it)`,
-    );
+    fail(field, `${sizeAgainstLimit(bytes, maxBytes)} (put large content in a file and reference it)`);
   }
 }
 
 export function checkSubject(value: unknown): void {
   if (typeof value !== 'string' || value.trim().length === 0) fail('subject', 'must be a non-empty string');
-  if ((value as string).length > LIMITS.subjectChars) {
-    fail('subject', `is ${(value as string).length} characters; the limit is ${LIMITS.subjectChars}`);
-  }
+  const chars = characterCount(value as string);
+  if (chars > LIMITS.subjectChars) fail('subject', `is ${chars} characters; the limit is ${LIMITS.subjectChars}`);
 }
 
 export function checkOwner(value: unknown): void {
   if (typeof value !== 'string' || value.length === 0) fail('owner', 'must be a non-empty string');
-  if ((value as string).length > LIMITS.ownerChars) fail('owner', `is longer than ${LIMITS.ownerChars} characters`);
+  if (characterCount(value as string) > LIMITS.ownerChars)
+    fail('owner', `is longer than ${LIMITS.ownerChars} characters`);
 }
 
 export function checkPriority(value: unknown): void {
@@ -158,8 +155,7 @@ export function checkMetadata(value: unknown): void {
     fail(`metadata.${deep}`, `nests more than ${LIMITS.nestingDepth - 1} levels deep (the limit for metadata)`);
   }
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  if (bytes > LIMITS.metadataBytes)
-    fail('metadata', `is ${formatBytes(bytes)}; the limit is ${formatBytes(LIMITS.metadataBytes)}`);
+  if (bytes > LIMITS.metadataBytes) fail('metadata', sizeAgainstLimit(bytes, LIMITS.metadataBytes));
 }
 
 /**
@@ -218,6 +214,29 @@ export function checkStoredTask(task: Task): void {
 function unknownKeysBytes(task: Task): number {
   const t = task as unknown as Record<string, unknown>;
   return unknownKeys(task).reduce((n, k) => n + Buffer.byteLength(JSON.stringify({ [k]: t[k] }), 'utf8'), 0);
+}
+
+/**
+ * Characters as people count them in a limit: code points, so an emoji (two UTF-16 units) is one.
+ * Counted without building an array: a subject may be megabytes long before it is refused.
+ */
+export function characterCount(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/** "is A; the limit is B", in exact bytes when the rounded sizes would read the same (1.0 MiB and 1.0 MiB). */
+export function sizeAgainstLimit(bytes: number, limit: number): string {
+  const [a, b] = [formatBytes(bytes), formatBytes(limit)];
+  return a !== b ? `is ${a}; the limit is ${b}` : `is ${bytes} bytes; the limit is ${limit} bytes (${b})`;
 }
 
 export function formatBytes(n: number): string {
