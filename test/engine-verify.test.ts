@@ -135,7 +135,7 @@ describe('checked completion', () => {
 
     const long = await cli(['create', 'Too long', '--verify', 'x'.repeat(LIMITS.verifyBytes + 1)], env);
     assert.equal(long.code, 1, long.stdout);
-    assert.match(long.stderr, /verify is [\d.]+ KiB; the limit is 4\.0 KiB/);
+    assert.match(long.stderr, /verify is 4097 bytes; the limit is 4096 bytes \(4\.0 KiB\)/);
     assert.throws(() => checkVerify('  '), /verify must be a non-empty command/);
     assert.throws(() => checkVerify('a\0b'), /NUL/);
     const badRun = await cli(runArgs(f, ['--verify', '']), env);

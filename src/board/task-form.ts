@@ -57,7 +57,10 @@ export function openTaskForm(list: string, task: TaskJson | undefined, done: (sa
         if (wantBlockers.length > 0) input.blockedBy = wantBlockers;
         saved = (await api.create(list, input)).task;
       } else {
-        const patch: TaskPatch = { ifRev: revisionOf(task) };
+        // The revision of the task as stored: `state` is the API's derived field, not part of it
+        // (a key the task does not model would count in its fingerprint and read as an outside edit).
+        const { state: _state, ...stored } = task;
+        const patch: TaskPatch = { ifRev: revisionOf(stored) };
         if (subject.value !== task.subject) patch.subject = subject.value;
         if (description.value !== task.description) patch.description = description.value;
         if (p !== priorityOf(task)) patch.priority = p;

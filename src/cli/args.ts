@@ -187,20 +187,7 @@ export function parseCommand(io: CommandIO, command: string, options: OptionSpec
   } catch (err) {
     throw translateParseError(err, command, all);
   }
-  // An option that takes one value, given twice with different values, is a mistake parseArgs
-  // would hide (the last one wins): `list --label api --label ui` is not a filter on both.
-  const given = new Map<string, string>();
   for (const token of parsed.tokens ?? []) {
-    if (token.kind === 'option' && typeof token.value === 'string' && all[token.name]?.multiple !== true) {
-      const before = given.get(token.name);
-      if (before !== undefined && before !== token.value) {
-        throw usageError(
-          `--${token.name} was given twice (${JSON.stringify(before)} and ${JSON.stringify(token.value)}); it takes one value`,
-          `--${token.name}`,
-        );
-      }
-      given.set(token.name, token.value);
-    }
     const value = token.kind === 'option' ? token.value : token.kind === 'positional' ? token.value : undefined;
     if (typeof value === 'string' && value.includes('\uFFFD')) {
       const where = token.kind === 'option' ? `--${token.name}` : `argument ${JSON.stringify(value)}`;

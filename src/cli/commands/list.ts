@@ -1,5 +1,6 @@
 import { STATUSES, TASK_STATES, type Task, type TaskState } from '../../model/task.js';
 import type { ListFilter } from '../../store/types.js';
+import { usageError } from '../args.js';
 import { context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printListing } from '../listing.js';
@@ -35,7 +36,7 @@ task plus "state"; "hiddenCompleted" counts the completed tasks left out (0 with
       status: { type: 'string', multiple: true },
       state: { type: 'string', multiple: true },
       owner: { type: 'string' },
-      label: { type: 'string' },
+      label: { type: 'string', multiple: true },
       all: { type: 'boolean' },
     });
     const a = ctx.args;
@@ -43,7 +44,12 @@ task plus "state"; "hiddenCompleted" counts the completed tasks left out (0 with
     const statuses = new Set<string>(a.choices('status', STATUSES));
     const states = new Set<string>(a.choices('state', TASK_STATES));
     const owner = a.string('owner');
-    const label = a.string('label');
+    // One label: the filter takes one, and keeping the last of several would filter on it alone.
+    const labels = a.all('label');
+    if (new Set(labels).size > 1) {
+      throw usageError(`--label takes one label; got ${labels.map((l) => JSON.stringify(l)).join(', ')}`, '--label');
+    }
+    const label = labels[0];
     const hideCompleted = !a.flag('all') && statuses.size === 0 && states.size === 0;
 
     const store = ctx.store();
