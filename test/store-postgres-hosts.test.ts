@@ -141,6 +141,18 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
   }
 
   /** A process on host `name` driving the store API (fixtures/store/pg-host.ts). */
+  /** Waits until the worker `w` on host `name` holds #1 (in progress, owned by its pid). */
+  async function heldBy(store: TaskStore, name: string, w: ReturnType<typeof worker>): Promise<void> {
+    await until(
+      async () => {
+        const t = await store.get('1');
+        return t.status === 'in_progress' && mine(t.owner, w.pid) ? t : undefined;
+      },
+      20_000,
+      () => `host ${name} never claimed #1: ${w.stderr()}`,
+    );
+  }
+
   function hostFixture(name: string, hostUrl: string, owner = `host-${name}`): Fixture {
     const host = net.hosts[name] as { exec(argv: string[]): string[] };
     return start('pg-host', [hostUrl, 'hosts', owner, name], host.exec([]));
@@ -170,15 +182,7 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     const flags = ['--preset', 'sim', '--lease', '2s', '--idle-exit', '4s', '--json'];
 
     const a = worker('a', hostUrl, flags);
-    const mine = (owner: string | undefined, pid: number) => owner?.includes(`:${pid}:`) === true;
-    await until(
-      async () => {
-        const t = await store.get('1');
-        return t.status === 'in_progress' && mine(t.owner, a.pid) ? t : undefined;
-      },
-      20_000,
-      () => `host a never claimed #1: ${a.stderr()}`,
-    );
+    await heldBy(store, 'a', a);
     const b = worker('b', hostUrl, flags);
     await sleep(800); // a heartbeats at least once
     net.cut('a');
@@ -253,15 +257,7 @@ describe('PostgreSQL store, workers on separate hosts', { skip: unavailable }, (
     await store.create({ subject: 'short', metadata: { sim: { ms: 300 } } });
     const flags = ['--preset', 'sim', '--lease', '2s', '--grace', '1s', '--idle-exit', '3s', '--json'];
     const a = worker('a', hostUrl, flags);
-    const mine = (owner: string | undefined, pid: number) => owner?.includes(`:${pid}:`) === true;
-    await until(
-      async () => {
-        const t = await store.get('1');
-        return t.status === 'in_progress' && mine(t.owner, a.pid) ? t : undefined;
-      },
-      20_000,
-      () => `host a never claimed #1: ${a.stderr()}`,
-    );
+    await heldBy(store, 'a', a);
     // The agent: a's processes other than the worker (the host runs nothing else).
     const agents = await until(
       async () => {
@@ -447,6 +443,11 @@ function alive(pid: number): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Whether a task owner or journal actor names the process `pid` (owners read host:pid:slot). */
+function mine(owner: string | undefined, pid: number): boolean {
+  return owner?.includes(`:${pid}:`) === true;
 }
 
 async function within<T>(work: Promise<T>, ms: number, why: () => string): Promise<T> {
